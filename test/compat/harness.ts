@@ -1,0 +1,463 @@
+// Test harness for compatibility tests: starts brokers (Apache Kafka from the .cache jars, or
+// Strait from src/) on free 127.0.0.1 ports and runs the real third-party clients that
+// scripts/install-test-deps.sh installs. Every process it starts is in its own process group and
+// is killed when the test process exits, even if a test forgot to stop it.
+import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createConnection, createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
+export const cacheDir = join(repoRoot, '.cache');
+export const kafkaLibsDir = join(cacheDir, 'kafka', 'libs');
+export const venvPython = join(cacheDir, 'venv', 'bin', 'python');
+export const franzClientPath = join(cacheDir, 'bin', 'franz-client');
+export const log4jConfigPath = join(repoRoot, 'test', 'java', 'log4j2.properties');
+export const kafkaVersion = '4.3.1';
+
+const installHint = 'run scripts/install-test-deps.sh to install the compatibility-test dependencies';
+const outputBytesMax = 1024 * 1024;
+const probeIntervalMs = 50;
+
+export interface RunResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export interface RunOptions {
+  timeoutMs?: number;
+  env?: Record<string, string>;
+  cwd?: string;
+  input?: string;
+}
+
+export interface BrokerHandle {
+  port: number;
+  bootstrap: string;
+  stop(): Promise<void>;
+}
+
+export interface KafkaHandle extends BrokerHandle {
+  nodeId: number;
+  clusterId: string;
+  dir: string;
+}
+
+export interface StraitHandle extends BrokerHandle {
+  dataDir: string;
+  proc: ChildProcess;
+  kill9(): Promise<void>;
+}
+
+export interface StartKafkaOptions {
+  nodeId?: number;
+  /** Extra or overriding server.properties entries. */
+  config?: Record<string, string>;
+  readyTimeoutMs?: number;
+}
+
+export interface StartStraitOptions {
+  args?: string[];
+  env?: Record<string, string>;
+  /** Reuse a data folder (to restart on the same data); it is then never removed by the harness. */
+  dataDir?: string;
+  readyTimeoutMs?: number;
+}
+
+// Processes and temporary folders to remove if the test process ends without stopping them.
+const liveGroups = new Set<number>();
+const tempDirs = new Set<string>();
+process.on('exit', () => {
+  for (const pid of liveGroups) killGroup(pid, 'SIGKILL');
+  for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
+});
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address !== null ? address.port : 0;
+      server.close(() => (port > 0 ? resolve(port) : reject(new Error('no port assigned'))));
+    });
+  });
+}
+
+/** Keeps the last outputBytesMax characters a process printed, for error messages. */
+class OutputTail {
+  text = '';
+  append(chunk: Buffer | string): void {
+    this.text += chunk.toString();
+    if (this.text.length > outputBytesMax) this.text = this.text.slice(-outputBytesMax);
+  }
+}
+
+function killGroup(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-pid, signal);
+  } catch {
+    // Already gone.
+  }
+}
+
+/** Spawns a command in its own process group, so killing it also kills what it started. */
+function spawnGroup(command: string, args: string[], options: SpawnOptions): ChildProcess {
+  const child = spawn(command, args, { ...options, detached: true });
+  if (child.pid !== undefined) {
+    const pid = child.pid;
+    liveGroups.add(pid);
+    child.once('exit', () => liveGroups.delete(pid));
+  }
+  return child;
+}
+
+function waitForExit(child: ChildProcess, timeoutMs: number): Promise<boolean> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(true);
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(false), timeoutMs);
+    child.once('exit', () => {
+      clearTimeout(timer);
+      resolve(true);
+    });
+  });
+}
+
+/** Runs a command to completion; throws if it cannot start or outlives its timeout. */
+export function runCommand(command: string, args: string[], options: RunOptions = {}): Promise<RunResult> {
+  const timeoutMs = options.timeoutMs ?? 60_000;
+  return new Promise((resolve, reject) => {
+    const child = spawnGroup(command, args, {
+      cwd: options.cwd ?? repoRoot,
+      env: { ...process.env, ...options.env },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    const stdout = new OutputTail();
+    const stderr = new OutputTail();
+    child.stdout?.on('data', (chunk: Buffer) => stdout.append(chunk));
+    child.stderr?.on('data', (chunk: Buffer) => stderr.append(chunk));
+    child.stdin?.end(options.input ?? '');
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      if (child.pid !== undefined) killGroup(child.pid, 'SIGKILL');
+    }, timeoutMs);
+    child.once('error', (error) => {
+      clearTimeout(timer);
+      reject(new Error(`could not run ${command}: ${error.message}`));
+    });
+    child.once('close', (code, signal) => {
+      clearTimeout(timer);
+      const shown = `${command} ${args.join(' ')}`;
+      if (timedOut) {
+        reject(new Error(`${shown} timed out after ${timeoutMs} ms\nstdout:\n${stdout.text}\nstderr:\n${stderr.text}`));
+      } else {
+        resolve({ code: code ?? (signal === null ? -1 : 128), stdout: stdout.text, stderr: stderr.text });
+      }
+    });
+  });
+}
+
+function requireInstalled(path: string, what: string): void {
+  if (!existsSync(path)) throw new Error(`${what} is not installed (${path} is missing): ${installHint}`);
+}
+
+function javaCommand(): string {
+  const javaHome = process.env['JAVA_HOME'];
+  return javaHome !== undefined && javaHome !== '' ? join(javaHome, 'bin', 'java') : 'java';
+}
+
+function kafkaClasspath(): string {
+  requireInstalled(join(kafkaLibsDir, `kafka-clients-${kafkaVersion}.jar`), `Apache Kafka ${kafkaVersion}`);
+  return join(kafkaLibsDir, '*');
+}
+
+/** JVM flags that make a short-lived CLI tool start quickly and log quietly. */
+const cliJvmArgs = ['-XX:+UseSerialGC', '-XX:TieredStopAtLevel=1', '-Xshare:auto', '-Xmx256m'];
+
+export interface RunJavaOptions extends RunOptions {
+  jvmArgs?: string[];
+}
+
+/** Runs a main class from Apache Kafka's jars, e.g. org.apache.kafka.tools.TopicCommand. */
+export function runJava(mainClass: string, args: string[], options: RunJavaOptions = {}): Promise<RunResult> {
+  const jvmArgs = [
+    ...(options.jvmArgs ?? cliJvmArgs),
+    `-Dlog4j2.configurationFile=${log4jConfigPath}`,
+    '-cp',
+    kafkaClasspath(),
+  ];
+  return runCommand(javaCommand(), [...jvmArgs, mainClass, ...args], options);
+}
+
+function commandOnPath(name: string): boolean {
+  const path = process.env['PATH'] ?? '';
+  return path.split(':').some((dir) => dir !== '' && existsSync(join(dir, name)));
+}
+
+export function runKcat(args: string[], options: RunOptions = {}): Promise<RunResult> {
+  if (!commandOnPath('kcat')) throw new Error(`kcat is not installed (not on PATH): ${installHint}`);
+  return runCommand('kcat', args, options);
+}
+
+/** Runs a Python script with the venv's interpreter (confluent-kafka, kafka-python, codecs). */
+export function runPython(scriptPath: string, args: string[], options: RunOptions = {}): Promise<RunResult> {
+  requireInstalled(venvPython, 'The Python client venv');
+  return runCommand(venvPython, [scriptPath, ...args], { ...options, env: { PYTHONUNBUFFERED: '1', ...options.env } });
+}
+
+export function runFranz(args: string[], options: RunOptions = {}): Promise<RunResult> {
+  requireInstalled(franzClientPath, 'The franz-go client');
+  return runCommand(franzClientPath, args, options);
+}
+
+/** Parses the last line of a client's stdout that is a JSON object; throws with the output if none. */
+export function lastJsonLine(result: RunResult, what: string): unknown {
+  const lines = result.stdout.trim().split('\n').reverse();
+  for (const line of lines) {
+    if (line.startsWith('{')) return JSON.parse(line);
+  }
+  throw new Error(`${what} printed no JSON (exit ${result.code})\nstdout:\n${result.stdout}\nstderr:\n${result.stderr}`);
+}
+
+/** Resolves once 127.0.0.1:port accepts a TCP connection. */
+function tryConnect(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = createConnection({ host: '127.0.0.1', port });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
+
+/**
+ * Sends ApiVersions v0 (the request every client sends first) and resolves true when the
+ * broker answers it with error code 0, i.e. it is serving requests, not merely listening.
+ */
+export function probeApiVersions(port: number, timeoutMs = 2000): Promise<boolean> {
+  return new Promise((resolve) => {
+    const clientId = Buffer.from('strait-harness');
+    const correlationId = 0x5354;
+    const request = Buffer.alloc(4 + 2 + 2 + 4 + 2 + clientId.length);
+    request.writeInt32BE(request.length - 4, 0);
+    request.writeInt16BE(18, 4); // ApiVersions
+    request.writeInt16BE(0, 6);
+    request.writeInt32BE(correlationId, 8);
+    request.writeInt16BE(clientId.length, 12);
+    clientId.copy(request, 14);
+    let received = Buffer.alloc(0);
+    const socket = createConnection({ host: '127.0.0.1', port });
+    const finish = (ok: boolean): void => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(ok);
+    };
+    const timer = setTimeout(() => finish(false), timeoutMs);
+    socket.once('connect', () => socket.write(request));
+    socket.on('data', (chunk: Buffer) => {
+      received = Buffer.concat([received, chunk]);
+      if (received.length < 10) return;
+      finish(received.readInt32BE(4) === correlationId && received.readInt16BE(8) === 0);
+    });
+    socket.once('error', () => finish(false));
+    socket.once('close', () => finish(false));
+  });
+}
+
+async function waitUntil(
+  ready: () => Promise<boolean>,
+  child: ChildProcess,
+  output: OutputTail,
+  what: string,
+  timeoutMs: number,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (child.exitCode !== null || child.signalCode !== null) {
+      throw new Error(`${what} exited (code ${child.exitCode}, signal ${child.signalCode}) before it was ready\n${output.text}`);
+    }
+    if (await ready()) return;
+    if (Date.now() > deadline) throw new Error(`${what} was not ready after ${timeoutMs} ms\n${output.text}`);
+    await new Promise((resolve) => setTimeout(resolve, probeIntervalMs));
+  }
+}
+
+/** A Kafka cluster id: 16 random bytes in URL-safe base64, as kafka-storage random-uuid prints. */
+function randomClusterId(): string {
+  return randomBytes(16).toString('base64url');
+}
+
+/** Starts a single-node KRaft Apache Kafka (broker and controller in one JVM). About 3 to 6 s. */
+export async function startApacheKafka(options: StartKafkaOptions = {}): Promise<KafkaHandle> {
+  const classpath = kafkaClasspath();
+  const nodeId = options.nodeId ?? 1;
+  const [port, controllerPort] = [await freePort(), await freePort()];
+  const dir = await mkdtemp(join(tmpdir(), 'strait-kafka-'));
+  tempDirs.add(dir);
+  const clusterId = randomClusterId();
+  const config: Record<string, string> = {
+    'process.roles': 'broker,controller',
+    'node.id': String(nodeId),
+    'controller.quorum.voters': `${nodeId}@127.0.0.1:${controllerPort}`,
+    listeners: `PLAINTEXT://127.0.0.1:${port},CONTROLLER://127.0.0.1:${controllerPort}`,
+    'advertised.listeners': `PLAINTEXT://127.0.0.1:${port}`,
+    'controller.listener.names': 'CONTROLLER',
+    'inter.broker.listener.name': 'PLAINTEXT',
+    'listener.security.protocol.map': 'PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT',
+    'log.dirs': join(dir, 'data'),
+    'num.partitions': '1',
+    'offsets.topic.replication.factor': '1',
+    'offsets.topic.num.partitions': '5',
+    'transaction.state.log.replication.factor': '1',
+    'transaction.state.log.min.isr': '1',
+    'transaction.state.log.num.partitions': '5',
+    'share.coordinator.state.topic.replication.factor': '1',
+    'share.coordinator.state.topic.min.isr': '1',
+    'group.initial.rebalance.delay.ms': '0',
+    ...options.config,
+  };
+  const propertiesPath = join(dir, 'server.properties');
+  writeFileSync(propertiesPath, Object.entries(config).map(([k, v]) => `${k}=${v}`).join('\n') + '\n');
+  const handle = { dir, clusterId, nodeId, port, bootstrap: `127.0.0.1:${port}` };
+  const removeDir = async (): Promise<void> => {
+    await rm(dir, { recursive: true, force: true });
+    tempDirs.delete(dir);
+  };
+
+  try {
+    const format = await runJava('kafka.tools.StorageTool', ['format', '-t', clusterId, '-c', propertiesPath], {
+      timeoutMs: 60_000,
+    });
+    if (format.code !== 0) throw new Error(`kafka-storage format failed:\n${format.stdout}\n${format.stderr}`);
+  } catch (error) {
+    await removeDir();
+    throw error;
+  }
+
+  const output = new OutputTail();
+  const child = spawnGroup(
+    javaCommand(),
+    [
+      '-Xmx1g',
+      '-XX:+UseG1GC',
+      '-Djava.awt.headless=true',
+      `-Dlog4j2.configurationFile=${log4jConfigPath}`,
+      '-cp',
+      classpath,
+      'kafka.Kafka',
+      propertiesPath,
+    ],
+    { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  child.stdout?.on('data', (chunk: Buffer) => output.append(chunk));
+  child.stderr?.on('data', (chunk: Buffer) => output.append(chunk));
+
+  // Data is thrown away with the folder, so there is no need for a graceful shutdown.
+  const stop = async (): Promise<void> => {
+    if (child.pid !== undefined) killGroup(child.pid, 'SIGKILL');
+    await waitForExit(child, 10_000);
+    await removeDir();
+  };
+  try {
+    await waitUntil(() => probeApiVersions(port), child, output, `Apache Kafka ${kafkaVersion}`, options.readyTimeoutMs ?? 60_000);
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  return { ...handle, stop };
+}
+
+/**
+ * Starts Strait from this repository: `node src/cli/main.ts start --listeners PLAINTEXT://127.0.0.1:PORT
+ * --data-dir DIR`, ready when the port accepts connections.
+ */
+export async function startStrait(options: StartStraitOptions = {}): Promise<StraitHandle> {
+  const port = await freePort();
+  const ownDataDir = options.dataDir === undefined;
+  const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'strait-data-'));
+  if (ownDataDir) tempDirs.add(dataDir);
+  const args = [
+    join(repoRoot, 'src', 'cli', 'main.ts'),
+    'start',
+    '--listeners',
+    `PLAINTEXT://127.0.0.1:${port}`,
+    '--data-dir',
+    dataDir,
+    ...(options.args ?? []),
+  ];
+  const output = new OutputTail();
+  const proc = spawnGroup(process.execPath, args, {
+    cwd: repoRoot,
+    env: { ...process.env, ...options.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  proc.stdout?.on('data', (chunk: Buffer) => output.append(chunk));
+  proc.stderr?.on('data', (chunk: Buffer) => output.append(chunk));
+  const spawnFailure = new Promise<never>((_resolve, reject) => {
+    proc.once('error', (error) => reject(new Error(`could not start Strait: ${error.message}`)));
+  });
+  spawnFailure.catch(() => undefined);
+
+  const signalAndWait = async (signal: NodeJS.Signals, graceMs: number): Promise<void> => {
+    if (proc.pid === undefined) return;
+    killGroup(proc.pid, signal);
+    if (!(await waitForExit(proc, graceMs))) {
+      killGroup(proc.pid, 'SIGKILL');
+      await waitForExit(proc, 5_000);
+      throw new Error(`Strait did not exit within ${graceMs} ms of ${signal}; killed\n${output.text}`);
+    }
+  };
+  const removeOwnDataDir = async (): Promise<void> => {
+    if (!ownDataDir) return;
+    await rm(dataDir, { recursive: true, force: true });
+    tempDirs.delete(dataDir);
+  };
+  const stop = async (): Promise<void> => {
+    try {
+      await signalAndWait('SIGTERM', 15_000);
+    } finally {
+      await removeOwnDataDir();
+    }
+  };
+  // A crash keeps the data folder, so a test can restart on it with startStrait({ dataDir }).
+  const kill9 = (): Promise<void> => signalAndWait('SIGKILL', 5_000);
+
+  try {
+    await Promise.race([
+      waitUntil(() => tryConnect(port), proc, output, 'Strait', options.readyTimeoutMs ?? 30_000),
+      spawnFailure,
+    ]);
+  } catch (error) {
+    await stop().catch(() => undefined);
+    throw error;
+  }
+  return { port, bootstrap: `127.0.0.1:${port}`, dataDir, proc, stop, kill9 };
+}
+
+export type BrokerKind = 'kafka' | 'strait';
+
+/** The broker compatibility tests run against: STRAIT_TEST_TARGET=kafka|strait (default strait). */
+export function testTarget(): BrokerKind {
+  const target = process.env['STRAIT_TEST_TARGET'] ?? 'strait';
+  if (target !== 'kafka' && target !== 'strait') {
+    throw new Error(`STRAIT_TEST_TARGET must be kafka or strait, not ${JSON.stringify(target)}`);
+  }
+  return target;
+}
+
+export function startBroker(kind: BrokerKind): Promise<BrokerHandle> {
+  return kind === 'kafka' ? startApacheKafka() : startStrait();
+}
+
+/** A topic name unique to this run, so reruns against a kept broker never collide. */
+export function uniqueTopic(prefix: string): string {
+  return `${prefix}-${randomBytes(4).toString('hex')}`;
+}
