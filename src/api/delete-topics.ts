@@ -1,0 +1,39 @@
+// DeleteTopics: by name (all versions) or by topic id (v6+), each topic answered on its own.
+import { ApiKey } from '../protocol/generated/api-table.ts';
+import { ErrorCode } from '../protocol/generated/errors.ts';
+import { ZERO_UUID } from '../protocol/primitives.ts';
+import type { Input } from '../protocol/primitives.ts';
+import type { DeleteTopicsRequest } from '../protocol/generated/delete-topics-request.ts';
+import type { DeleteTopicsResponse, DeletableTopicResult } from '../protocol/generated/delete-topics-response.ts';
+import type { ApiHandler } from './context.ts';
+
+export const deleteTopicsHandler: ApiHandler<DeleteTopicsRequest, DeleteTopicsResponse> = {
+  apiKey: ApiKey.DeleteTopics,
+  minVersion: 0,
+  maxVersion: 6,
+  async handle(req, ctx) {
+    const store = ctx.broker.store;
+    const wanted = ctx.apiVersion >= 6 ? req.topics : req.topicNames.map((name) => ({ name, topicId: ZERO_UUID }));
+    const responses: Input<DeletableTopicResult>[] = [];
+    for (const w of wanted) {
+      if (w.name !== null && w.topicId !== ZERO_UUID) {
+        responses.push({ name: w.name, topicId: w.topicId, errorCode: ErrorCode.INVALID_REQUEST, errorMessage: 'Give a topic name or a topic id, not both.' });
+        continue;
+      }
+      const topic = w.name !== null ? await store.topicByName(w.name) : await store.topicById(w.topicId);
+      if (!topic) {
+        const byId = w.name === null;
+        responses.push({
+          name: w.name,
+          topicId: w.topicId,
+          errorCode: byId ? ErrorCode.UNKNOWN_TOPIC_ID : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION,
+          errorMessage: byId ? `Topic id ${w.topicId} does not exist.` : 'This server does not host this topic-partition.',
+        });
+        continue;
+      }
+      await ctx.broker.topics.delete(topic);
+      responses.push({ name: topic.name, topicId: topic.topicId, errorCode: ErrorCode.NONE, errorMessage: null });
+    }
+    return { throttleTimeMs: 0, responses };
+  },
+};

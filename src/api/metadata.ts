@@ -1,0 +1,89 @@
+// Metadata: brokers, cluster id, controller, and topics with their partitions and leaders.
+// Unknown topics are created when the client allows it and auto.create.topics.enable is on.
+import { ApiKey } from '../protocol/generated/api-table.ts';
+import { ErrorCode } from '../protocol/generated/errors.ts';
+import { ZERO_UUID } from '../protocol/primitives.ts';
+import type { Input } from '../protocol/primitives.ts';
+import type { MetadataRequest } from '../protocol/generated/metadata-request.ts';
+import type { MetadataResponse, MetadataResponseTopic } from '../protocol/generated/metadata-response.ts';
+import { validateTopicName } from '../cluster/topics.ts';
+import type { TopicRecord } from '../metadata/store.ts';
+import type { ApiHandler, RequestContext } from './context.ts';
+import { CLUSTER_OPERATIONS, OPERATIONS_NOT_REQUESTED, TOPIC_OPERATIONS } from './acl-operations.ts';
+
+export const metadataHandler: ApiHandler<MetadataRequest, MetadataResponse> = {
+  apiKey: ApiKey.Metadata,
+  minVersion: 0,
+  maxVersion: 12,
+  async handle(req, ctx) {
+    const b = ctx.broker;
+    const listener = ctx.conn.listenerName;
+    const brokers = b.config.advertisedListeners
+      .filter((l) => l.name === listener)
+      .slice(0, 1)
+      .map((l) => ({ nodeId: b.nodeId, host: l.host, port: l.port, rack: b.config.rack }));
+    const includeOps = req.includeTopicAuthorizedOperations;
+    // v0 uses an empty list for "all topics"; v1+ uses null.
+    const all = req.topics === null || (ctx.apiVersion === 0 && req.topics.length === 0);
+    const topics: Input<MetadataResponseTopic>[] = [];
+    if (all) {
+      for (const t of await b.store.topics()) topics.push(await describeTopic(t, ctx, includeOps));
+    } else {
+      for (const wanted of req.topics!) topics.push(await lookupTopic(wanted.name, wanted.topicId, req.allowAutoTopicCreation, ctx, includeOps));
+    }
+    return {
+      throttleTimeMs: 0,
+      brokers,
+      clusterId: b.clusterId,
+      controllerId: b.nodeId,
+      topics,
+      clusterAuthorizedOperations: req.includeClusterAuthorizedOperations ? CLUSTER_OPERATIONS : OPERATIONS_NOT_REQUESTED,
+    };
+  },
+};
+
+async function lookupTopic(
+  name: string | null,
+  topicId: string,
+  allowAutoCreate: boolean,
+  ctx: RequestContext,
+  includeOps: boolean,
+): Promise<Input<MetadataResponseTopic>> {
+  const b = ctx.broker;
+  if (name === null) {
+    const byId = topicId === ZERO_UUID ? null : await b.store.topicById(topicId);
+    if (!byId) return { errorCode: ErrorCode.UNKNOWN_TOPIC_ID, name: null, topicId, partitions: [] };
+    return describeTopic(byId, ctx, includeOps);
+  }
+  if (validateTopicName(name) !== null) return { errorCode: ErrorCode.INVALID_TOPIC_EXCEPTION, name, partitions: [] };
+  let topic = await b.store.topicByName(name);
+  if (!topic && allowAutoCreate && b.config.autoCreateTopics) {
+    const created = await b.topics.create({ name, numPartitions: -1, replicationFactor: -1, assignments: [], configs: [] }, false);
+    if (created.errorCode !== ErrorCode.NONE && created.errorCode !== ErrorCode.TOPIC_ALREADY_EXISTS) {
+      return { errorCode: created.errorCode, name, partitions: [] };
+    }
+    topic = created.topic ?? (await b.store.topicByName(name));
+  }
+  if (!topic) return { errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, name, partitions: [] };
+  return describeTopic(topic, ctx, includeOps);
+}
+
+async function describeTopic(t: TopicRecord, ctx: RequestContext, includeOps: boolean): Promise<Input<MetadataResponseTopic>> {
+  const partitions = await ctx.broker.store.partitions(t.topicId);
+  return {
+    errorCode: ErrorCode.NONE,
+    name: t.name,
+    topicId: t.topicId,
+    isInternal: false,
+    partitions: partitions.map((p) => ({
+      errorCode: ErrorCode.NONE,
+      partitionIndex: p.partitionIndex,
+      leaderId: p.leaderId,
+      leaderEpoch: p.leaderEpoch,
+      replicaNodes: [p.leaderId],
+      isrNodes: [p.leaderId],
+      offlineReplicas: [],
+    })),
+    topicAuthorizedOperations: includeOps ? TOPIC_OPERATIONS : OPERATIONS_NOT_REQUESTED,
+  };
+}

@@ -1,0 +1,139 @@
+// Topic lifecycle with Kafka's rules: name validation, partition and replication defaults, config
+// validation, collision checks. Used by CreateTopics, DeleteTopics and Metadata's auto-creation.
+//
+// Replication factor: data durability comes from the WAL and object storage, not from copies on
+// brokers, so any replication factor >= 1 is accepted and recorded (topics moved from a Kafka
+// cluster keep theirs); Metadata lists the leader as the partition's one replica.
+import { ErrorCode } from '../protocol/generated/errors.ts';
+import type { Logger } from '../common/logger.ts';
+import { randomKafkaUuid } from '../metadata/ids.ts';
+import type { MetadataStore, TopicRecord } from '../metadata/store.ts';
+import { validateTopicConfig } from '../config/topic-configs.ts';
+
+export const TOPIC_NAME_LENGTH_MAX = 249;
+/** Upper bound on partitions created by one request, so one call cannot exhaust the metadata store. */
+export const TOPIC_PARTITIONS_MAX = 10000;
+
+export interface TopicRequest {
+  name: string;
+  numPartitions: number; // -1: broker default
+  replicationFactor: number; // -1: broker default
+  assignments: { partitionIndex: number; brokerIds: number[] }[];
+  configs: { name: string; value: string | null }[];
+}
+
+export interface TopicResult {
+  errorCode: number;
+  errorMessage: string | null;
+  topic: TopicRecord | null;
+}
+
+export interface TopicDefaults {
+  partitions: number;
+  replicationFactor: number;
+}
+
+export function validateTopicName(name: string): string | null {
+  if (name.length === 0) return 'Topic name is illegal, it can\'t be empty';
+  if (name === '.' || name === '..') return 'Topic name cannot be "." or ".."';
+  if (name.length > TOPIC_NAME_LENGTH_MAX) {
+    return `Topic name is illegal, it can't be longer than ${TOPIC_NAME_LENGTH_MAX} characters, topic name: ${name}`;
+  }
+  if (!/^[a-zA-Z0-9._-]+$/.test(name)) {
+    return `Topic name "${name}" is illegal, it contains a character other than ASCII alphanumerics, '.', '_' and '-'`;
+  }
+  return null;
+}
+
+/** Kafka treats '.' and '_' as the same character in metric names, so such topics may not coexist. */
+function collisionKey(name: string): string {
+  return name.replace(/\./g, '_');
+}
+
+const fail = (errorCode: number, errorMessage: string): TopicResult => ({ errorCode, errorMessage, topic: null });
+
+export class TopicAdmin {
+  private readonly store: MetadataStore;
+  private readonly defaults: TopicDefaults;
+  private readonly leaderId: () => number;
+  private readonly log: Logger;
+
+  constructor(store: MetadataStore, defaults: TopicDefaults, leaderId: () => number, log: Logger) {
+    this.store = store;
+    this.defaults = defaults;
+    this.leaderId = leaderId;
+    this.log = log;
+  }
+
+  async create(req: TopicRequest, validateOnly: boolean): Promise<TopicResult> {
+    const nameProblem = validateTopicName(req.name);
+    if (nameProblem) return fail(ErrorCode.INVALID_TOPIC_EXCEPTION, nameProblem);
+
+    let partitions = req.numPartitions;
+    let rf = req.replicationFactor;
+    if (req.assignments.length > 0) {
+      if (partitions !== -1 || rf !== -1) {
+        return fail(ErrorCode.INVALID_REQUEST, 'A manual partition assignment was specified, but numPartitions or replicationFactor was not set to -1.');
+      }
+      const problem = await this.checkAssignments(req.assignments);
+      if (problem) return fail(ErrorCode.INVALID_REPLICA_ASSIGNMENT, problem);
+      partitions = req.assignments.length;
+      rf = req.assignments[0]!.brokerIds.length;
+    }
+    if (partitions === -1) partitions = this.defaults.partitions;
+    if (rf === -1) rf = this.defaults.replicationFactor;
+    if (partitions <= 0) return fail(ErrorCode.INVALID_PARTITIONS, 'Number of partitions was set to an invalid non-positive value.');
+    if (partitions > TOPIC_PARTITIONS_MAX) {
+      return fail(ErrorCode.INVALID_PARTITIONS, `Number of partitions ${partitions} exceeds the maximum of ${TOPIC_PARTITIONS_MAX} per topic.`);
+    }
+    if (rf <= 0) return fail(ErrorCode.INVALID_REPLICATION_FACTOR, 'Replication factor must be larger than 0, or -1 to use the default value.');
+
+    const configs: Record<string, string> = {};
+    for (const c of req.configs) {
+      if (c.name in configs) return fail(ErrorCode.INVALID_CONFIG, `Duplicate topic config: ${c.name}`);
+      const problem = validateTopicConfig(c.name, c.value);
+      if (problem) return fail(ErrorCode.INVALID_CONFIG, problem);
+      configs[c.name] = c.value!;
+    }
+
+    const existing = await this.store.topics();
+    if (existing.some((t) => t.name === req.name)) return fail(ErrorCode.TOPIC_ALREADY_EXISTS, `Topic '${req.name}' already exists.`);
+    const collides = existing.find((t) => collisionKey(t.name) === collisionKey(req.name));
+    if (collides) return fail(ErrorCode.INVALID_TOPIC_EXCEPTION, `Topic '${req.name}' collides with existing topic: ${collides.name}`);
+
+    const draft = { name: req.name, topicId: randomKafkaUuid(), partitionCount: partitions, replicationFactor: rf, configs, leaderId: this.leaderId() };
+    if (validateOnly) {
+      return { errorCode: ErrorCode.NONE, errorMessage: null, topic: { ...draft, createdAtMs: Date.now() } };
+    }
+    const topic = await this.store.createTopic(draft);
+    if (!topic) return fail(ErrorCode.TOPIC_ALREADY_EXISTS, `Topic '${req.name}' already exists.`);
+    this.log.info('topic created', { topic: topic.name, topicId: topic.topicId, partitions, replicationFactor: rf });
+    return { errorCode: ErrorCode.NONE, errorMessage: null, topic };
+  }
+
+  private async checkAssignments(assignments: TopicRequest['assignments']): Promise<string | null> {
+    const brokers = new Set((await this.store.brokers()).map((b) => b.nodeId));
+    const seen = new Set<number>();
+    const rf = assignments[0]!.brokerIds.length;
+    for (const a of assignments) {
+      if (seen.has(a.partitionIndex)) return `Partition ${a.partitionIndex} is assigned more than once.`;
+      seen.add(a.partitionIndex);
+      if (a.brokerIds.length === 0) return `The manual partition assignment includes an empty replica list for partition ${a.partitionIndex}.`;
+      if (a.brokerIds.length !== rf) return 'All partitions in the manual partition assignment must have the same number of replicas.';
+      if (new Set(a.brokerIds).size !== a.brokerIds.length) return `The manual partition assignment includes duplicate replicas for partition ${a.partitionIndex}.`;
+      for (const id of a.brokerIds) {
+        if (!brokers.has(id)) return `The manual partition assignment includes broker ${id}, but no such broker is registered.`;
+      }
+    }
+    for (let p = 0; p < assignments.length; p++) {
+      if (!seen.has(p)) return `Partitions should be consecutive and start at 0; partition ${p} is missing.`;
+    }
+    return null;
+  }
+
+  async delete(topic: TopicRecord): Promise<boolean> {
+    const deleted = await this.store.deleteTopic(topic.topicId);
+    if (deleted) this.log.info('topic deleted', { topic: topic.name, topicId: topic.topicId });
+    return deleted;
+  }
+}

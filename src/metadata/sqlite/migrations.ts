@@ -1,0 +1,41 @@
+// Versioned schema migrations for the SQLite engine. Append only: a released migration never changes.
+export const SQLITE_MIGRATIONS: { version: number; description: string; sql: string }[] = [
+  {
+    version: 1,
+    description: 'cluster, brokers, topics, topic configs, partitions',
+    sql: `
+      CREATE TABLE cluster (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        cluster_id TEXT NOT NULL,
+        created_at_ms INTEGER NOT NULL
+      );
+      CREATE TABLE brokers (
+        node_id INTEGER PRIMARY KEY,
+        host TEXT NOT NULL,
+        port INTEGER NOT NULL,
+        rack TEXT,
+        registered_at_ms INTEGER NOT NULL
+      );
+      CREATE TABLE topics (
+        topic_id TEXT PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        partition_count INTEGER NOT NULL,
+        replication_factor INTEGER NOT NULL,
+        created_at_ms INTEGER NOT NULL
+      );
+      CREATE TABLE topic_configs (
+        topic_id TEXT NOT NULL REFERENCES topics(topic_id) ON DELETE CASCADE,
+        name TEXT NOT NULL,
+        value TEXT NOT NULL,
+        PRIMARY KEY (topic_id, name)
+      );
+      CREATE TABLE partitions (
+        topic_id TEXT NOT NULL REFERENCES topics(topic_id) ON DELETE CASCADE,
+        partition_index INTEGER NOT NULL,
+        leader_id INTEGER NOT NULL,
+        leader_epoch INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (topic_id, partition_index)
+      );
+    `,
+  },
+];
