@@ -9,6 +9,7 @@ import type { MetadataResponse, MetadataResponseTopic } from '../protocol/genera
 import { validateTopicName } from '../cluster/topics.ts';
 import type { TopicRecord } from '../metadata/store.ts';
 import type { ApiHandler, RequestContext } from './context.ts';
+import { partitionView } from './topic-view.ts';
 import { CLUSTER_OPERATIONS, OPERATIONS_NOT_REQUESTED, TOPIC_OPERATIONS } from './acl-operations.ts';
 
 export const metadataHandler: ApiHandler<MetadataRequest, MetadataResponse> = {
@@ -75,15 +76,7 @@ async function describeTopic(t: TopicRecord, ctx: RequestContext, includeOps: bo
     name: t.name,
     topicId: t.topicId,
     isInternal: false,
-    partitions: partitions.map((p) => ({
-      errorCode: ErrorCode.NONE,
-      partitionIndex: p.partitionIndex,
-      leaderId: p.leaderId,
-      leaderEpoch: p.leaderEpoch,
-      replicaNodes: [p.leaderId],
-      isrNodes: [p.leaderId],
-      offlineReplicas: [],
-    })),
+    partitions: partitions.map(partitionView),
     topicAuthorizedOperations: includeOps ? TOPIC_OPERATIONS : OPERATIONS_NOT_REQUESTED,
   };
 }

@@ -79,6 +79,8 @@ export interface BrokerConfig {
   logLevel: LogLevel;
   /** Every effective value by Kafka name, for DescribeConfigs and `strait config`. */
   values: Record<string, string | null>;
+  /** Where each value came from: 'default', 'file …', 'environment' or 'command line'. */
+  origins: Record<string, string>;
 }
 
 const LISTENER_RE = /^([A-Za-z_][A-Za-z0-9_]*):\/\/(\[[0-9a-fA-F:]+\]|[^:/\s]*):(\d{1,5})$/;
@@ -222,6 +224,7 @@ export function loadBrokerConfig(sources: ConfigSources): BrokerConfig {
     autoCreateTopics: values['auto.create.topics.enable']!.toLowerCase() === 'true',
     logLevel: values['log.level'] as LogLevel,
     values,
+    origins: origin,
   };
 }
 
