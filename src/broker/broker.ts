@@ -36,8 +36,6 @@ export class Broker {
     await store.open();
     this.store = store;
     const clusterId = await store.clusterId();
-    const advertised = cfg.advertisedListeners[0]!;
-    await store.registerBroker({ nodeId: cfg.nodeId, host: advertised.host, port: advertised.port, rack: cfg.rack });
 
     const router = createRouter();
     const services: BrokerServices = {
@@ -56,6 +54,13 @@ export class Broker {
       this.log,
     );
     this.bound = await this.server.listen(cfg.listeners);
+    // A listener on port 0 got a free port from the OS: advertise that one.
+    for (const a of cfg.advertisedListeners) {
+      const b = this.bound.find((l) => l.name === a.name);
+      if (a.port === 0 && b) a.port = b.port;
+    }
+    const advertised = cfg.advertisedListeners[0]!;
+    await store.registerBroker({ nodeId: cfg.nodeId, host: advertised.host, port: advertised.port, rack: cfg.rack });
     this.log.info('broker started', { nodeId: cfg.nodeId, clusterId, dataDir: cfg.dataDir, listeners: this.bound.map((l) => `${l.name}://${l.host}:${l.port}`) });
   }
 

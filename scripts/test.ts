@@ -1,0 +1,48 @@
+// The test command: `npm test` runs everything CI runs; `npm run test:unit` only the tests that need
+// no third-party software; `npm run test:long` the long runs (many kill cycles, soak, scale).
+//
+// Before the compatibility tests it installs what they drive (scripts/install-test-deps.sh), into
+// the git-ignored .cache/, so the first run on a fresh machine takes a few minutes and later ones
+// start at once.
+import { spawnSync } from 'node:child_process';
+import { readdirSync, statSync } from 'node:fs';
+import { join, relative, resolve, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const mode = process.argv[2] ?? 'all';
+if (!['all', 'unit', 'long'].includes(mode)) {
+  console.error(`usage: node scripts/test.ts [all|unit|long] (got '${mode}')`);
+  process.exit(2);
+}
+
+function findTests(dir: string, out: string[] = []): string[] {
+  for (const name of readdirSync(dir).sort()) {
+    const path = join(dir, name);
+    if (statSync(path).isDirectory()) findTests(path, out);
+    else if (name.endsWith('.test.ts')) out.push(relative(root, path));
+  }
+  return out;
+}
+
+function run(cmd: string, args: string[]): void {
+  const r = spawnSync(cmd, args, { cwd: root, stdio: 'inherit' });
+  if (r.status !== 0) {
+    console.error(`test: '${cmd} ${args.join(' ')}' failed with ${r.status ?? r.signal}`);
+    process.exit(r.status ?? 1);
+  }
+}
+
+const all = findTests(join(root, 'test'));
+const isLong = (f: string) => f.endsWith('.long.test.ts');
+// Tests that drive third-party software (Kafka's jars, kcat, Python and Go clients, MinIO).
+const needsDeps = (f: string) => /^test\/(compat|faults|e2e)\//.test(f) || /\/java-[^/]*$/.test(f);
+let files: string[];
+if (mode === 'long') files = all.filter(isLong);
+else if (mode === 'unit') files = all.filter((f) => !isLong(f) && !needsDeps(f));
+else files = all.filter((f) => !isLong(f));
+
+run(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '--noEmit', '-p', root]);
+if (files.some(needsDeps)) run('bash', [join(root, 'scripts/install-test-deps.sh')]);
+console.log(`test: running ${files.length} test files (${mode})`);
+run(process.execPath, ['--test', '--test-reporter=spec', '--test-concurrency=1', ...files]);
