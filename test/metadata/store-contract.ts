@@ -1,0 +1,53 @@
+// The contract every MetadataStore engine must pass, run against the real engine.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { MetadataStore } from '../../src/metadata/store.ts';
+import { randomKafkaUuid } from '../../src/metadata/ids.ts';
+
+export function metadataStoreContract(engine: string, open: () => Promise<{ store: MetadataStore; reopen(): Promise<MetadataStore>; cleanup(): Promise<void> }>): void {
+  test(`${engine}: cluster id is created once and kept`, async () => {
+    const h = await open();
+    const id = await h.store.clusterId();
+    assert.equal(id.length, 22);
+    assert.equal(await h.store.clusterId(), id);
+    const again = await h.reopen();
+    assert.equal(await again.clusterId(), id);
+    await h.cleanup();
+  });
+
+  test(`${engine}: topics are created with partitions and configs, found by name and id, deleted`, async () => {
+    const h = await open();
+    const s = h.store;
+    const topicId = randomKafkaUuid();
+    const t = await s.createTopic({ name: 'orders', topicId, partitionCount: 3, replicationFactor: 1, configs: { 'retention.ms': '5' }, leaderId: 1 });
+    assert.ok(t);
+    assert.equal(await s.createTopic({ name: 'orders', topicId: randomKafkaUuid(), partitionCount: 1, replicationFactor: 1, configs: {}, leaderId: 1 }), null);
+    assert.deepEqual((await s.topicByName('orders'))!.configs, { 'retention.ms': '5' });
+    assert.equal((await s.topicById(topicId))!.name, 'orders');
+    assert.deepEqual((await s.partitions(topicId)).map((p) => p.partitionIndex), [0, 1, 2]);
+    assert.equal(await s.deleteTopic(topicId), true);
+    assert.equal(await s.deleteTopic(topicId), false);
+    assert.equal(await s.topicByName('orders'), null);
+    assert.deepEqual(await s.partitions(topicId), [], 'partitions go with their topic');
+    await h.cleanup();
+  });
+
+  test(`${engine}: brokers register and re-register`, async () => {
+    const h = await open();
+    await h.store.registerBroker({ nodeId: 2, host: 'a', port: 1, rack: null });
+    await h.store.registerBroker({ nodeId: 2, host: 'b', port: 2, rack: 'r1' });
+    assert.deepEqual(await h.store.brokers(), [{ nodeId: 2, host: 'b', port: 2, rack: 'r1' }]);
+    await h.cleanup();
+  });
+
+  test(`${engine}: migrations are applied once and reopening keeps data`, async () => {
+    const h = await open();
+    const v = await h.store.schemaVersion();
+    assert.ok(v >= 1);
+    await h.store.createTopic({ name: 'kept', topicId: randomKafkaUuid(), partitionCount: 1, replicationFactor: 1, configs: {}, leaderId: 1 });
+    const again = await h.reopen();
+    assert.equal(await again.schemaVersion(), v);
+    assert.ok(await again.topicByName('kept'));
+    await h.cleanup();
+  });
+}
