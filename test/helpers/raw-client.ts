@@ -49,21 +49,8 @@ export class RawClient {
     }
   }
 
-  /** Encodes a request frame; exported for tests that want to mangle it before sending. */
   encodeRequest(apiKey: number, version: number, body: unknown, correlationId: number, clientId = 'raw-client'): Buffer {
-    const spec = API_SPECS.get(apiKey)!;
-    const flexible = spec.flexibleMinVersion >= 0 && version >= spec.flexibleMinVersion;
-    const hv = flexible ? 2 : 1;
-    const header = { requestApiKey: apiKey, requestApiVersion: version, correlationId, clientId };
-    const c = new SizeCache();
-    const hs = RequestHeader.size(header, hv, c);
-    const bs = spec.request.size(body, version, c);
-    const buf = Buffer.allocUnsafe(4 + hs + bs);
-    const w = new Writer(buf);
-    w.int32(hs + bs);
-    RequestHeader.write(w, header, hv, c);
-    spec.request.write(w, body, version, c);
-    return buf;
+    return encodeRequest(apiKey, version, body, correlationId, clientId);
   }
 
   /** Sends a request and resolves with the decoded response body. */
@@ -89,6 +76,23 @@ export class RawClient {
   close(): void {
     this.socket.destroy();
   }
+}
+
+/** A whole request frame (size prefix, header, body), for tests that mangle bytes before sending. */
+export function encodeRequest(apiKey: number, version: number, body: unknown, correlationId: number, clientId = 'raw-client'): Buffer {
+  const spec = API_SPECS.get(apiKey)!;
+  const flexible = spec.flexibleMinVersion >= 0 && version >= spec.flexibleMinVersion;
+  const hv = flexible ? 2 : 1;
+  const header = { requestApiKey: apiKey, requestApiVersion: version, correlationId, clientId };
+  const c = new SizeCache();
+  const hs = RequestHeader.size(header, hv, c);
+  const bs = spec.request.size(body, version, c);
+  const buf = Buffer.allocUnsafe(4 + hs + bs);
+  const w = new Writer(buf);
+  w.int32(hs + bs);
+  RequestHeader.write(w, header, hv, c);
+  spec.request.write(w, body, version, c);
+  return buf;
 }
 
 export function decodeResponse(apiKey: number, version: number, frame: Buffer): unknown {
