@@ -152,7 +152,8 @@ export interface ConfigSources {
 
 /** STRAIT_NODE_ID → node.id. */
 export function envKey(name: string): string | null {
-  if (!name.startsWith('STRAIT_') || name === 'STRAIT_CONFIG') return null;
+  // STRAIT_CONFIG names the file; STRAIT_TEST_* belong to the test suite.
+  if (!name.startsWith('STRAIT_') || name === 'STRAIT_CONFIG' || name.startsWith('STRAIT_TEST_')) return null;
   return name.slice(7).toLowerCase().replace(/_/g, '.');
 }
 

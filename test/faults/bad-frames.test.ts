@@ -11,7 +11,7 @@ import type { StraitHandle } from '../compat/harness.ts';
 import { RawClient, encodeRequest } from '../helpers/raw-client.ts';
 import { ApiKey } from '../../src/protocol/generated/api-table.ts';
 
-const FRAMES = Number(process.env.STRAIT_BAD_FRAMES ?? 10000);
+const FRAMES = Number(process.env.STRAIT_TEST_BAD_FRAMES ?? 10000);
 const CONCURRENCY = 64;
 const REQUEST_MAX = 1024 * 1024;
 
