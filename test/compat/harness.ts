@@ -40,6 +40,10 @@ export interface BrokerHandle {
   port: number;
   bootstrap: string;
   stop(): Promise<void>;
+  /** The last part of what the broker process printed (stdout and stderr interleaved). */
+  output(): string;
+  /** null while the broker process runs, else how it ended ("exit code 1", "signal SIGKILL"). */
+  exitStatus(): string | null;
 }
 
 export interface KafkaHandle extends BrokerHandle {
@@ -116,6 +120,12 @@ function spawnGroup(command: string, args: string[], options: SpawnOptions): Chi
     child.once('exit', () => liveGroups.delete(pid));
   }
   return child;
+}
+
+function exitStatusOf(child: ChildProcess): string | null {
+  if (child.exitCode !== null) return `exit code ${child.exitCode}`;
+  if (child.signalCode !== null) return `signal ${child.signalCode}`;
+  return null;
 }
 
 function waitForExit(child: ChildProcess, timeoutMs: number): Promise<boolean> {
@@ -372,7 +382,7 @@ export async function startApacheKafka(options: StartKafkaOptions = {}): Promise
     await stop();
     throw error;
   }
-  return { ...handle, stop };
+  return { ...handle, stop, output: () => output.text, exitStatus: () => exitStatusOf(child) };
 }
 
 /**
@@ -439,7 +449,16 @@ export async function startStrait(options: StartStraitOptions = {}): Promise<Str
     await stop().catch(() => undefined);
     throw error;
   }
-  return { port, bootstrap: `127.0.0.1:${port}`, dataDir, proc, stop, kill9 };
+  return {
+    port,
+    bootstrap: `127.0.0.1:${port}`,
+    dataDir,
+    proc,
+    stop,
+    kill9,
+    output: () => output.text,
+    exitStatus: () => exitStatusOf(proc),
+  };
 }
 
 export type BrokerKind = 'kafka' | 'strait';
@@ -455,6 +474,25 @@ export function testTarget(): BrokerKind {
 
 export function startBroker(kind: BrokerKind): Promise<BrokerHandle> {
   return kind === 'kafka' ? startApacheKafka() : startStrait();
+}
+
+const diagnosticOutputCharsMax = 8000;
+
+/**
+ * Runs a test step against a broker; if it fails, adds the broker's state and its last output to
+ * the error, since a client's "connection refused" usually means the broker died.
+ */
+export async function withBrokerDiagnostics<T>(broker: BrokerHandle, step: () => Promise<T>): Promise<T> {
+  try {
+    // Fail at once, rather than after every client's own timeouts, if the broker already died.
+    if (broker.exitStatus() !== null) throw new Error('the broker is no longer running');
+    return await step();
+  } catch (error) {
+    const state = broker.exitStatus() ?? 'still running';
+    const tail = broker.output().slice(-diagnosticOutputCharsMax);
+    const message = error instanceof Error ? error.message : String(error);
+    throw new Error(`${message}\n--- broker ${broker.bootstrap} (${state}), last output:\n${tail}`, { cause: error });
+  }
 }
 
 /** A topic name unique to this run, so reruns against a kept broker never collide. */
