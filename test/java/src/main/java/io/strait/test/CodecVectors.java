@@ -207,6 +207,8 @@ public final class CodecVectors {
                 ObjectNode res = NODES.objectNode();
                 res.put("op", req.path("op").asText());
                 if (req.has("id")) res.set("id", req.get("id"));
+                if (req.has("name")) res.set("name", req.get("name"));
+                if (req.has("version")) res.set("version", req.get("version"));
                 try {
                     switch (req.path("op").asText()) {
                         case "describe" -> cv.describe(req, res);
@@ -272,6 +274,8 @@ public final class CodecVectors {
 
     /** A message Kafka 4.3.1 no longer implements. */
     private static final class Removed extends Exception {
+        private static final long serialVersionUID = 1L;
+
         Removed(String reason) {
             super(reason);
         }
@@ -286,7 +290,6 @@ public final class CodecVectors {
     }
 
     private void describe(JsonNode req, ObjectNode res) throws ReflectiveOperationException {
-        res.put("name", req.get("name").asText());
         Api api;
         try {
             api = api(req);
@@ -415,8 +418,6 @@ public final class CodecVectors {
         Message back = (Message) api.readCtor.newInstance(new ByteBufferAccessor(buf), v);
         if (buf.remaining() != 0 || !back.equals(msg)) throw new IllegalStateException("Java does not round-trip its own message");
         res.put("status", "ok");
-        res.put("name", req.get("name").asText());
-        res.put("version", v);
         res.put("hex", HEX.formatHex(bytes));
         res.set("json", withRecords(api, msg, (JsonNode) invoke(api.jsonWrite, msg, v), v));
         res.set("unknownTaggedFields", unknown);
