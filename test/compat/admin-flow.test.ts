@@ -24,7 +24,7 @@ describe(`admin flow of every client against ${target}`, () => {
   });
 
   for (const flow of adminFlows) {
-    test(flow.client, { timeout: flowTimeoutMs * 4 }, async () => {
+    test(flow.client, { timeout: flowTimeoutMs * 4 }, async (t) => {
       assert.ok(broker !== undefined, 'broker did not start');
       const topic = uniqueTopic(`compat-${flow.client.replace(/[^a-z0-9]+/gi, '-')}`);
       const running = broker;
@@ -33,6 +33,7 @@ describe(`admin flow of every client against ${target}`, () => {
       );
       assertAdminFlow(flow, summary, topic, partitions);
       summaries.push(summary);
+      t.diagnostic(JSON.stringify(summary));
     });
   }
 

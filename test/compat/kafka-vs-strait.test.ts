@@ -21,7 +21,7 @@ function runAllFlows(name: keyof typeof summaries, start: () => Promise<BrokerHa
       await broker?.stop();
     });
     for (const flow of adminFlows) {
-      test(flow.client, { timeout: flowTimeoutMs * 4 }, async () => {
+      test(flow.client, { timeout: flowTimeoutMs * 4 }, async (t) => {
         assert.ok(broker !== undefined, `${name} did not start`);
         const topic = uniqueTopic(`compare-${flow.client.replace(/[^a-z0-9]+/gi, '-')}`);
         const running = broker;
@@ -30,6 +30,7 @@ function runAllFlows(name: keyof typeof summaries, start: () => Promise<BrokerHa
         );
         assert.equal(summary.topic, topic);
         summaries[name].set(flow.client, summary);
+        t.diagnostic(JSON.stringify(summary));
       });
     }
   });
