@@ -137,8 +137,16 @@ class MessageModel {
   private addStruct(name: string, raw: RawField[], versions: Range, common: Map<string, RawField[]>): void {
     const existing = this.structs.get(name);
     if (existing) {
-      // A common struct used in several places: it can appear in the union of their versions.
-      existing.versions = { min: Math.min(existing.versions.min, versions.min), max: Math.max(existing.versions.max, versions.max) };
+      // A common struct used in several places: it can appear in the union of their versions, and
+      // so can the structs nested in it (their flexible/nullable conditions depend on it).
+      const widened = { min: Math.min(existing.versions.min, versions.min), max: Math.max(existing.versions.max, versions.max) };
+      if (widened.min === existing.versions.min && widened.max === existing.versions.max) return;
+      existing.versions = widened;
+      for (const f of raw) {
+        const fv = parseRange(f.versions);
+        const range = fv ? { min: Math.max(fv.min, widened.min), max: Math.min(fv.max, widened.max) } : widened;
+        if (range.min <= range.max) this.kind(f.type, f, range, common);
+      }
       return;
     }
     const struct: Struct = { name, fields: [], versions };

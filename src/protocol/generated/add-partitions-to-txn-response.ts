@@ -307,7 +307,7 @@ function isDefaultAddPartitionsToTxnPartitionResult(m: Input<AddPartitionsToTxnP
 void isDefaultAddPartitionsToTxnPartitionResult;
 
 function readAddPartitionsToTxnPartitionResult(r: Reader, v: number): AddPartitionsToTxnPartitionResult {
-  const flex = true;
+  const flex = v >= 3;
   void flex;
   let partitionIndex: number = r.int32();
   let partitionErrorCode: number = r.int16();
@@ -326,7 +326,7 @@ function readAddPartitionsToTxnPartitionResult(r: Reader, v: number): AddPartiti
 }
 
 function sizeAddPartitionsToTxnPartitionResult(m: Input<AddPartitionsToTxnPartitionResult>, v: number, c: SizeCache): number {
-  const flex = true;
+  const flex = v >= 3;
   void flex;
   let n = 0;
   {
@@ -347,7 +347,7 @@ function sizeAddPartitionsToTxnPartitionResult(m: Input<AddPartitionsToTxnPartit
 }
 
 function writeAddPartitionsToTxnPartitionResult(w: Writer, m: Input<AddPartitionsToTxnPartitionResult>, v: number, c: SizeCache): void {
-  const flex = true;
+  const flex = v >= 3;
   void flex;
   {
     const x = (m.partitionIndex === undefined ? 0 : m.partitionIndex);
