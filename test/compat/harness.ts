@@ -80,6 +80,17 @@ process.on('exit', () => {
   for (const pid of liveGroups) killGroup(pid, 'SIGKILL');
   for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
 });
+// Node's test runner turns SIGINT/SIGTERM into process.exit(), which runs the hook above. A plain
+// script using the harness would die of the signal without it, leaving brokers running in their
+// own process groups; so where nobody else handles the signal, exit the same way.
+let signalsHooked = false;
+function exitOnSignals(): void {
+  if (signalsHooked) return;
+  signalsHooked = true;
+  for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143], ['SIGHUP', 129]] as const) {
+    if (process.listenerCount(signal) === 0) process.once(signal, () => process.exit(code));
+  }
+}
 
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -113,6 +124,7 @@ function killGroup(pid: number, signal: NodeJS.Signals): void {
 
 /** Spawns a command in its own process group, so killing it also kills what it started. */
 function spawnGroup(command: string, args: string[], options: SpawnOptions): ChildProcess {
+  exitOnSignals();
   const child = spawn(command, args, { ...options, detached: true });
   if (child.pid !== undefined) {
     const pid = child.pid;
