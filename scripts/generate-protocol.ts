@@ -268,7 +268,7 @@ function generateMessage(model: MessageModel): string {
   const spec = model.spec;
   const all: Range = model.valid;
   e.line(HEADER.trimEnd());
-  e.line(`import { Reader, Writer, SizeCache, ZERO_UUID, encode, uvarintSize, stringSize, bytesSize, arrayLengthSize, rawTagsSize, sortedRawTags, writeRawTagsBelow, readArray, unsupportedVersion, nonDefaultAtVersion, nullNotAllowed } from '../primitives.ts';`);
+  e.line(`import { Reader, Writer, SizeCache, ZERO_UUID, encode, uvarintSize, stringSize, bytesSize, recordsSize, arrayLengthSize, rawTagsSize, sortedRawTags, writeRawTagsBelow, readArray, unsupportedVersion, nonDefaultAtVersion, nullNotAllowed } from '../primitives.ts';`);
   e.line(`import type { Input, RawTaggedField } from '../primitives.ts';`);
   e.line(`import type { MessageCodec } from '../codec.ts';`);
   e.line();
@@ -522,9 +522,13 @@ function emitValue(e: Emitter, pass: 'size' | 'write', model: MessageModel, s: S
       else e.line(`w.string(${x}, ${flex}, c);`);
       return;
     case 'bytes':
-    case 'records':
       if (pass === 'size') e.line(`n += bytesSize(${x}, ${flex});`);
       else e.line(`w.bytes(${x}, ${flex});`);
+      return;
+    case 'records':
+      // Record batches may be handed to the socket as they are instead of being copied (see Writer).
+      if (pass === 'size') e.line(`n += recordsSize(${x}, ${flex}, c);`);
+      else e.line(`w.records(${x}, ${flex}, c);`);
       return;
     case 'struct':
       if (nullable) {

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Installs what the compatibility tests (test/compat) drive: Apache Kafka's broker, CLI tools and
-# Java clients, kcat, the Python clients, a franz-go program, and the npm clients. Everything but
-# kcat (a Debian package) lands in the git-ignored .cache/ at the repository root.
+# Installs what the compatibility and fault tests (test/compat, test/faults) drive: Apache Kafka's
+# broker, CLI tools and Java clients, kcat, the Python clients, a franz-go program, the npm clients,
+# and MinIO (the S3-compatible server the S3 object store is tested against). Everything but kcat
+# (a Debian package) lands in the git-ignored .cache/ at the repository root.
 #
 # Idempotent: each part keeps a stamp (a hash of the files that define it) and is skipped when
 # the stamp matches, so a warm run takes about a second. Needs Java 17+, Maven, Go, Python 3.11+
@@ -13,6 +14,9 @@ set -euo pipefail
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 CACHE="$REPO/.cache"
 KAFKA_VERSION=4.3.1
+# MinIO publishes no tagged Go module versions, so it is pinned to a pseudo-version (a commit).
+MINIO_MODULE=github.com/minio/minio
+MINIO_VERSION=v0.0.0-20260212201848-7aac2a2c5b7c
 FORCE=0
 [[ "${1:-}" == "--force" ]] && FORCE=1
 
@@ -113,6 +117,35 @@ install_franz() {
   summary+=("franz-client built")
 }
 
+# --- MinIO (built from source with the Go module proxy) -------------------------------------------
+# A cold build downloads about 1.6 GB of modules into .cache/go/mod and takes a few minutes; the
+# module and build caches are shared with the franz-go build.
+install_minio() {
+  local bin="$CACHE/bin/minio" stamp_file="$CACHE/bin/.minio.stamp" stamp
+  stamp=$(EXTRA="$MINIO_MODULE@$MINIO_VERSION" stamp_of /dev/null)
+  if fresh "$stamp_file" "$stamp" && [[ -x "$bin" ]]; then
+    summary+=("minio cached")
+    return
+  fi
+  need go "install Go"
+  log "building .cache/bin/minio ($MINIO_VERSION) from source; a cold build takes a few minutes"
+  local gobin="$CACHE/go/bin.minio.tmp"
+  rm -rf "$gobin"
+  (
+    export GOPATH="$CACHE/go" GOMODCACHE="$CACHE/go/mod" GOCACHE="$CACHE/go/cache" GOBIN="$gobin"
+    export GOTOOLCHAIN=local GOFLAGS="-buildvcs=false"
+    # Outside any module, so `go install pkg@version` uses MinIO's own go.mod and go.sum.
+    cd "$CACHE"
+    go install -trimpath "$MINIO_MODULE@$MINIO_VERSION" >&2
+  )
+  # A quick proof that the binary runs.
+  "$gobin/minio" --version >/dev/null 2>&1 || die "the MinIO binary built but does not run"
+  mv "$gobin/minio" "$bin"
+  rm -rf "$gobin"
+  echo "$stamp" >"$stamp_file"
+  summary+=("minio built")
+}
+
 # --- npm clients (devDependencies) --------------------------------------------------------------
 install_npm() {
   if [[ -f "$REPO/node_modules/kafkajs/package.json" && -f "$REPO/node_modules/@platformatic/kafka/package.json" ]]; then
@@ -129,6 +162,7 @@ install_kafka
 install_kcat
 install_python
 install_franz
+install_minio
 install_npm
 
 joined=$(printf '%s; ' "${summary[@]}")

@@ -62,7 +62,7 @@ export class ApiRouter implements RequestHandler {
     // KIP-511: ApiVersions responses always use header v0 so any client can read them.
     const headerVersion = flexible && apiKey !== ApiKey.ApiVersions ? 1 : 0;
     try {
-      return [encodeResponseFrame(spec.response, response, apiVersion, correlationId, headerVersion)];
+      return encodeResponseFrame(spec.response, response, apiVersion, correlationId, headerVersion);
     } catch (err) {
       if (err instanceof ProtocolEncodeError) throw new Error(`cannot encode ${spec.name} response v${apiVersion}: ${err.message}`);
       throw err;
@@ -75,27 +75,33 @@ export class ApiRouter implements RequestHandler {
       errorCode: ErrorCode.UNSUPPORTED_VERSION,
       apiKeys: [{ apiKey: ApiKey.ApiVersions, minVersion: handler.minVersion, maxVersion: handler.maxVersion }],
     };
-    return encodeResponseFrame(API_SPECS.get(ApiKey.ApiVersions)!.response, body, 0, correlationId, 0);
+    return encodeResponseFrame(API_SPECS.get(ApiKey.ApiVersions)!.response, body, 0, correlationId, 0)[0]!;
   }
 }
 
-/** Size prefix, response header and body in one buffer: one size pass, one allocation, one write pass. */
+/** Record batches at least this large are written to the socket as they are, not copied. */
+const SPLICE_BYTES_MIN = 16 * 1024;
+
+/** Size prefix, response header and body: one size pass, one allocation for everything but large
+ *  record batches (those are passed through as separate buffers), one write pass. */
 export function encodeResponseFrame(
   codec: { size(m: any, v: number, c: SizeCache): number; write(w: Writer, m: any, v: number, c: SizeCache): void },
   body: unknown,
   version: number,
   correlationId: number,
   headerVersion: number,
-): Buffer {
+): Buffer[] {
   const c = new SizeCache();
+  c.spliceBytesMin = SPLICE_BYTES_MIN;
   const bodySize = codec.size(body, version, c);
   const headerSize = headerVersion >= 1 ? 5 : 4;
-  const buf = Buffer.allocUnsafe(4 + headerSize + bodySize);
+  const buf = Buffer.allocUnsafe(4 + headerSize + bodySize - c.splicedBytes);
   const w = new Writer(buf);
+  w.enableSplicing();
   w.int32(headerSize + bodySize);
   w.int32(correlationId);
   if (headerVersion >= 1) w.uvarint(0);
   codec.write(w, body, version, c);
   if (w.pos !== buf.length) throw new Error(`response size mismatch: ${w.pos} != ${buf.length}`);
-  return buf;
+  return w.finish();
 }

@@ -16,7 +16,24 @@ export interface PartitionRecord {
   partitionIndex: number;
   leaderId: number;
   leaderEpoch: number;
+  logStartOffset: number;
 }
+
+/** Where one partition's batches for offsets [baseOffset, endOffset) live inside an object. */
+export interface ObjectRange {
+  topicId: string;
+  partitionIndex: number;
+  baseOffset: number;
+  /** Exclusive: the offset after the last batch's last offset. */
+  endOffset: number;
+  objectId: number;
+  objectKey: string;
+  position: number;
+  sizeBytes: number;
+  maxTimestamp: number;
+}
+
+export type NewObjectRange = Omit<ObjectRange, 'objectId' | 'objectKey'>;
 
 export interface NewTopic {
   name: string;
@@ -51,4 +68,23 @@ export interface MetadataStore {
   topicByName(name: string): Promise<TopicRecord | null>;
   topicById(topicId: string): Promise<TopicRecord | null>;
   partitions(topicId: string): Promise<PartitionRecord[]>;
+  /** Every partition of every topic, for loading partition logs at start. */
+  allPartitions(): Promise<PartitionRecord[]>;
+  /** Adds partitions up to newCount (CreatePartitions); returns false when the topic is gone. */
+  addPartitions(topicId: string, newCount: number, leaderId: number): Promise<boolean>;
+  /** Replaces a topic's config overrides as a whole. */
+  setTopicConfigs(topicId: string, configs: Record<string, string>): Promise<void>;
+
+  /** Records an uploaded object and the ranges it holds, atomically; returns the object id. */
+  commitObject(key: string, sizeBytes: number, ranges: NewObjectRange[]): Promise<number>;
+  /** Replaces ranges of one partition by ranges in a new object (compaction), atomically. Fails
+   *  (returns null) when any of the old ranges is gone, e.g. retention removed it meanwhile. */
+  replaceRanges(topicId: string, partitionIndex: number, oldBaseOffsets: number[], key: string, sizeBytes: number, ranges: NewObjectRange[]): Promise<number | null>;
+  /** A partition's ranges in offset order. */
+  objectRanges(topicId: string, partitionIndex: number): Promise<ObjectRange[]>;
+  /** Moves the log start offset forward (never back) and drops ranges wholly below it. */
+  advanceLogStartOffset(topicId: string, partitionIndex: number, offset: number): Promise<number>;
+  /** Objects no range refers to any more: marks new ones with a grace deadline, returns those past it. */
+  unreferencedObjects(nowMs: number, graceMs: number): Promise<{ objectId: number; key: string }[]>;
+  forgetObject(objectId: number): Promise<void>;
 }

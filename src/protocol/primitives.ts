@@ -162,6 +162,10 @@ export class Reader {
 export class SizeCache {
   values: number[] = [];
   index = 0;
+  /** When set, records fields of at least this many bytes are not copied into the output buffer
+   *  but handed over as separate buffers (see Writer.parts); their bytes are counted here. */
+  spliceBytesMin = Infinity;
+  splicedBytes = 0;
 
   push(n: number): number {
     this.values.push(n);
@@ -208,6 +212,12 @@ export function bytesSize(b: Uint8Array | null, flexible: boolean): number {
   return lengthPrefixSize(b.length, flexible, true) + b.length;
 }
 
+export function recordsSize(b: Uint8Array | null, flexible: boolean, c: SizeCache): number {
+  const n = bytesSize(b, flexible);
+  if (b !== null && b.length >= c.spliceBytesMin) c.splicedBytes += b.length;
+  return n;
+}
+
 export function arrayLengthSize(n: number, flexible: boolean): number {
   return lengthPrefixSize(n, flexible, true);
 }
@@ -215,10 +225,27 @@ export function arrayLengthSize(n: number, flexible: boolean): number {
 export class Writer {
   buf: Buffer;
   pos: number;
+  /** With splicing on, the finished output: slices of buf interleaved with spliced records buffers. */
+  parts: Buffer[] | null = null;
+  private partStart = 0;
 
   constructor(buf: Buffer, pos = 0) {
     this.buf = buf;
     this.pos = pos;
+  }
+
+  /** Hands large records fields to the output as they are (written with writev), not copied. */
+  enableSplicing(): void {
+    this.parts = [];
+    this.partStart = this.pos;
+  }
+
+  /** The output as a list of buffers; call after the last write. */
+  finish(): Buffer[] {
+    if (!this.parts) return [this.buf.subarray(0, this.pos)];
+    if (this.pos > this.partStart) this.parts.push(this.buf.subarray(this.partStart, this.pos));
+    this.partStart = this.pos;
+    return this.parts;
   }
 
   bool(v: boolean): void {
@@ -280,6 +307,14 @@ export class Writer {
     if (b === null) return this.length(-1, flexible, true);
     this.length(b.length, flexible, true);
     this.raw(b);
+  }
+
+  records(b: Buffer | null, flexible: boolean, c: SizeCache): void {
+    if (b === null || b.length < c.spliceBytesMin) return this.bytes(b, flexible);
+    this.length(b.length, flexible, true);
+    if (this.pos > this.partStart) this.parts!.push(this.buf.subarray(this.partStart, this.pos));
+    this.parts!.push(b);
+    this.partStart = this.pos;
   }
 
   arrayLength(n: number, flexible: boolean): void {

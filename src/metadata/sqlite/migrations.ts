@@ -38,4 +38,30 @@ export const SQLITE_MIGRATIONS: { version: number; description: string; sql: str
       );
     `,
   },
+  {
+    version: 2,
+    description: 'partition log start offsets, object index',
+    sql: `
+      ALTER TABLE partitions ADD COLUMN log_start_offset INTEGER NOT NULL DEFAULT 0;
+      CREATE TABLE objects (
+        object_id INTEGER PRIMARY KEY AUTOINCREMENT,
+        object_key TEXT NOT NULL UNIQUE,
+        size_bytes INTEGER NOT NULL,
+        created_at_ms INTEGER NOT NULL,
+        delete_after_ms INTEGER
+      );
+      CREATE TABLE object_ranges (
+        topic_id TEXT NOT NULL REFERENCES topics(topic_id) ON DELETE CASCADE,
+        partition_index INTEGER NOT NULL,
+        base_offset INTEGER NOT NULL,
+        end_offset INTEGER NOT NULL,
+        object_id INTEGER NOT NULL REFERENCES objects(object_id),
+        position INTEGER NOT NULL,
+        size_bytes INTEGER NOT NULL,
+        max_timestamp INTEGER NOT NULL,
+        PRIMARY KEY (topic_id, partition_index, base_offset)
+      );
+      CREATE INDEX object_ranges_by_object ON object_ranges (object_id);
+    `,
+  },
 ];

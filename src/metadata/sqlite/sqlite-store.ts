@@ -4,7 +4,7 @@ import { DatabaseSync } from 'node:sqlite';
 import type { StatementSync } from 'node:sqlite';
 import { StraitError } from '../../common/errors.ts';
 import { randomKafkaUuid } from '../ids.ts';
-import type { BrokerRecord, MetadataStore, NewTopic, PartitionRecord, TopicRecord } from '../store.ts';
+import type { BrokerRecord, MetadataStore, NewObjectRange, NewTopic, ObjectRange, PartitionRecord, TopicRecord } from '../store.ts';
 import { SQLITE_MIGRATIONS } from './migrations.ts';
 
 type Row = Record<string, unknown>;
@@ -61,7 +61,10 @@ export class SqliteMetadataStore implements MetadataStore {
     return s;
   }
 
-  private transaction<T>(fn: () => T): T {
+  /** Runs fn atomically. An error of type `expected` rolls back and yields null instead of throwing. */
+  private transaction<T>(fn: () => T): T;
+  private transaction<T>(fn: () => T, expected: new () => Error): T | null;
+  private transaction<T>(fn: () => T, expected?: new () => Error): T | null {
     const db = this.db!;
     db.exec('BEGIN IMMEDIATE');
     try {
@@ -70,6 +73,7 @@ export class SqliteMetadataStore implements MetadataStore {
       return out;
     } catch (err) {
       db.exec('ROLLBACK');
+      if (expected && err instanceof expected) return null;
       throw err;
     }
   }
@@ -153,8 +157,116 @@ export class SqliteMetadataStore implements MetadataStore {
     return r ? this.topicFromRow(r) : null;
   }
 
+  private partitionFromRow(r: Row): PartitionRecord {
+    return {
+      topicId: r.topic_id as string,
+      partitionIndex: r.partition_index as number,
+      leaderId: r.leader_id as number,
+      leaderEpoch: r.leader_epoch as number,
+      logStartOffset: r.log_start_offset as number,
+    };
+  }
+
   async partitions(topicId: string): Promise<PartitionRecord[]> {
-    const rows = this.stmt('SELECT partition_index, leader_id, leader_epoch FROM partitions WHERE topic_id = ? ORDER BY partition_index').all(topicId) as Row[];
-    return rows.map((r) => ({ topicId, partitionIndex: r.partition_index as number, leaderId: r.leader_id as number, leaderEpoch: r.leader_epoch as number }));
+    const rows = this.stmt('SELECT * FROM partitions WHERE topic_id = ? ORDER BY partition_index').all(topicId) as Row[];
+    return rows.map((r) => this.partitionFromRow(r));
+  }
+
+  async allPartitions(): Promise<PartitionRecord[]> {
+    const rows = this.stmt('SELECT * FROM partitions ORDER BY topic_id, partition_index').all() as Row[];
+    return rows.map((r) => this.partitionFromRow(r));
+  }
+
+  async addPartitions(topicId: string, newCount: number, leaderId: number): Promise<boolean> {
+    return this.transaction(() => {
+      const row = this.stmt('SELECT partition_count FROM topics WHERE topic_id = ?').get(topicId) as Row | undefined;
+      if (!row) return false;
+      const current = row.partition_count as number;
+      const part = this.stmt('INSERT INTO partitions (topic_id, partition_index, leader_id, leader_epoch) VALUES (?, ?, ?, 0)');
+      for (let p = current; p < newCount; p++) part.run(topicId, p, leaderId);
+      this.stmt('UPDATE topics SET partition_count = ? WHERE topic_id = ?').run(newCount, topicId);
+      return true;
+    });
+  }
+
+  async setTopicConfigs(topicId: string, configs: Record<string, string>): Promise<void> {
+    this.transaction(() => {
+      this.stmt('DELETE FROM topic_configs WHERE topic_id = ?').run(topicId);
+      const cfg = this.stmt('INSERT INTO topic_configs (topic_id, name, value) VALUES (?, ?, ?)');
+      for (const [k, v] of Object.entries(configs)) cfg.run(topicId, k, v);
+    });
+  }
+
+  private insertObject(key: string, sizeBytes: number, ranges: NewObjectRange[]): number {
+    const id = Number(this.stmt('INSERT INTO objects (object_key, size_bytes, created_at_ms) VALUES (?, ?, ?)').run(key, sizeBytes, Date.now()).lastInsertRowid);
+    const ins = this.stmt(
+      'INSERT INTO object_ranges (topic_id, partition_index, base_offset, end_offset, object_id, position, size_bytes, max_timestamp) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+    );
+    for (const r of ranges) {
+      // A range for a topic deleted meanwhile is dropped: its object becomes garbage.
+      if (!this.stmt('SELECT 1 FROM topics WHERE topic_id = ?').get(r.topicId)) continue;
+      ins.run(r.topicId, r.partitionIndex, r.baseOffset, r.endOffset, id, r.position, r.sizeBytes, r.maxTimestamp);
+    }
+    return id;
+  }
+
+  async commitObject(key: string, sizeBytes: number, ranges: NewObjectRange[]): Promise<number> {
+    return this.transaction(() => this.insertObject(key, sizeBytes, ranges));
+  }
+
+  async replaceRanges(topicId: string, partitionIndex: number, oldBaseOffsets: number[], key: string, sizeBytes: number, ranges: NewObjectRange[]): Promise<number | null> {
+    return this.transaction(() => {
+      const del = this.stmt('DELETE FROM object_ranges WHERE topic_id = ? AND partition_index = ? AND base_offset = ?');
+      for (const base of oldBaseOffsets) {
+        if (Number(del.run(topicId, partitionIndex, base).changes) !== 1) throw new RangeGone();
+      }
+      return this.insertObject(key, sizeBytes, ranges);
+    }, RangeGone);
+  }
+
+  async objectRanges(topicId: string, partitionIndex: number): Promise<ObjectRange[]> {
+    const rows = this.stmt(
+      `SELECT r.*, o.object_key FROM object_ranges r JOIN objects o ON o.object_id = r.object_id
+       WHERE r.topic_id = ? AND r.partition_index = ? ORDER BY r.base_offset`,
+    ).all(topicId, partitionIndex) as Row[];
+    return rows.map((r) => ({
+      topicId,
+      partitionIndex,
+      baseOffset: r.base_offset as number,
+      endOffset: r.end_offset as number,
+      objectId: r.object_id as number,
+      objectKey: r.object_key as string,
+      position: r.position as number,
+      sizeBytes: r.size_bytes as number,
+      maxTimestamp: r.max_timestamp as number,
+    }));
+  }
+
+  async advanceLogStartOffset(topicId: string, partitionIndex: number, offset: number): Promise<number> {
+    return this.transaction(() => {
+      this.stmt('UPDATE partitions SET log_start_offset = MAX(log_start_offset, ?) WHERE topic_id = ? AND partition_index = ?').run(offset, topicId, partitionIndex);
+      const row = this.stmt('SELECT log_start_offset FROM partitions WHERE topic_id = ? AND partition_index = ?').get(topicId, partitionIndex) as Row | undefined;
+      const start = (row?.log_start_offset as number | undefined) ?? offset;
+      this.stmt('DELETE FROM object_ranges WHERE topic_id = ? AND partition_index = ? AND end_offset <= ?').run(topicId, partitionIndex, start);
+      return start;
+    });
+  }
+
+  async unreferencedObjects(nowMs: number, graceMs: number): Promise<{ objectId: number; key: string }[]> {
+    return this.transaction(() => {
+      this.stmt(
+        `UPDATE objects SET delete_after_ms = ? WHERE delete_after_ms IS NULL
+         AND NOT EXISTS (SELECT 1 FROM object_ranges r WHERE r.object_id = objects.object_id)`,
+      ).run(nowMs + graceMs);
+      const rows = this.stmt('SELECT object_id, object_key FROM objects WHERE delete_after_ms IS NOT NULL AND delete_after_ms <= ?').all(nowMs) as Row[];
+      return rows.map((r) => ({ objectId: r.object_id as number, key: r.object_key as string }));
+    });
+  }
+
+  async forgetObject(objectId: number): Promise<void> {
+    this.stmt('DELETE FROM objects WHERE object_id = ? AND NOT EXISTS (SELECT 1 FROM object_ranges r WHERE r.object_id = ?)').run(objectId, objectId);
   }
 }
+
+/** Signals inside a transaction that a compaction lost its race with retention. */
+class RangeGone extends Error {}
