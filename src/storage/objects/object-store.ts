@@ -43,3 +43,21 @@ export class ObjectStoreUnavailableError extends StraitError {
     super('STRAIT_OBJECT_STORE_UNAVAILABLE', message, ErrorCode.KAFKA_STORAGE_ERROR);
   }
 }
+
+/** A key the engine cannot store: empty, too long, or (in a folder) one that could escape the
+ *  folder ('..', an absolute path) or clash with the layout ("a" and "a/b" both as objects). */
+export class ObjectKeyInvalidError extends StraitError {
+  constructor(key: string, reason: string) {
+    super('STRAIT_OBJECT_KEY_INVALID', `object key ${JSON.stringify(key)} is invalid: ${reason}`, ErrorCode.KAFKA_STORAGE_ERROR);
+  }
+}
+
+/** A ranged get that starts at or beyond the object's end. As S3 does (416 InvalidRange), a range
+ *  that only reaches past the end is cut at the end instead, and a range [start, end) needs
+ *  0 <= start < end (anything else is a bug in the caller and fails an assertion). */
+export class ObjectRangeInvalidError extends StraitError {
+  constructor(key: string, start: number, sizeBytes?: number) {
+    const size = sizeBytes === undefined ? '' : ` of ${sizeBytes} bytes`;
+    super('STRAIT_OBJECT_RANGE_INVALID', `range start ${start} is beyond the end of object ${key}${size}`, ErrorCode.KAFKA_STORAGE_ERROR);
+  }
+}
