@@ -3,6 +3,8 @@ import type { Logger } from '../common/logger.ts';
 import type { BrokerConfig } from '../config/broker-config.ts';
 import type { MetadataStore } from '../metadata/store.ts';
 import type { TopicAdmin } from '../cluster/topics.ts';
+import type { TopicCatalog } from '../cluster/catalog.ts';
+import type { LogManager } from '../log/log-manager.ts';
 import type { ConnectionInfo } from '../network/connection.ts';
 import type { Input } from '../protocol/primitives.ts';
 
@@ -11,6 +13,8 @@ export interface BrokerServices {
   log: Logger;
   store: MetadataStore;
   topics: TopicAdmin;
+  catalog: TopicCatalog;
+  logs: LogManager;
   clusterId: string;
   nodeId: number;
   /** Versions this broker serves, per API key, as ApiVersions advertises them. */

@@ -12,7 +12,6 @@ export const deleteTopicsHandler: ApiHandler<DeleteTopicsRequest, DeleteTopicsRe
   minVersion: 0,
   maxVersion: 6,
   async handle(req, ctx) {
-    const store = ctx.broker.store;
     const wanted = ctx.apiVersion >= 6 ? req.topics : req.topicNames.map((name) => ({ name, topicId: ZERO_UUID }));
     const responses: Input<DeletableTopicResult>[] = [];
     for (const w of wanted) {
@@ -20,7 +19,7 @@ export const deleteTopicsHandler: ApiHandler<DeleteTopicsRequest, DeleteTopicsRe
         responses.push({ name: w.name, topicId: w.topicId, errorCode: ErrorCode.INVALID_REQUEST, errorMessage: 'Give a topic name or a topic id, not both.' });
         continue;
       }
-      const topic = w.name !== null ? await store.topicByName(w.name) : await store.topicById(w.topicId);
+      const topic = w.name !== null ? ctx.broker.catalog.byName(w.name) : ctx.broker.catalog.byId(w.topicId);
       if (!topic) {
         const byId = w.name === null;
         responses.push({

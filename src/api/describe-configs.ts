@@ -44,7 +44,7 @@ async function describe(res: DescribeConfigsResource, req: DescribeConfigsReques
   });
   switch (res.resourceType) {
     case ResourceType.TOPIC: {
-      const topic = await ctx.broker.store.topicByName(res.resourceName);
+      const topic = ctx.broker.catalog.byName(res.resourceName);
       if (!topic) return { ...head, errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, errorMessage: `Topic ${res.resourceName} does not exist.`, configs: [] };
       const configs = effectiveTopicConfigs(topic.configs).map((c) =>
         entry(c.name, c.value, c.isDefault ? ConfigSource.DEFAULT_CONFIG : ConfigSource.DYNAMIC_TOPIC_CONFIG, TOPIC_CONFIG_DEFS[c.name]!.type, c.sensitive),
@@ -57,7 +57,7 @@ async function describe(res: DescribeConfigsResource, req: DescribeConfigsReques
       }
       const cfg = ctx.broker.config;
       const configs = Object.entries(BROKER_CONFIG_DEFS).map(([name, def]) =>
-        entry(name, cfg.values[name] ?? null, cfg.origins[name] === 'default' ? ConfigSource.DEFAULT_CONFIG : ConfigSource.STATIC_BROKER_CONFIG, def.kind),
+        entry(name, cfg.values[name] ?? null, cfg.origins[name] === 'default' ? ConfigSource.DEFAULT_CONFIG : ConfigSource.STATIC_BROKER_CONFIG, def.kind, def.sensitive === true),
       );
       return { ...head, errorCode: ErrorCode.NONE, errorMessage: null, configs: configs.filter(keep) };
     }

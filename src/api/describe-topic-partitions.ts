@@ -17,7 +17,7 @@ export const describeTopicPartitionsHandler: ApiHandler<DescribeTopicPartitionsR
   async handle(req, ctx) {
     const store = ctx.broker.store;
     const all = req.topics.length === 0;
-    const names = all ? (await store.topics()).map((t) => t.name) : [...new Set(req.topics.map((t) => t.name))].sort();
+    const names = all ? ctx.broker.catalog.all().map((t) => t.name) : [...new Set(req.topics.map((t) => t.name))].sort();
     const cursor = req.cursor;
     let budget = Math.max(1, req.responsePartitionLimit);
     const topics: Input<DescribeTopicPartitionsResponseTopic>[] = [];
@@ -28,7 +28,7 @@ export const describeTopicPartitionsHandler: ApiHandler<DescribeTopicPartitionsR
         topics.push({ errorCode: ErrorCode.INVALID_TOPIC_EXCEPTION, name, partitions: [] });
         continue;
       }
-      const topic = await store.topicByName(name);
+      const topic = ctx.broker.catalog.byName(name);
       if (!topic) {
         topics.push({ errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, name, partitions: [] });
         continue;

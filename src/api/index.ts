@@ -7,12 +7,21 @@ import { deleteTopicsHandler } from './delete-topics.ts';
 import { describeConfigsHandler } from './describe-configs.ts';
 import { describeClusterHandler } from './describe-cluster.ts';
 import { describeTopicPartitionsHandler } from './describe-topic-partitions.ts';
+import { produceHandler } from './produce.ts';
+import { fetchHandler } from './fetch.ts';
+import { FetchSessionCache } from './fetch-sessions.ts';
+import { listOffsetsHandler } from './list-offsets.ts';
+import { offsetForLeaderEpochHandler } from './offset-for-leader-epoch.ts';
 
 export { ApiRouter, encodeResponseFrame } from './router.ts';
 export type { ApiHandler, BrokerServices, RequestContext } from './context.ts';
 
+/** Handlers with no state of their own. */
 export const HANDLERS = [
   apiVersionsHandler,
+  produceHandler,
+  listOffsetsHandler,
+  offsetForLeaderEpochHandler,
   metadataHandler,
   createTopicsHandler,
   deleteTopicsHandler,
@@ -21,8 +30,16 @@ export const HANDLERS = [
   describeTopicPartitionsHandler,
 ];
 
-export function createRouter(): ApiRouter {
+export interface RouterOptions {
+  fetchSessionSlots: number;
+}
+
+/** Kafka drops incremental fetch sessions idle longer than this. */
+const FETCH_SESSION_IDLE_MS_MAX = 120_000;
+
+export function createRouter(opts: RouterOptions): ApiRouter {
   const router = new ApiRouter();
   for (const h of HANDLERS) router.register(h);
+  router.register(fetchHandler(new FetchSessionCache(opts.fetchSessionSlots, FETCH_SESSION_IDLE_MS_MAX)));
   return router;
 }

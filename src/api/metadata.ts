@@ -28,7 +28,7 @@ export const metadataHandler: ApiHandler<MetadataRequest, MetadataResponse> = {
     const all = req.topics === null || (ctx.apiVersion === 0 && req.topics.length === 0);
     const topics: Input<MetadataResponseTopic>[] = [];
     if (all) {
-      for (const t of await b.store.topics()) topics.push(await describeTopic(t, ctx, includeOps));
+      for (const t of b.catalog.all()) topics.push(await describeTopic(t, ctx, includeOps));
     } else {
       for (const wanted of req.topics!) topics.push(await lookupTopic(wanted.name, wanted.topicId, req.allowAutoTopicCreation, ctx, includeOps));
     }
@@ -52,18 +52,18 @@ async function lookupTopic(
 ): Promise<Input<MetadataResponseTopic>> {
   const b = ctx.broker;
   if (name === null) {
-    const byId = topicId === ZERO_UUID ? null : await b.store.topicById(topicId);
+    const byId = topicId === ZERO_UUID ? null : b.catalog.byId(topicId);
     if (!byId) return { errorCode: ErrorCode.UNKNOWN_TOPIC_ID, name: null, topicId, partitions: [] };
     return describeTopic(byId, ctx, includeOps);
   }
   if (validateTopicName(name) !== null) return { errorCode: ErrorCode.INVALID_TOPIC_EXCEPTION, name, partitions: [] };
-  let topic = await b.store.topicByName(name);
+  let topic = b.catalog.byName(name);
   if (!topic && allowAutoCreate && b.config.autoCreateTopics) {
     const created = await b.topics.create({ name, numPartitions: -1, replicationFactor: -1, assignments: [], configs: [] }, false);
     if (created.errorCode !== ErrorCode.NONE && created.errorCode !== ErrorCode.TOPIC_ALREADY_EXISTS) {
       return { errorCode: created.errorCode, name, partitions: [] };
     }
-    topic = created.topic ?? (await b.store.topicByName(name));
+    topic = created.topic ?? b.catalog.byName(name);
   }
   if (!topic) return { errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, name, partitions: [] };
   return describeTopic(topic, ctx, includeOps);

@@ -1,23 +1,38 @@
-// The composition root of one broker process: config → metadata store → services → API router →
-// network server. start() and stop() are the only lifecycle; stop() drains in-flight requests first.
+// The composition root of one broker process: config → metadata store → object store → WAL replay
+// → partition logs → services → API router → network server. stop() drains in-flight requests,
+// then closes the pieces in reverse order.
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BrokerConfig } from '../config/broker-config.ts';
 import type { Logger } from '../common/logger.ts';
 import { StraitError } from '../common/errors.ts';
+import { ErrorCode } from '../protocol/generated/errors.ts';
 import { SqliteMetadataStore } from '../metadata/index.ts';
 import type { MetadataStore } from '../metadata/index.ts';
 import { TopicAdmin } from '../cluster/topics.ts';
+import { TopicCatalog } from '../cluster/catalog.ts';
 import { createRouter } from '../api/index.ts';
 import type { BrokerServices } from '../api/index.ts';
 import { KafkaServer } from '../network/index.ts';
 import type { ListenerSpec } from '../network/index.ts';
+import { createObjectStore } from '../storage/objects/index.ts';
+import type { ObjectStore } from '../storage/objects/index.ts';
+import { FileWal } from '../storage/wal/file-wal.ts';
+import type { WalEntry } from '../storage/wal/file-wal.ts';
+import { Uploader } from '../storage/uploader.ts';
+import { ObjectReader } from '../storage/object-reader.ts';
+import { LogManager } from '../log/log-manager.ts';
 
 export class Broker {
   readonly config: BrokerConfig;
   private readonly log: Logger;
   private store: MetadataStore | null = null;
   private server: KafkaServer | null = null;
+  private objects: ObjectStore | null = null;
+  private wal: FileWal | null = null;
+  uploader: Uploader | null = null;
+  logs: LogManager | null = null;
+  reader: ObjectReader | null = null;
   bound: ListenerSpec[] = [];
 
   constructor(config: BrokerConfig, log: Logger) {
@@ -27,6 +42,7 @@ export class Broker {
 
   async start(): Promise<void> {
     const cfg = this.config;
+    const st = cfg.storage;
     try {
       mkdirSync(cfg.dataDir, { recursive: true });
     } catch (err) {
@@ -36,15 +52,73 @@ export class Broker {
     await store.open();
     this.store = store;
     const clusterId = await store.clusterId();
+    const objects = await createObjectStore(st.objectStore);
+    this.objects = objects;
 
-    const router = createRouter();
+    const wal = new FileWal({ dir: st.walDir, segmentBytesMax: st.walSegmentBytesMax, flushBytesMax: st.walFlushBytesMax, flushLingerMs: st.walFlushLingerMs, log: this.log });
+    const replay = await wal.open();
+    this.wal = wal;
+    const reader = new ObjectReader({ objects, store, blockBytes: st.blockBytes, blockCacheBytesMax: st.blockCacheBytesMax });
+    this.reader = reader;
+    const logs = new LogManager({ tailCacheBytesMax: st.tailCacheBytesMax, log: this.log });
+    this.logs = logs;
+    const uploader = new Uploader({
+      objects,
+      store,
+      trimWal: (upTo) => wal.trim(upTo),
+      onCommitted: (ranges) => {
+        reader.addRanges(ranges);
+        logs.evict();
+      },
+      nodeId: cfg.nodeId,
+      keyPrefix: '',
+      uploadBytesMax: st.uploadBytesMax,
+      uploadIntervalMs: st.uploadIntervalMs,
+      log: this.log,
+    });
+    this.uploader = uploader;
+    // Produces fail with a retriable error while too much durable data waits for object storage.
+    const guardedWal = {
+      append: (e: WalEntry) => {
+        if (uploader.pendingBytes > st.uploadPendingBytesMax) {
+          return Promise.reject(
+            new StraitError('STRAIT_UPLOAD_BACKLOG', `object storage is behind: ${uploader.pendingBytes} bytes wait for upload`, ErrorCode.KAFKA_STORAGE_ERROR),
+          );
+        }
+        return wal.append(e);
+      },
+    };
+    await logs.open(store, guardedWal, uploader, reader, replay);
+    uploader.start();
+
+    const catalog = new TopicCatalog();
+    await catalog.load(store);
+    const router = createRouter({ fetchSessionSlots: cfg.fetchSessionSlots });
+    const topicListener = {
+      created: (t: Parameters<TopicCatalog['put']>[0]) => {
+        catalog.put(t);
+        logs.ensureTopic(t);
+      },
+      deleted: (t: Parameters<TopicCatalog['put']>[0]) => {
+        catalog.remove(t.topicId);
+        logs.dropTopic(t.topicId);
+        for (let p = 0; p < t.partitionCount; p++) reader.invalidate(t.topicId, p);
+      },
+      changed: (t: Parameters<TopicCatalog['put']>[0]) => {
+        catalog.put(t);
+        logs.ensureTopic(t);
+        logs.updateSettings(t.topicId, t.configs);
+      },
+    };
     const services: BrokerServices = {
       config: cfg,
       log: this.log,
       store,
       clusterId,
       nodeId: cfg.nodeId,
-      topics: new TopicAdmin(store, { partitions: cfg.defaultPartitions, replicationFactor: cfg.defaultReplicationFactor }, () => cfg.nodeId, this.log),
+      catalog,
+      logs,
+      topics: new TopicAdmin(store, { partitions: cfg.defaultPartitions, replicationFactor: cfg.defaultReplicationFactor }, () => cfg.nodeId, this.log, topicListener),
       apiVersions: () => router.apiVersions(),
     };
     router.bind(services);
@@ -61,11 +135,20 @@ export class Broker {
     }
     const advertised = cfg.advertisedListeners[0]!;
     await store.registerBroker({ nodeId: cfg.nodeId, host: advertised.host, port: advertised.port, rack: cfg.rack });
-    this.log.info('broker started', { nodeId: cfg.nodeId, clusterId, dataDir: cfg.dataDir, listeners: this.bound.map((l) => `${l.name}://${l.host}:${l.port}`) });
+    this.log.info('broker started', {
+      nodeId: cfg.nodeId,
+      clusterId,
+      dataDir: cfg.dataDir,
+      objectStore: st.objectStore.engine,
+      listeners: this.bound.map((l) => `${l.name}://${l.host}:${l.port}`),
+    });
   }
 
   async stop(): Promise<void> {
     await this.server?.close();
+    await this.uploader?.close();
+    await this.wal?.close();
+    await this.objects?.close();
     await this.store?.close();
     this.server = null;
     this.store = null;

@@ -52,17 +52,26 @@ function collisionKey(name: string): string {
 
 const fail = (errorCode: number, errorMessage: string): TopicResult => ({ errorCode, errorMessage, topic: null });
 
+/** Told about topic changes so that in-memory state (catalog, partition logs) follows metadata. */
+export interface TopicListener {
+  created(topic: TopicRecord): void;
+  deleted(topic: TopicRecord): void;
+  changed(topic: TopicRecord): void;
+}
+
 export class TopicAdmin {
   private readonly store: MetadataStore;
   private readonly defaults: TopicDefaults;
   private readonly leaderId: () => number;
   private readonly log: Logger;
+  private readonly listener: TopicListener;
 
-  constructor(store: MetadataStore, defaults: TopicDefaults, leaderId: () => number, log: Logger) {
+  constructor(store: MetadataStore, defaults: TopicDefaults, leaderId: () => number, log: Logger, listener: TopicListener) {
     this.store = store;
     this.defaults = defaults;
     this.leaderId = leaderId;
     this.log = log;
+    this.listener = listener;
   }
 
   async create(req: TopicRequest, validateOnly: boolean): Promise<TopicResult> {
@@ -107,6 +116,7 @@ export class TopicAdmin {
     }
     const topic = await this.store.createTopic(draft);
     if (!topic) return fail(ErrorCode.TOPIC_ALREADY_EXISTS, `Topic '${req.name}' already exists.`);
+    this.listener.created(topic);
     this.log.info('topic created', { topic: topic.name, topicId: topic.topicId, partitions, replicationFactor: rf });
     return { errorCode: ErrorCode.NONE, errorMessage: null, topic };
   }
@@ -133,7 +143,44 @@ export class TopicAdmin {
 
   async delete(topic: TopicRecord): Promise<boolean> {
     const deleted = await this.store.deleteTopic(topic.topicId);
-    if (deleted) this.log.info('topic deleted', { topic: topic.name, topicId: topic.topicId });
+    if (deleted) {
+      this.listener.deleted(topic);
+      this.log.info('topic deleted', { topic: topic.name, topicId: topic.topicId });
+    }
     return deleted;
+  }
+
+  /** Replaces a topic's config overrides after validating every one. Returns an error or null. */
+  async setConfigs(topic: TopicRecord, configs: Record<string, string>, validateOnly: boolean): Promise<{ errorCode: number; message: string } | null> {
+    for (const [name, value] of Object.entries(configs)) {
+      const problem = validateTopicConfig(name, value);
+      if (problem) return { errorCode: ErrorCode.INVALID_CONFIG, message: problem };
+    }
+    if (validateOnly) return null;
+    await this.store.setTopicConfigs(topic.topicId, configs);
+    const updated = { ...topic, configs: { ...configs } };
+    this.listener.changed(updated);
+    this.log.info('topic configs changed', { topic: topic.name, configs });
+    return null;
+  }
+
+  /** Grows a topic to newCount partitions (CreatePartitions). */
+  async addPartitions(topic: TopicRecord, newCount: number, validateOnly: boolean): Promise<{ errorCode: number; message: string } | null> {
+    if (newCount < topic.partitionCount) {
+      return { errorCode: ErrorCode.INVALID_PARTITIONS, message: `Topic currently has ${topic.partitionCount} partitions, which is higher than the requested ${newCount}.` };
+    }
+    if (newCount === topic.partitionCount) {
+      return { errorCode: ErrorCode.INVALID_PARTITIONS, message: `Topic already has ${topic.partitionCount} partitions.` };
+    }
+    if (newCount > TOPIC_PARTITIONS_MAX) {
+      return { errorCode: ErrorCode.INVALID_PARTITIONS, message: `Number of partitions ${newCount} exceeds the maximum of ${TOPIC_PARTITIONS_MAX} per topic.` };
+    }
+    if (validateOnly) return null;
+    if (!(await this.store.addPartitions(topic.topicId, newCount, this.leaderId()))) {
+      return { errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, message: `Topic ${topic.name} no longer exists.` };
+    }
+    this.listener.changed({ ...topic, partitionCount: newCount });
+    this.log.info('partitions added', { topic: topic.name, from: topic.partitionCount, to: newCount });
+    return null;
   }
 }

@@ -3,6 +3,7 @@
 // precedence, defaults < properties file < STRAIT_* environment variables < command-line flags.
 // Every wrong value is reported at start, all at once, with the source it came from.
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { StraitError } from '../common/errors.ts';
 import type { LogLevel } from '../common/logger.ts';
 
@@ -16,6 +17,8 @@ interface ConfigDef {
   max?: number;
   values?: string[];
   validate?: (value: string) => string | null;
+  /** Never shown: DescribeConfigs answers null for it and logs leave it out. */
+  sensitive?: boolean;
 }
 
 export const BROKER_CONFIG_DEFS: Record<string, ConfigDef> = {
@@ -56,7 +59,48 @@ export const BROKER_CONFIG_DEFS: Record<string, ConfigDef> = {
   },
   'auto.create.topics.enable': { kind: 'bool', default: 'true', doc: 'Create a topic when a client asks for metadata of an unknown one.' },
   'log.level': { kind: 'enum', default: 'info', values: ['debug', 'info', 'warn', 'error'], doc: 'Lowest level written to the log.' },
+  'wal.dir': { kind: 'string', default: null, doc: 'Directory of the write-ahead log; defaults to <data.dir>/wal.' },
+  'wal.segment.bytes': { kind: 'int', default: String(64 * 1024 * 1024), min: 1024 * 1024, doc: 'Size at which a WAL segment file is closed and a new one started.' },
+  'wal.flush.bytes.max': { kind: 'int', default: String(8 * 1024 * 1024), min: 4096, doc: 'Most bytes one WAL write (and fsync) carries; more waits for the next.' },
+  'wal.flush.linger.ms': { kind: 'int', default: '0', min: 0, max: 1000, doc: 'How long a WAL flush may wait for more produces to share its fsync (0: none; fsyncs already batch whatever arrives while one runs).' },
+  'object.store': { kind: 'enum', default: 'folder', values: ['folder', 's3'], doc: 'Where uploaded data lives: a local folder or an S3-compatible store.' },
+  'object.store.path': { kind: 'string', default: null, doc: 'Folder of the folder object store; defaults to <data.dir>/objects.' },
+  's3.endpoint': { kind: 'string', default: null, doc: 'S3 endpoint URL, e.g. https://s3.eu-west-1.amazonaws.com or http://127.0.0.1:9000.' },
+  's3.region': { kind: 'string', default: 'us-east-1', doc: 'S3 region used in request signatures.' },
+  's3.bucket': { kind: 'string', default: null, doc: 'S3 bucket holding Strait objects.' },
+  's3.access.key.id': { kind: 'string', default: null, doc: 'S3 access key id (or set STRAIT_S3_ACCESS_KEY_ID).' },
+  's3.secret.access.key': { kind: 'string', default: null, sensitive: true, doc: 'S3 secret access key (or set STRAIT_S3_SECRET_ACCESS_KEY).' },
+  's3.prefix': { kind: 'string', default: '', doc: 'Key prefix for every object Strait writes.' },
+  's3.path.style.access': { kind: 'bool', default: 'false', doc: 'Address buckets as endpoint/bucket (needed for MinIO and most non-AWS stores).' },
+  'upload.bytes.max': { kind: 'int', default: String(32 * 1024 * 1024), min: 1024, doc: 'WAL data is uploaded as one object once this much is waiting.' },
+  'upload.interval.ms': { kind: 'int', default: '2000', min: 1, doc: 'WAL data is uploaded at least this often, however little there is.' },
+  'upload.pending.bytes.max': {
+    kind: 'long',
+    default: String(512 * 1024 * 1024),
+    min: 1024 * 1024,
+    doc: 'Produces fail with a retriable error while this much durable data waits for object storage (e.g. during an outage).',
+  },
+  'tail.cache.bytes.max': { kind: 'long', default: String(256 * 1024 * 1024), min: 0, doc: 'Memory for recent batches served to fetches without object reads.' },
+  'block.cache.bytes.max': { kind: 'long', default: String(256 * 1024 * 1024), min: 0, doc: 'Memory for blocks read from objects.' },
+  'block.bytes': { kind: 'int', default: String(1024 * 1024), min: 4096, doc: 'Size of one ranged object read, and of a block cache entry.' },
+  'max.incremental.fetch.session.cache.slots': { kind: 'int', default: '1000', min: 0, doc: 'Incremental fetch sessions (KIP-227) kept at once.' },
 };
+
+export interface StorageConfig {
+  walDir: string;
+  walSegmentBytesMax: number;
+  walFlushBytesMax: number;
+  walFlushLingerMs: number;
+  objectStore:
+    | { engine: 'folder'; path: string }
+    | { engine: 's3'; endpoint: string; region: string; bucket: string; accessKeyId: string; secretAccessKey: string; prefix: string; pathStyle: boolean };
+  uploadBytesMax: number;
+  uploadIntervalMs: number;
+  uploadPendingBytesMax: number;
+  tailCacheBytesMax: number;
+  blockCacheBytesMax: number;
+  blockBytes: number;
+}
 
 export interface Listener {
   name: string;
@@ -77,6 +121,8 @@ export interface BrokerConfig {
   defaultReplicationFactor: number;
   autoCreateTopics: boolean;
   logLevel: LogLevel;
+  storage: StorageConfig;
+  fetchSessionSlots: number;
   /** Every effective value by Kafka name, for DescribeConfigs and `strait config`. */
   values: Record<string, string | null>;
   /** Where each value came from: 'default', 'file …', 'environment' or 'command line'. */
@@ -211,7 +257,39 @@ export function loadBrokerConfig(sources: ConfigSources): BrokerConfig {
       );
     }
   }
+  const dataDir = values['data.dir']!;
+  const v = (k: string) => values[k] ?? null;
+  let objectStore: StorageConfig['objectStore'];
+  if (v('object.store') === 's3') {
+    const missing = ['s3.endpoint', 's3.bucket', 's3.access.key.id', 's3.secret.access.key'].filter((k) => !v(k));
+    if (missing.length) throw new StraitError('STRAIT_CONFIG_INVALID', `invalid configuration:\n  object.store=s3 needs ${missing.join(', ')}`);
+    objectStore = {
+      engine: 's3',
+      endpoint: v('s3.endpoint')!,
+      region: v('s3.region')!,
+      bucket: v('s3.bucket')!,
+      accessKeyId: v('s3.access.key.id')!,
+      secretAccessKey: v('s3.secret.access.key')!,
+      prefix: v('s3.prefix') ?? '',
+      pathStyle: v('s3.path.style.access')!.toLowerCase() === 'true',
+    };
+  } else objectStore = { engine: 'folder', path: v('object.store.path') ?? join(dataDir, 'objects') };
+  const storage: StorageConfig = {
+    walDir: v('wal.dir') ?? join(dataDir, 'wal'),
+    walSegmentBytesMax: Number(v('wal.segment.bytes')),
+    walFlushBytesMax: Number(v('wal.flush.bytes.max')),
+    walFlushLingerMs: Number(v('wal.flush.linger.ms')),
+    objectStore,
+    uploadBytesMax: Number(v('upload.bytes.max')),
+    uploadIntervalMs: Number(v('upload.interval.ms')),
+    uploadPendingBytesMax: Number(v('upload.pending.bytes.max')),
+    tailCacheBytesMax: Number(v('tail.cache.bytes.max')),
+    blockCacheBytesMax: Number(v('block.cache.bytes.max')),
+    blockBytes: Number(v('block.bytes')),
+  };
   return {
+    storage,
+    fetchSessionSlots: Number(v('max.incremental.fetch.session.cache.slots')),
     nodeId: Number(values['node.id']),
     listeners: listenerList,
     advertisedListeners: advertised,

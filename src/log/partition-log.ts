@@ -1,0 +1,247 @@
+// One partition's log: offsets (log start, next, high watermark), the checks each produced batch
+// must pass, offset assignment by patching batch headers in place, and the tail of recent batches
+// served to fetches from memory. Older data is read from object storage through a ColdReader.
+//
+// Offsets are JS numbers: Kafka offsets are int64, but a log would need 2^53 records to leave the
+// safe-integer range; appends assert it.
+import { ErrorCode } from '../protocol/generated/errors.ts';
+import { assert } from '../common/errors.ts';
+import type { WalEntry, WalPosition } from '../storage/wal/file-wal.ts';
+import { RECORD_BATCH_OVERHEAD, batchBaseOffset, batchLastOffset, batchMaxTimestamp, batchSizeAt } from '../protocol/records/batch.ts';
+import type { TopicSettings } from './topic-settings.ts';
+import type { ObjectRange } from '../metadata/store.ts';
+import { readBatchRecords } from '../protocol/records/records.ts';
+import { batchAttributes, ATTR_CONTROL, batchPartitionLeaderEpoch } from '../protocol/records/batch.ts';
+import { checkBatches, assignOffsets } from './append-checks.ts';
+
+export interface AppendOutcome {
+  errorCode: number;
+  errorMessage: string | null;
+  baseOffset: number;
+  /** -1 unless the topic uses LogAppendTime. */
+  logAppendTimeMs: number;
+  logStartOffset: number;
+  recordErrors: { batchIndex: number; message: string }[];
+}
+
+export interface ReadOutcome {
+  errorCode: number;
+  highWatermark: number;
+  logStartOffset: number;
+  /** Whole batches, as views of stored bytes. */
+  batches: Buffer[];
+  bytes: number;
+}
+
+/** Reads batches at or after `offset` from object storage (offsets below the in-memory tail). */
+export interface ColdReader {
+  read(topicId: string, partition: number, offset: number, maxBytes: number, minOneBatch: boolean): Promise<Buffer[]>;
+  ranges(topicId: string, partition: number): Promise<ObjectRange[]>;
+  readRange(range: ObjectRange): Promise<Buffer[]>;
+}
+
+/** Where durable data goes once it is in the WAL (the uploader). */
+export interface DurableSink {
+  onDurable(entry: TailEntry, position: WalPosition): void;
+}
+
+export interface WalAppender {
+  append(e: WalEntry): Promise<WalPosition>;
+}
+
+export interface TailEntry {
+  topicId: string;
+  partition: number;
+  baseOffset: number;
+  endOffset: number;
+  data: Buffer;
+  maxTimestamp: number;
+  /** Set once the entry is in a committed object; the tail may then drop it. */
+  uploaded: boolean;
+}
+
+export interface LogShared {
+  wal: WalAppender;
+  sink: DurableSink;
+  cold: ColdReader;
+  /** Called when a tail entry is added, so the manager can keep the tail within its byte bound. */
+  tailAdded(entry: TailEntry, log: PartitionLog): void;
+}
+
+export class PartitionLog {
+  readonly topicId: string;
+  readonly partition: number;
+  leaderEpoch: number;
+  logStartOffset: number;
+  /** Next offset to assign. */
+  nextOffset: number;
+  /** Offsets below this are durable and visible to fetches. */
+  highWatermark: number;
+  settings: TopicSettings;
+  /** Durable entries still in memory, contiguous, ending at the high watermark. */
+  tail: TailEntry[] = [];
+  private readonly shared: LogShared;
+  private waiters = new Set<() => void>();
+  /** Maximum batch timestamp seen, and the offset of that batch's last record (for ListOffsets -3). */
+  maxTimestamp = -1;
+
+  constructor(topicId: string, partition: number, start: { logStartOffset: number; nextOffset: number; leaderEpoch: number }, settings: TopicSettings, shared: LogShared) {
+    this.topicId = topicId;
+    this.partition = partition;
+    this.logStartOffset = start.logStartOffset;
+    this.nextOffset = start.nextOffset;
+    this.highWatermark = start.nextOffset;
+    this.leaderEpoch = start.leaderEpoch;
+    this.settings = settings;
+    this.shared = shared;
+  }
+
+  /** Validates, assigns offsets, writes to the WAL; resolves once durable (or failed). */
+  async append(records: Buffer, nowMs: number): Promise<AppendOutcome> {
+    const check = checkBatches(records, this.settings, nowMs);
+    if (check.errorCode !== ErrorCode.NONE) {
+      return { errorCode: check.errorCode, errorMessage: check.message, baseOffset: -1, logAppendTimeMs: -1, logStartOffset: -1, recordErrors: check.recordErrors };
+    }
+    const baseOffset = this.nextOffset;
+    const logAppendTime = this.settings.logAppendTime ? nowMs : -1;
+    const endOffset = assignOffsets(records, check.batches, baseOffset, this.leaderEpoch, logAppendTime);
+    assert(Number.isSafeInteger(endOffset), `offset ${endOffset} past 2^53`);
+    this.nextOffset = endOffset;
+    const entry: TailEntry = {
+      topicId: this.topicId,
+      partition: this.partition,
+      baseOffset,
+      endOffset,
+      data: records,
+      maxTimestamp: logAppendTime >= 0 ? logAppendTime : check.maxTimestamp,
+      uploaded: false,
+    };
+    let position: WalPosition;
+    try {
+      position = await this.shared.wal.append({ topicId: this.topicId, partition: this.partition, baseOffset, endOffset, data: records });
+    } catch (err) {
+      // Nothing after the failed write is durable either (the WAL failed the whole queue): the next
+      // append starts again right after the last durable offset.
+      this.nextOffset = this.highWatermark;
+      const code = (err as { kafkaError?: number }).kafkaError ?? ErrorCode.KAFKA_STORAGE_ERROR;
+      return { errorCode: code, errorMessage: (err as Error).message, baseOffset: -1, logAppendTimeMs: -1, logStartOffset: -1, recordErrors: [] };
+    }
+    this.addDurable(entry, position);
+    return { errorCode: ErrorCode.NONE, errorMessage: null, baseOffset, logAppendTimeMs: logAppendTime, logStartOffset: this.logStartOffset, recordErrors: [] };
+  }
+
+  /** Makes a durable entry visible: appended in WAL order, so offsets stay contiguous. */
+  addDurable(entry: TailEntry, position: WalPosition): void {
+    assert(entry.baseOffset >= this.highWatermark, `durable entry at ${entry.baseOffset} below high watermark ${this.highWatermark}`);
+    this.tail.push(entry);
+    this.highWatermark = entry.endOffset;
+    if (this.nextOffset < entry.endOffset) this.nextOffset = entry.endOffset;
+    if (entry.maxTimestamp > this.maxTimestamp) this.maxTimestamp = entry.maxTimestamp;
+    this.shared.tailAdded(entry, this);
+    this.shared.sink.onDurable(entry, position);
+    this.wake();
+  }
+
+  /** First offset held in memory; reads below it go to object storage. */
+  get tailStartOffset(): number {
+    return this.tail.length > 0 ? this.tail[0]!.baseOffset : this.highWatermark;
+  }
+
+  /** Reads whole batches from `offset`, at most maxBytes unless minOneBatch lets one larger batch through (KIP-74). */
+  async read(offset: number, maxBytes: number, minOneBatch: boolean): Promise<ReadOutcome> {
+    const base = { highWatermark: this.highWatermark, logStartOffset: this.logStartOffset };
+    if (offset < this.logStartOffset || offset > this.highWatermark) {
+      return { ...base, errorCode: ErrorCode.OFFSET_OUT_OF_RANGE, batches: [], bytes: 0 };
+    }
+    if (offset === this.highWatermark) return { ...base, errorCode: ErrorCode.NONE, batches: [], bytes: 0 };
+    let batches: Buffer[];
+    if (offset >= this.tailStartOffset) batches = this.readTail(offset, maxBytes, minOneBatch);
+    else {
+      batches = await this.shared.cold.read(this.topicId, this.partition, offset, maxBytes, minOneBatch);
+      // Object ranges end where the tail begins: a read that used up the ranges goes on in memory.
+      const used = batches.reduce((s, b) => s + b.length, 0);
+      const last = batches[batches.length - 1];
+      const next = Math.max(last ? batchLastOffset(last, 0) + 1 : offset, this.tailStartOffset);
+      if (used < maxBytes && next < this.highWatermark && (last === undefined || batchLastOffset(last, 0) + 1 >= this.tailStartOffset)) {
+        batches.push(...this.readTail(next, maxBytes - used, minOneBatch && batches.length === 0));
+      }
+    }
+    return { ...base, errorCode: ErrorCode.NONE, batches, bytes: batches.reduce((s, b) => s + b.length, 0) };
+  }
+
+  private readTail(offset: number, maxBytes: number, minOneBatch: boolean): Buffer[] {
+    const out: Buffer[] = [];
+    let used = 0;
+    // Binary search for the first entry that ends after offset.
+    let lo = 0;
+    let hi = this.tail.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.tail[mid]!.endOffset <= offset) lo = mid + 1;
+      else hi = mid;
+    }
+    // Consecutive batches of one entry leave as one view, so a fetch is a few buffers, not one per batch.
+    for (let i = lo; i < this.tail.length; i++) {
+      const data = this.tail[i]!.data;
+      let pos = 0;
+      let from = -1;
+      while (pos + RECORD_BATCH_OVERHEAD <= data.length) {
+        const size = batchSizeAt(data, pos);
+        if (batchLastOffset(data, pos) >= offset) {
+          if (used + size > maxBytes && !(minOneBatch && used === 0)) {
+            if (from >= 0) out.push(data.subarray(from, pos));
+            return out;
+          }
+          if (from < 0) from = pos;
+          used += size;
+        }
+        pos += size;
+      }
+      if (from >= 0) out.push(data.subarray(from, pos));
+    }
+    return out;
+  }
+
+  /** Calls fn once the next time data arrives or the log changes; returns a function that cancels. */
+  onData(fn: () => void): () => void {
+    this.waiters.add(fn);
+    return () => this.waiters.delete(fn);
+  }
+
+  wake(): void {
+    const ws = [...this.waiters];
+    this.waiters.clear();
+    for (const w of ws) w();
+  }
+
+  /**
+   * ListOffsets by time: the first record at or after `ts` with a timestamp of at least `ts`, or, for
+   * 'max', the first record carrying the largest timestamp. Ranges and tail entries whose max
+   * timestamp is too small are skipped whole; only the one batch that holds the answer is decoded.
+   */
+  async findByTimestamp(ts: number | 'max'): Promise<{ offset: number; timestamp: number; leaderEpoch: number } | null> {
+    const ranges = (await this.shared.cold.ranges(this.topicId, this.partition)).filter((r) => r.endOffset > this.logStartOffset && r.baseOffset < this.tailStartOffset);
+    const sources: { maxTimestamp: number; batches: () => Promise<Buffer[]> | Buffer[] }[] = [
+      ...ranges.map((r) => ({ maxTimestamp: r.maxTimestamp, batches: () => this.shared.cold.readRange(r) })),
+      ...this.tail.map((e) => ({ maxTimestamp: e.maxTimestamp, batches: () => [e.data] })),
+    ];
+    const target = ts === 'max' ? sources.reduce((m, s) => Math.max(m, s.maxTimestamp), -1) : ts;
+    if (target < 0 && ts === 'max') return null;
+    for (const source of sources) {
+      if (source.maxTimestamp < target) continue;
+      for (const buf of await source.batches()) {
+        for (let pos = 0; pos + RECORD_BATCH_OVERHEAD <= buf.length; pos += batchSizeAt(buf, pos)) {
+          if (batchMaxTimestamp(buf, pos) < target || batchAttributes(buf, pos) & ATTR_CONTROL) continue;
+          const decoded = readBatchRecords(buf.subarray(pos, pos + batchSizeAt(buf, pos)), { verifyCrc: false });
+          for (const rec of decoded.records) {
+            if (rec.offset < this.logStartOffset) continue;
+            if (ts === 'max' ? rec.timestamp === target : rec.timestamp >= target) {
+              return { offset: rec.offset, timestamp: rec.timestamp, leaderEpoch: batchPartitionLeaderEpoch(buf, pos) };
+            }
+          }
+        }
+      }
+    }
+    return null;
+  }
+}

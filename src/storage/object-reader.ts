@@ -1,0 +1,152 @@
+// Reads partition data that has left memory: finds the object ranges for an offset through a cached
+// copy of the object index, and reads their bytes in fixed-size blocks through a bounded LRU block
+// cache (ranged GETs), returning whole batches as views of cached blocks where they fit in one.
+import type { MetadataStore, NewObjectRange, ObjectRange } from '../metadata/store.ts';
+import type { ObjectStore } from './objects/object-store.ts';
+
+/** Header bytes needed to know a batch's size and offsets. */
+const HEADER_BYTES = 61;
+
+export interface ObjectReaderOptions {
+  objects: ObjectStore;
+  store: MetadataStore;
+  blockBytes: number;
+  blockCacheBytesMax: number;
+}
+
+export class ObjectReader {
+  private readonly opts: ObjectReaderOptions;
+  private readonly index = new Map<string, ObjectRange[]>();
+  private readonly blocks = new Map<string, { data: Promise<Buffer>; sizeBytes: number }>();
+  private blockCacheBytes = 0;
+  stats = { blockHits: 0, blockMisses: 0 };
+
+  constructor(opts: ObjectReaderOptions) {
+    this.opts = opts;
+  }
+
+  private async rangesOf(topicId: string, partition: number): Promise<ObjectRange[]> {
+    const k = `${topicId}:${partition}`;
+    let r = this.index.get(k);
+    if (!r) {
+      r = await this.opts.store.objectRanges(topicId, partition);
+      this.index.set(k, r);
+    }
+    return r;
+  }
+
+  /** Adds freshly committed ranges to partitions whose index is already cached. */
+  addRanges(ranges: (NewObjectRange & { objectId: number; objectKey: string })[]): void {
+    for (const r of ranges) {
+      const list = this.index.get(`${r.topicId}:${r.partitionIndex}`);
+      if (list) list.push({ ...r });
+    }
+  }
+
+  /** Forgets a partition's cached index (after retention, compaction or deletion changed it). */
+  invalidate(topicId: string, partition: number): void {
+    this.index.delete(`${topicId}:${partition}`);
+  }
+
+  async ranges(topicId: string, partition: number): Promise<ObjectRange[]> {
+    return this.rangesOf(topicId, partition);
+  }
+
+  async read(topicId: string, partition: number, offset: number, maxBytes: number, minOneBatch: boolean): Promise<Buffer[]> {
+    const ranges = await this.rangesOf(topicId, partition);
+    let lo = 0;
+    let hi = ranges.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (ranges[mid]!.endOffset <= offset) lo = mid + 1;
+      else hi = mid;
+    }
+    const out: Buffer[] = [];
+    let used = 0;
+    for (let i = lo; i < ranges.length; i++) {
+      const r = ranges[i]!;
+      let pos = 0;
+      while (pos + HEADER_BYTES <= r.sizeBytes) {
+        const header = await this.bytes(r.objectKey, r.position + pos, HEADER_BYTES);
+        const size = 12 + header.readInt32BE(8);
+        const last = Number(header.readBigInt64BE(0)) + header.readInt32BE(23);
+        if (last >= offset) {
+          if (used + size > maxBytes && !(minOneBatch && out.length === 0)) return out;
+          out.push(await this.bytes(r.objectKey, r.position + pos, size));
+          used += size;
+        }
+        pos += size;
+      }
+    }
+    return out;
+  }
+
+  /** Every batch of one range, as views. */
+  async readRange(r: ObjectRange): Promise<Buffer[]> {
+    const out: Buffer[] = [];
+    const all = await this.bytes(r.objectKey, r.position, r.sizeBytes);
+    for (let pos = 0; pos + HEADER_BYTES <= all.length; ) {
+      const size = 12 + all.readInt32BE(pos + 8);
+      out.push(all.subarray(pos, pos + size));
+      pos += size;
+    }
+    return out;
+  }
+
+  /** Bytes [start, start+length) of an object, from cached blocks. */
+  private async bytes(key: string, start: number, length: number): Promise<Buffer> {
+    const bs = this.opts.blockBytes;
+    const first = Math.floor(start / bs);
+    const last = Math.floor((start + length - 1) / bs);
+    if (first === last) {
+      const block = await this.block(key, first);
+      const from = start - first * bs;
+      if (from + length > block.length) throw new Error(`object ${key} is shorter than its index says (${first * bs + block.length} < ${start + length})`);
+      return block.subarray(from, from + length);
+    }
+    const parts: Buffer[] = [];
+    for (let b = first; b <= last; b++) parts.push(await this.block(key, b));
+    const joined = Buffer.concat(parts);
+    const from = start - first * bs;
+    if (from + length > joined.length) throw new Error(`object ${key} is shorter than its index says`);
+    return joined.subarray(from, from + length);
+  }
+
+  private block(key: string, index: number): Promise<Buffer> {
+    const k = `${key}#${index}`;
+    const hit = this.blocks.get(k);
+    if (hit) {
+      this.stats.blockHits++;
+      // Refresh its place in the LRU order.
+      this.blocks.delete(k);
+      this.blocks.set(k, hit);
+      return hit.data;
+    }
+    this.stats.blockMisses++;
+    const bs = this.opts.blockBytes;
+    const entry = { data: this.opts.objects.get(key, { start: index * bs, end: (index + 1) * bs }), sizeBytes: 0 };
+    this.blocks.set(k, entry);
+    entry.data.then(
+      (buf) => {
+        if (this.blocks.get(k) !== entry) return;
+        entry.sizeBytes = buf.length;
+        this.blockCacheBytes += buf.length;
+        this.evict();
+      },
+      () => {
+        if (this.blocks.get(k) === entry) this.blocks.delete(k);
+      },
+    );
+    return entry.data;
+  }
+
+  /** Drops least recently used blocks (loaded ones only) until the cache is within its bound. */
+  private evict(): void {
+    for (const [k, e] of this.blocks) {
+      if (this.blockCacheBytes <= this.opts.blockCacheBytesMax) break;
+      if (e.sizeBytes === 0) continue;
+      this.blocks.delete(k);
+      this.blockCacheBytes -= e.sizeBytes;
+    }
+  }
+}

@@ -1,0 +1,146 @@
+// Moves durable WAL data into object storage: entries accumulate in WAL order until there are
+// enough bytes or they are old enough, then become one object holding many partitions' batches
+// (each partition's batches contiguous), whose ranges are committed to metadata before the WAL is
+// trimmed. One upload at a time keeps the uploaded prefix of the WAL contiguous.
+import { randomBytes } from 'node:crypto';
+import type { Logger } from '../common/logger.ts';
+import type { MetadataStore, NewObjectRange } from '../metadata/store.ts';
+import type { ObjectStore } from './objects/object-store.ts';
+import type { WalPosition } from './wal/file-wal.ts';
+
+/** What the uploader needs of a durable entry; `uploaded` is set once its object is committed. */
+export interface UploadItem {
+  topicId: string;
+  partition: number;
+  baseOffset: number;
+  endOffset: number;
+  data: Buffer;
+  maxTimestamp: number;
+  uploaded: boolean;
+}
+
+export interface UploaderOptions {
+  objects: ObjectStore;
+  store: MetadataStore;
+  trimWal(upTo: WalPosition): Promise<unknown>;
+  /** Told about committed ranges so readers find them without asking metadata. */
+  onCommitted(ranges: (NewObjectRange & { objectId: number; objectKey: string })[]): void;
+  nodeId: number;
+  keyPrefix: string;
+  uploadBytesMax: number;
+  uploadIntervalMs: number;
+  log: Logger;
+}
+
+export class Uploader {
+  private readonly opts: UploaderOptions;
+  private pending: { item: UploadItem; position: WalPosition }[] = [];
+  private oldestMs = 0;
+  private uploading: Promise<void> | null = null;
+  private timer: NodeJS.Timeout | null = null;
+  private closed = false;
+  pendingBytes = 0;
+  stats = { objects: 0, bytes: 0, failures: 0 };
+
+  constructor(opts: UploaderOptions) {
+    this.opts = opts;
+  }
+
+  start(): void {
+    this.timer = setInterval(() => this.maybeUpload(), Math.max(10, Math.floor(this.opts.uploadIntervalMs / 4)));
+    this.timer.unref();
+  }
+
+  onDurable(item: UploadItem, position: WalPosition): void {
+    if (this.pending.length === 0) this.oldestMs = Date.now();
+    this.pending.push({ item, position });
+    this.pendingBytes += item.data.length;
+    if (this.pendingBytes >= this.opts.uploadBytesMax) this.maybeUpload();
+  }
+
+  private maybeUpload(): void {
+    if (this.uploading || this.closed || this.pending.length === 0) return;
+    if (this.pendingBytes < this.opts.uploadBytesMax && Date.now() - this.oldestMs < this.opts.uploadIntervalMs) return;
+    this.uploading = this.uploadNext().finally(() => {
+      this.uploading = null;
+      this.maybeUpload();
+    });
+  }
+
+  /** Uploads everything pending now (tests and shutdown use it to avoid waiting for the timer). */
+  async flush(): Promise<void> {
+    while (this.uploading) await this.uploading;
+    while (this.pending.length > 0 && !this.closed) {
+      this.uploading = this.uploadNext();
+      await this.uploading;
+      this.uploading = null;
+    }
+  }
+
+  private async uploadNext(): Promise<void> {
+    let bytes = 0;
+    let n = 0;
+    while (n < this.pending.length && (n === 0 || bytes + this.pending[n]!.item.data.length <= this.opts.uploadBytesMax)) {
+      bytes += this.pending[n++]!.item.data.length;
+    }
+    const taken = this.pending.slice(0, n);
+    // Group by partition, keeping offset order inside each partition.
+    const groups = new Map<string, UploadItem[]>();
+    for (const { item } of taken) {
+      const k = `${item.topicId}:${item.partition}`;
+      const g = groups.get(k);
+      if (g) g.push(item);
+      else groups.set(k, [item]);
+    }
+    const parts: Buffer[] = [];
+    const ranges: NewObjectRange[] = [];
+    let position = 0;
+    for (const items of groups.values()) {
+      const first = items[0]!;
+      let size = 0;
+      let maxTimestamp = -1;
+      for (const it of items) {
+        parts.push(it.data);
+        size += it.data.length;
+        if (it.maxTimestamp > maxTimestamp) maxTimestamp = it.maxTimestamp;
+      }
+      ranges.push({ topicId: first.topicId, partitionIndex: first.partition, baseOffset: first.baseOffset, endOffset: items[items.length - 1]!.endOffset, position, sizeBytes: size, maxTimestamp });
+      position += size;
+    }
+    const key = `${this.opts.keyPrefix}data/${Date.now().toString(36).padStart(9, '0')}-${this.opts.nodeId}-${randomBytes(6).toString('hex')}`;
+    let objectId = -1;
+    for (let attempt = 0; !this.closed; attempt++) {
+      try {
+        if (objectId < 0) {
+          await this.opts.objects.put(key, parts, { ifNoneMatch: attempt === 0 });
+          objectId = await this.opts.store.commitObject(key, position, ranges);
+        }
+        break;
+      } catch (err) {
+        this.stats.failures++;
+        const delay = Math.min(5000, 100 * 2 ** Math.min(attempt, 6));
+        this.opts.log.warn('upload failed; retrying', { key, attempt, delayMs: delay, err: err as Error });
+        await new Promise((r) => setTimeout(r, delay));
+      }
+    }
+    if (objectId < 0) return;
+    for (const { item } of taken) item.uploaded = true;
+    this.pending.splice(0, n);
+    this.pendingBytes -= bytes;
+    if (this.pending.length > 0) this.oldestMs = Date.now();
+    this.stats.objects++;
+    this.stats.bytes += position;
+    this.opts.onCommitted(ranges.map((r) => ({ ...r, objectId, objectKey: key })));
+    try {
+      await this.opts.trimWal(taken[taken.length - 1]!.position);
+    } catch (err) {
+      this.opts.log.warn('WAL trim failed', { err: err as Error });
+    }
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.timer) clearInterval(this.timer);
+    await this.uploading;
+  }
+}
