@@ -12,6 +12,8 @@ import { fetchHandler } from './fetch.ts';
 import { FetchSessionCache } from './fetch-sessions.ts';
 import { listOffsetsHandler } from './list-offsets.ts';
 import { offsetForLeaderEpochHandler } from './offset-for-leader-epoch.ts';
+import { initProducerIdHandler } from './init-producer-id.ts';
+import type { ProducerIdManager } from '../coordinator/producer-ids.ts';
 
 export { ApiRouter, encodeResponseFrame } from './router.ts';
 export type { ApiHandler, BrokerServices, RequestContext } from './context.ts';
@@ -32,6 +34,7 @@ export const HANDLERS = [
 
 export interface RouterOptions {
   fetchSessionSlots: number;
+  producerIds: ProducerIdManager;
 }
 
 /** Kafka drops incremental fetch sessions idle longer than this. */
@@ -40,6 +43,7 @@ const FETCH_SESSION_IDLE_MS_MAX = 120_000;
 export function createRouter(opts: RouterOptions): ApiRouter {
   const router = new ApiRouter();
   for (const h of HANDLERS) router.register(h);
+  router.register(initProducerIdHandler(opts.producerIds));
   router.register(fetchHandler(new FetchSessionCache(opts.fetchSessionSlots, FETCH_SESSION_IDLE_MS_MAX)));
   return router;
 }

@@ -22,6 +22,7 @@ import type { WalEntry } from '../storage/wal/file-wal.ts';
 import { Uploader } from '../storage/uploader.ts';
 import { ObjectReader } from '../storage/object-reader.ts';
 import { LogManager } from '../log/log-manager.ts';
+import { ProducerIdManager } from '../coordinator/producer-ids.ts';
 
 export class Broker {
   readonly config: BrokerConfig;
@@ -93,7 +94,7 @@ export class Broker {
 
     const catalog = new TopicCatalog();
     await catalog.load(store);
-    const router = createRouter({ fetchSessionSlots: cfg.fetchSessionSlots });
+    const router = createRouter({ fetchSessionSlots: cfg.fetchSessionSlots, producerIds: new ProducerIdManager(store) });
     const topicListener = {
       created: (t: Parameters<TopicCatalog['put']>[0]) => {
         catalog.put(t);

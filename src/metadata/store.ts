@@ -87,4 +87,6 @@ export interface MetadataStore {
   /** Objects no range refers to any more: marks new ones with a grace deadline, returns those past it. */
   unreferencedObjects(nowMs: number, graceMs: number): Promise<{ objectId: number; key: string }[]>;
   forgetObject(objectId: number): Promise<void>;
+  /** Reserves `count` consecutive values of a cluster-wide counter; returns the first. */
+  reserveIds(counter: string, count: number): Promise<number>;
 }

@@ -62,6 +62,10 @@ export const SQLITE_MIGRATIONS: { version: number; description: string; sql: str
         PRIMARY KEY (topic_id, partition_index, base_offset)
       );
       CREATE INDEX object_ranges_by_object ON object_ranges (object_id);
+      CREATE TABLE counters (
+        name TEXT PRIMARY KEY,
+        value INTEGER NOT NULL
+      );
     `,
   },
 ];

@@ -263,6 +263,15 @@ export class SqliteMetadataStore implements MetadataStore {
     });
   }
 
+  async reserveIds(counter: string, count: number): Promise<number> {
+    return this.transaction(() => {
+      const row = this.stmt('SELECT value FROM counters WHERE name = ?').get(counter) as Row | undefined;
+      const first = (row?.value as number | undefined) ?? 0;
+      this.stmt('INSERT INTO counters (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value').run(counter, first + count);
+      return first;
+    });
+  }
+
   async forgetObject(objectId: number): Promise<void> {
     this.stmt('DELETE FROM objects WHERE object_id = ? AND NOT EXISTS (SELECT 1 FROM object_ranges r WHERE r.object_id = ?)').run(objectId, objectId);
   }
