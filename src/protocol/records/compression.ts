@@ -13,6 +13,8 @@
 //           We read any conforming frame: block and content checksums, content size, linked blocks
 //           (Kafka rejects those; lz4 supports them), concatenated frames, skippable frames.
 //   zstd    node:zlib (zstdCompressSync/zstdDecompressSync, Node 24); level 3 like Kafka's default.
+//           Node's decoder stops after the first frame, while zstd-jni (Java) and libzstd
+//           (librdkafka) read concatenated frames, so we find the frame boundaries ourselves.
 //
 // The native packages load on first use, so a broker that never decompresses never loads them.
 // Every decompressed size is bounded (decompressedBytesMax) so a small hostile batch cannot make a
@@ -72,7 +74,7 @@ export function decompress(codec: Compression, data: Buffer, options: Decompress
       case 'lz4':
         return lz4FrameDecompress(data, max);
       case 'zstd':
-        return zlib.zstdDecompressSync(data, { maxOutputLength: max });
+        return zstdDecompress(data, max);
     }
   } catch (e) {
     if (e instanceof RecordBatchError) throw e;
@@ -173,6 +175,63 @@ function snappyXerialCompress(data: Buffer): Buffer {
   return Buffer.concat(parts, total);
 }
 
+// ---- zstd -----------------------------------------------------------------------------------------
+
+const ZSTD_MAGIC = 0xfd2fb528;
+/** Skippable frames: magic 0x184D2A50-0x184D2A5F, then a uint32 size (shared with LZ4). */
+const SKIPPABLE_MASK = 0xfffffff0;
+const SKIPPABLE_MAGIC = 0x184d2a50;
+
+function zstdError(message: string): RecordBatchError {
+  return new RecordBatchError('compression', `zstd: ${message}`);
+}
+
+/** Where the zstd frame that starts at `at` ends, walking its header and block headers (RFC 8878). */
+function zstdFrameEnd(data: Buffer, at: number): number {
+  if (data.length - at < 6) throw zstdError(`truncated frame header at ${at}`);
+  const fhd = data[at + 4]!;
+  const singleSegment = (fhd & 0x20) !== 0;
+  const fcsFlag = fhd >> 6;
+  const fcsBytes = fcsFlag === 0 ? (singleSegment ? 1 : 0) : 1 << fcsFlag;
+  const dictBytes = [0, 1, 2, 4][fhd & 0x03]!;
+  let p = at + 5 + (singleSegment ? 0 : 1) + dictBytes + fcsBytes;
+  for (;;) {
+    if (data.length - p < 3) throw zstdError(`truncated block header at ${p}`);
+    const bh = data[p]! | (data[p + 1]! << 8) | (data[p + 2]! << 16);
+    const type = (bh >> 1) & 0x03;
+    if (type === 3) throw zstdError(`reserved block type at ${p}`);
+    p += 3 + (type === 1 ? 1 : bh >>> 3);
+    if (bh & 1) break;
+  }
+  if (fhd & 0x04) p += 4; // content checksum
+  if (p > data.length) throw zstdError('truncated frame');
+  return p;
+}
+
+function zstdDecompress(data: Buffer, max: number): Buffer {
+  const out: Buffer[] = [];
+  let total = 0;
+  let at = 0;
+  do {
+    if (data.length - at < 4) throw zstdError(`truncated frame magic at ${at}`);
+    const magic = data.readUInt32LE(at);
+    if ((magic & SKIPPABLE_MASK) >>> 0 === SKIPPABLE_MAGIC) {
+      if (data.length - at < 8) throw zstdError(`truncated skippable frame at ${at}`);
+      at += 8 + data.readUInt32LE(at + 4);
+      if (at > data.length) throw zstdError('skippable frame overruns the payload');
+      continue;
+    }
+    if (magic !== ZSTD_MAGIC) throw zstdError(`bad frame magic 0x${magic.toString(16)} at ${at}`);
+    const end = zstdFrameEnd(data, at);
+    const frame = zlib.zstdDecompressSync(at === 0 && end === data.length ? data : data.subarray(at, end), { maxOutputLength: Math.max(1, max - total) });
+    total += frame.length;
+    if (total > max) throw zstdError(`decompressed size exceeds the limit of ${max}`);
+    out.push(frame);
+    at = end;
+  } while (at < data.length);
+  return out.length === 1 ? out[0]! : Buffer.concat(out, total);
+}
+
 // ---- xxHash32 (for the LZ4 frame's checksums) -----------------------------------------------------
 
 const P1 = 0x9e3779b1;
@@ -218,9 +277,6 @@ export function xxhash32(buf: Uint8Array, start = 0, end = buf.length, seed = 0)
 // ---- LZ4 frame ------------------------------------------------------------------------------------
 
 const LZ4_MAGIC = 0x184d2204;
-/** Skippable frames: magic 0x184D2A50-0x184D2A5F, then a uint32 size. */
-const LZ4_SKIPPABLE_MASK = 0xfffffff0;
-const LZ4_SKIPPABLE_MAGIC = 0x184d2a50;
 const LZ4_UNCOMPRESSED_BIT = 0x80000000;
 
 const FLG_VERSION_MASK = 0xc0;
@@ -254,7 +310,7 @@ export function lz4FrameDecompress(data: Buffer, max = DECOMPRESSED_BYTES_MAX_DE
   do {
     if (data.length - at < 4) throw lz4Error(`truncated frame magic at ${at}`);
     const magic = data.readUInt32LE(at);
-    if ((magic & LZ4_SKIPPABLE_MASK) >>> 0 === LZ4_SKIPPABLE_MAGIC) {
+    if ((magic & SKIPPABLE_MASK) >>> 0 === SKIPPABLE_MAGIC) {
       if (data.length - at < 8) throw lz4Error(`truncated skippable frame at ${at}`);
       const skip = data.readUInt32LE(at + 4);
       if (skip > data.length - at - 8) throw lz4Error(`skippable frame at ${at} overruns the payload`);

@@ -96,8 +96,8 @@ export const crc32cNative: Crc32cFn | null = loadNativeCrc32c(() => require('@no
 /** Which implementation `crc32c` uses in this process. */
 export const crc32cImplementation: Crc32cImplementation = crc32cNative === null ? 'pure' : 'native';
 
-/** Below this many bytes the N-API call costs more than the table loop (see bench/crc32c.ts). */
-const NATIVE_MIN_BYTES = 64;
+/** Below this many bytes the N-API call costs more than the table loop (bench/crc32c.ts: even at ~150 B). */
+const NATIVE_MIN_BYTES = 160;
 
 const native = crc32cNative;
 
