@@ -13,6 +13,10 @@ import { FetchSessionCache } from './fetch-sessions.ts';
 import { listOffsetsHandler } from './list-offsets.ts';
 import { offsetForLeaderEpochHandler } from './offset-for-leader-epoch.ts';
 import { initProducerIdHandler } from './init-producer-id.ts';
+import { createPartitionsHandler } from './create-partitions.ts';
+import { alterConfigsHandler, incrementalAlterConfigsHandler } from './alter-configs.ts';
+import { deleteRecordsHandler } from './delete-records.ts';
+import { describeLogDirsHandler } from './describe-log-dirs.ts';
 import type { ProducerIdManager } from '../coordinator/producer-ids.ts';
 
 export { ApiRouter, encodeResponseFrame } from './router.ts';
@@ -24,6 +28,11 @@ export const HANDLERS = [
   produceHandler,
   listOffsetsHandler,
   offsetForLeaderEpochHandler,
+  createPartitionsHandler,
+  alterConfigsHandler,
+  incrementalAlterConfigsHandler,
+  deleteRecordsHandler,
+  describeLogDirsHandler,
   metadataHandler,
   createTopicsHandler,
   deleteTopicsHandler,

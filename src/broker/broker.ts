@@ -23,6 +23,10 @@ import { Uploader } from '../storage/uploader.ts';
 import { ObjectReader } from '../storage/object-reader.ts';
 import { LogManager } from '../log/log-manager.ts';
 import { ProducerIdManager } from '../coordinator/producer-ids.ts';
+import { Jobs } from './jobs.ts';
+import { enforceRetention } from '../log/retention.ts';
+import { collectGarbage } from '../storage/garbage-collector.ts';
+import { compactObjects } from '../storage/object-compactor.ts';
 
 export class Broker {
   readonly config: BrokerConfig;
@@ -34,6 +38,7 @@ export class Broker {
   uploader: Uploader | null = null;
   logs: LogManager | null = null;
   reader: ObjectReader | null = null;
+  jobs: Jobs | null = null;
   bound: ListenerSpec[] = [];
 
   constructor(config: BrokerConfig, log: Logger) {
@@ -91,6 +96,13 @@ export class Broker {
     };
     await logs.open(store, guardedWal, uploader, reader, replay);
     uploader.start();
+    const jobs = new Jobs(this.log);
+    this.jobs = jobs;
+    jobs.add('retention', st.retentionCheckIntervalMs, () => enforceRetention(logs, reader, Date.now(), this.log));
+    jobs.add('object-compaction', st.objectCompactionIntervalMs, () =>
+      compactObjects([...logs.all()], { objects, store, reader, nodeId: cfg.nodeId, smallBytes: st.objectCompactionSmallBytes, targetBytes: st.objectCompactionTargetBytes, log: this.log }),
+    );
+    jobs.add('object-gc', Math.max(1000, Math.min(st.objectDeleteDelayMs, 60000)), () => collectGarbage(store, objects, Date.now(), st.objectDeleteDelayMs, this.log));
 
     const catalog = new TopicCatalog();
     await catalog.load(store);
@@ -147,6 +159,7 @@ export class Broker {
 
   async stop(): Promise<void> {
     await this.server?.close();
+    await this.jobs?.stop();
     await this.uploader?.close();
     await this.wal?.close();
     await this.objects?.close();

@@ -83,6 +83,11 @@ export const BROKER_CONFIG_DEFS: Record<string, ConfigDef> = {
   'tail.cache.bytes.max': { kind: 'long', default: String(256 * 1024 * 1024), min: 0, doc: 'Memory for recent batches served to fetches without object reads.' },
   'block.cache.bytes.max': { kind: 'long', default: String(256 * 1024 * 1024), min: 0, doc: 'Memory for blocks read from objects.' },
   'block.bytes': { kind: 'int', default: String(1024 * 1024), min: 4096, doc: 'Size of one ranged object read, and of a block cache entry.' },
+  'log.retention.check.interval.ms': { kind: 'long', default: '300000', min: 1, doc: 'How often retention.ms and retention.bytes are enforced.' },
+  'object.delete.delay.ms': { kind: 'long', default: '60000', min: 0, doc: 'How long an object no index refers to is kept before deletion, so reads in flight finish.' },
+  'object.compaction.interval.ms': { kind: 'long', default: '30000', min: 1, doc: 'How often small object ranges are merged into larger per-partition objects.' },
+  'object.compaction.small.bytes': { kind: 'int', default: String(8 * 1024 * 1024), min: 1, doc: 'Object ranges smaller than this are merged by object compaction.' },
+  'object.compaction.target.bytes': { kind: 'int', default: String(64 * 1024 * 1024), min: 1, doc: 'Object compaction merges ranges into objects of at most this size.' },
   'max.incremental.fetch.session.cache.slots': { kind: 'int', default: '1000', min: 0, doc: 'Incremental fetch sessions (KIP-227) kept at once.' },
 };
 
@@ -100,6 +105,11 @@ export interface StorageConfig {
   tailCacheBytesMax: number;
   blockCacheBytesMax: number;
   blockBytes: number;
+  retentionCheckIntervalMs: number;
+  objectDeleteDelayMs: number;
+  objectCompactionIntervalMs: number;
+  objectCompactionSmallBytes: number;
+  objectCompactionTargetBytes: number;
 }
 
 export interface Listener {
@@ -286,6 +296,11 @@ export function loadBrokerConfig(sources: ConfigSources): BrokerConfig {
     tailCacheBytesMax: Number(v('tail.cache.bytes.max')),
     blockCacheBytesMax: Number(v('block.cache.bytes.max')),
     blockBytes: Number(v('block.bytes')),
+    retentionCheckIntervalMs: Number(v('log.retention.check.interval.ms')),
+    objectDeleteDelayMs: Number(v('object.delete.delay.ms')),
+    objectCompactionIntervalMs: Number(v('object.compaction.interval.ms')),
+    objectCompactionSmallBytes: Number(v('object.compaction.small.bytes')),
+    objectCompactionTargetBytes: Number(v('object.compaction.target.bytes')),
   };
   return {
     storage,

@@ -23,6 +23,8 @@ export class LogManager {
   private readonly topicLogs = new Map<string, PartitionLog[]>();
   private readonly opts: LogManagerOptions;
   private shared!: LogShared;
+  private store!: MetadataStore;
+  private cold!: ColdReader & { invalidate(topicId: string, partition: number): void };
   /** Tail entries in the order they became durable, for eviction across partitions. */
   private tailQueue: { entry: TailEntry; log: PartitionLog }[] = [];
   private tailQueueHead = 0;
@@ -33,8 +35,10 @@ export class LogManager {
   }
 
   /** Loads every partition from metadata, then replays WAL entries that were not uploaded yet. */
-  async open(store: MetadataStore, wal: WalAppender, sink: DurableSink, cold: ColdReader, replay: ReplayedEntry[]): Promise<void> {
+  async open(store: MetadataStore, wal: WalAppender, sink: DurableSink, cold: ColdReader & { invalidate(topicId: string, partition: number): void }, replay: ReplayedEntry[]): Promise<void> {
     this.shared = { wal, sink, cold, tailAdded: (entry, log) => this.tailAdded(entry, log) };
+    this.store = store;
+    this.cold = cold;
     const topics = new Map((await store.topics()).map((t) => [t.topicId, t]));
     for (const p of await store.allPartitions()) {
       const topic = topics.get(p.topicId);
@@ -99,6 +103,25 @@ export class LogManager {
       log.wake();
     }
     this.topicLogs.delete(topicId);
+  }
+
+  /** Moves a partition's log start offset forward (DeleteRecords, retention); returns the new one. */
+  async advanceLogStartOffset(log: PartitionLog, offset: number): Promise<number> {
+    if (offset <= log.logStartOffset) return log.logStartOffset;
+    const start = await this.store.advanceLogStartOffset(log.topicId, log.partition, offset);
+    log.logStartOffset = Math.max(log.logStartOffset, start);
+    this.cold.invalidate(log.topicId, log.partition);
+    log.wake();
+    return log.logStartOffset;
+  }
+
+  /** Bytes a partition holds: committed ranges plus durable data not uploaded yet. */
+  async sizeBytes(log: PartitionLog): Promise<number> {
+    const ranges = await this.cold.ranges(log.topicId, log.partition);
+    let n = 0;
+    for (const r of ranges) if (r.endOffset > log.logStartOffset) n += r.sizeBytes;
+    for (const e of log.tail) if (!e.uploaded) n += e.data.length;
+    return n;
   }
 
   private tailAdded(entry: TailEntry, log: PartitionLog): void {

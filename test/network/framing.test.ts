@@ -102,7 +102,9 @@ test('ApiVersions advertises exactly the served APIs, every version of them deco
     assert.equal(r.errorCode, 0);
     const keys = r.apiKeys.map((k: any) => k.apiKey);
     assert.ok(keys.includes(ApiKey.Metadata) && keys.includes(ApiKey.CreateTopics) && keys.includes(ApiKey.DeleteTopics));
-    assert.ok(!keys.includes(ApiKey.Produce), 'Produce is not served yet and must not be advertised');
+    assert.ok(!keys.includes(ApiKey.LeaderAndIsr), 'inter-broker APIs are not served and must not be advertised');
+    const produce = r.apiKeys.find((k: any) => k.apiKey === ApiKey.Produce);
+    assert.deepEqual([produce.minVersion, produce.maxVersion], [3, 11]);
   }
   c.close();
 });

@@ -1,0 +1,115 @@
+// AlterConfigs (replace every override of a resource) and IncrementalAlterConfigs (set, delete,
+// append, subtract single entries). Topic configs are dynamic; broker configs are static in Strait
+// (they come from the config file, environment and flags) and are refused with a clear message.
+import { ApiKey } from '../protocol/generated/api-table.ts';
+import { ErrorCode } from '../protocol/generated/errors.ts';
+import type { AlterConfigsRequest } from '../protocol/generated/alter-configs-request.ts';
+import type { AlterConfigsResponse } from '../protocol/generated/alter-configs-response.ts';
+import type { IncrementalAlterConfigsRequest } from '../protocol/generated/incremental-alter-configs-request.ts';
+import type { IncrementalAlterConfigsResponse } from '../protocol/generated/incremental-alter-configs-response.ts';
+import { TOPIC_CONFIG_DEFS } from '../config/topic-configs.ts';
+import type { ApiHandler, RequestContext } from './context.ts';
+import { ResourceType } from './describe-configs.ts';
+
+const OP_SET = 0;
+const OP_DELETE = 1;
+const OP_APPEND = 2;
+const OP_SUBTRACT = 3;
+
+type Outcome = { errorCode: number; errorMessage: string | null };
+const ok: Outcome = { errorCode: ErrorCode.NONE, errorMessage: null };
+
+/** Resolves a resource to a topic, or explains why it cannot be altered. */
+function target(resourceType: number, resourceName: string, ctx: RequestContext) {
+  if (resourceType === ResourceType.BROKER || resourceType === ResourceType.BROKER_LOGGER) {
+    return { errorCode: ErrorCode.INVALID_REQUEST, errorMessage: 'Broker configs are static in Strait: set them in the config file, environment or flags and restart.' };
+  }
+  if (resourceType !== ResourceType.TOPIC) return { errorCode: ErrorCode.INVALID_REQUEST, errorMessage: `Unsupported resource type ${resourceType}` };
+  const topic = ctx.broker.catalog.byName(resourceName);
+  if (!topic) return { errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, errorMessage: `Topic ${resourceName} does not exist.` };
+  return topic;
+}
+
+export const alterConfigsHandler: ApiHandler<AlterConfigsRequest, AlterConfigsResponse> = {
+  apiKey: ApiKey.AlterConfigs,
+  minVersion: 0,
+  maxVersion: 2,
+  async handle(req, ctx) {
+    const responses = [];
+    for (const r of req.resources) {
+      const head = { resourceType: r.resourceType, resourceName: r.resourceName };
+      const t = target(r.resourceType, r.resourceName, ctx);
+      if ('errorCode' in t) {
+        responses.push({ ...head, ...t });
+        continue;
+      }
+      const configs: Record<string, string> = {};
+      let problem: Outcome | null = null;
+      for (const c of r.configs) {
+        if (c.value === null) problem = { errorCode: ErrorCode.INVALID_CONFIG, errorMessage: `Null value not supported for topic config ${c.name}` };
+        else configs[c.name] = c.value;
+      }
+      problem ??= await asOutcome(ctx.broker.topics.setConfigs(t, configs, req.validateOnly));
+      responses.push({ ...head, ...(problem ?? ok) });
+    }
+    return { throttleTimeMs: 0, responses };
+  },
+};
+
+export const incrementalAlterConfigsHandler: ApiHandler<IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse> = {
+  apiKey: ApiKey.IncrementalAlterConfigs,
+  minVersion: 0,
+  maxVersion: 1,
+  async handle(req, ctx) {
+    const responses = [];
+    for (const r of req.resources) {
+      const head = { resourceType: r.resourceType, resourceName: r.resourceName };
+      const t = target(r.resourceType, r.resourceName, ctx);
+      if ('errorCode' in t) {
+        responses.push({ ...head, ...t });
+        continue;
+      }
+      const configs = { ...t.configs };
+      let problem: Outcome | null = null;
+      const seen = new Set<string>();
+      for (const c of r.configs) {
+        if (seen.has(c.name)) problem ??= { errorCode: ErrorCode.INVALID_REQUEST, errorMessage: `Config ${c.name} appears more than once.` };
+        seen.add(c.name);
+        problem ??= apply(configs, c.name, c.configOperation, c.value);
+      }
+      problem ??= await asOutcome(ctx.broker.topics.setConfigs(t, configs, req.validateOnly));
+      responses.push({ ...head, ...(problem ?? ok) });
+    }
+    return { throttleTimeMs: 0, responses };
+  },
+};
+
+function apply(configs: Record<string, string>, name: string, op: number, value: string | null): Outcome | null {
+  const def = TOPIC_CONFIG_DEFS[name];
+  if (!def) return { errorCode: ErrorCode.INVALID_CONFIG, errorMessage: `Unknown topic config name: ${name}` };
+  switch (op) {
+    case OP_SET:
+      if (value === null) return { errorCode: ErrorCode.INVALID_CONFIG, errorMessage: `Null value not supported for topic config ${name}` };
+      configs[name] = value;
+      return null;
+    case OP_DELETE:
+      delete configs[name];
+      return null;
+    case OP_APPEND:
+    case OP_SUBTRACT: {
+      if (def.type !== 'list') return { errorCode: ErrorCode.INVALID_CONFIG, errorMessage: `Config ${name} is not a list; APPEND and SUBTRACT apply only to lists.` };
+      const current = (configs[name] ?? def.default).split(',').map((s) => s.trim()).filter((s) => s !== '');
+      const items = (value ?? '').split(',').map((s) => s.trim()).filter((s) => s !== '');
+      const next = op === OP_APPEND ? [...current, ...items.filter((i) => !current.includes(i))] : current.filter((i) => !items.includes(i));
+      configs[name] = next.join(',');
+      return null;
+    }
+    default:
+      return { errorCode: ErrorCode.INVALID_REQUEST, errorMessage: `Unknown config operation ${op}` };
+  }
+}
+
+async function asOutcome(p: Promise<{ errorCode: number; message: string } | null>): Promise<Outcome | null> {
+  const r = await p;
+  return r ? { errorCode: r.errorCode, errorMessage: r.message } : null;
+}

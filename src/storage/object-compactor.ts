@@ -1,0 +1,80 @@
+// Merges a partition's small consecutive ranges (one per upload, spread over many multi-partition
+// objects) into one per-partition object, so reads of older data need fewer, larger requests and
+// most upload objects become garbage. Offsets and bytes are unchanged: batches are copied as they are.
+import { randomBytes } from 'node:crypto';
+import type { Logger } from '../common/logger.ts';
+import type { MetadataStore, ObjectRange } from '../metadata/store.ts';
+import type { ObjectStore } from './objects/object-store.ts';
+import type { ObjectReader } from './object-reader.ts';
+
+export interface CompactorOptions {
+  objects: ObjectStore;
+  store: MetadataStore;
+  reader: ObjectReader;
+  nodeId: number;
+  /** Ranges smaller than this are merged. */
+  smallBytes: number;
+  /** A merged range grows to at most this size. */
+  targetBytes: number;
+  log: Logger;
+}
+
+/** Compacts one run of small ranges per partition given; returns how many ranges were merged. */
+export async function compactObjects(partitions: { topicId: string; partition: number; logStartOffset: number }[], o: CompactorOptions): Promise<number> {
+  let merged = 0;
+  for (const p of partitions) {
+    const ranges = (await o.reader.ranges(p.topicId, p.partition)).filter((r) => r.endOffset > p.logStartOffset);
+    const run = pickRun(ranges, o.smallBytes, o.targetBytes);
+    if (run.length < 2) continue;
+    const parts: Buffer[] = [];
+    for (const r of run) parts.push(...(await o.reader.readRange(r)));
+    const sizeBytes = parts.reduce((n, b) => n + b.length, 0);
+    const key = `data/${Date.now().toString(36).padStart(9, '0')}-${o.nodeId}-c-${randomBytes(6).toString('hex')}`;
+    await o.objects.put(key, parts, { ifNoneMatch: true });
+    const id = await o.store.replaceRanges(
+      p.topicId,
+      p.partition,
+      run.map((r) => r.baseOffset),
+      key,
+      sizeBytes,
+      [
+        {
+          topicId: p.topicId,
+          partitionIndex: p.partition,
+          baseOffset: run[0]!.baseOffset,
+          endOffset: run[run.length - 1]!.endOffset,
+          position: 0,
+          sizeBytes,
+          maxTimestamp: run.reduce((m, r) => Math.max(m, r.maxTimestamp), -1),
+        },
+      ],
+    );
+    o.reader.invalidate(p.topicId, p.partition);
+    if (id === null) {
+      // Retention removed one of the ranges meanwhile: the new object is garbage; delete it now.
+      await o.objects.delete(key).catch(() => {});
+      continue;
+    }
+    merged += run.length;
+    o.log.debug('merged small ranges', { topicId: p.topicId, partition: p.partition, ranges: run.length, sizeBytes });
+  }
+  return merged;
+}
+
+/** The first run of consecutive small ranges whose total stays within targetBytes. */
+function pickRun(ranges: ObjectRange[], smallBytes: number, targetBytes: number): ObjectRange[] {
+  let run: ObjectRange[] = [];
+  let total = 0;
+  for (const r of ranges) {
+    const fits = r.sizeBytes < smallBytes && total + r.sizeBytes <= targetBytes;
+    if (fits && (run.length === 0 || run[run.length - 1]!.endOffset <= r.baseOffset)) {
+      run.push(r);
+      total += r.sizeBytes;
+      continue;
+    }
+    if (run.length >= 2) return run;
+    run = r.sizeBytes < smallBytes ? [r] : [];
+    total = run.length ? r.sizeBytes : 0;
+  }
+  return run;
+}
