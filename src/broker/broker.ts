@@ -41,6 +41,9 @@ export class Broker {
   jobs: Jobs | null = null;
   bound: ListenerSpec[] = [];
 
+  /** Test hook handed to the WAL (see WalOptions.faults). */
+  walFaults: ((step: 'write' | 'sync') => Error | null) | undefined;
+
   constructor(config: BrokerConfig, log: Logger) {
     this.config = config;
     this.log = log;
@@ -61,7 +64,7 @@ export class Broker {
     const objects = await createObjectStore(st.objectStore);
     this.objects = objects;
 
-    const wal = new FileWal({ dir: st.walDir, segmentBytesMax: st.walSegmentBytesMax, flushBytesMax: st.walFlushBytesMax, flushLingerMs: st.walFlushLingerMs, log: this.log });
+    const wal = new FileWal({ dir: st.walDir, segmentBytesMax: st.walSegmentBytesMax, flushBytesMax: st.walFlushBytesMax, flushLingerMs: st.walFlushLingerMs, log: this.log, faults: (step) => this.walFaults?.(step) ?? null });
     const replay = await wal.open();
     this.wal = wal;
     const reader = new ObjectReader({ objects, store, blockBytes: st.blockBytes, blockCacheBytesMax: st.blockCacheBytesMax });

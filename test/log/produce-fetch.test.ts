@@ -273,3 +273,33 @@ test('CreatePartitions and IncrementalAlterConfigs change a live topic', async (
   assert.equal(sizes.length, 3);
   assert.ok(sizes[2] > 0 && sizes[1] === 0, `sizes ${sizes}`);
 });
+
+test('a failed WAL write (disk full) fails those produces retriably; later ones continue at the next offset; a restart sees only acknowledged data', async () => {
+  const d = await startTestBroker(SETTINGS);
+  const cl = await RawClient.connect(d.port);
+  await cl.request(ApiKey.CreateTopics, 7, { topics: [{ name: 'pf-fault', numPartitions: 1, replicationFactor: 1 }], timeoutMs: 1000 });
+  assert.equal(Number((await produce('pf-fault', 0, batch(['ok0']), -1, cl)).baseOffset), 0);
+  let failures = 2;
+  d.broker.walFaults = (step) => (step === 'write' && failures-- > 0 ? Object.assign(new Error('no space left on device'), { code: 'ENOSPC' }) : null);
+  const failed = await produce('pf-fault', 0, batch(['lost1']), -1, cl);
+  assert.equal(failed.errorCode, ErrorCode.KAFKA_STORAGE_ERROR);
+  const failedAgain = await produce('pf-fault', 0, batch(['lost2']), -1, cl);
+  assert.equal(failedAgain.errorCode, ErrorCode.KAFKA_STORAGE_ERROR);
+  const next = await produce('pf-fault', 0, batch(['ok1']), -1, cl);
+  assert.deepEqual([next.errorCode, Number(next.baseOffset)], [0, 1], 'the failed writes used no offsets');
+  d.broker.walFaults = (step) => (step === 'sync' ? new Error('EIO') : null);
+  assert.equal((await produce('pf-fault', 0, batch(['lost3']), -1, cl)).errorCode, ErrorCode.KAFKA_STORAGE_ERROR);
+  d.broker.walFaults = undefined;
+  assert.equal(Number((await produce('pf-fault', 0, batch(['ok2']), -1, cl)).baseOffset), 2);
+  cl.close();
+  await d.stop({ keepData: true });
+  const e = await startTestBroker({ ...SETTINGS, 'data.dir': d.dataDir });
+  const c2 = await RawClient.connect(e.port);
+  assert.deepEqual(values((await fetchAll('pf-fault', 0, 0, c2)).records), [
+    { offset: 0, value: 'ok0' },
+    { offset: 1, value: 'ok1' },
+    { offset: 2, value: 'ok2' },
+  ]);
+  c2.close();
+  await e.stop();
+});

@@ -44,6 +44,8 @@ export interface WalOptions {
   /** How long a flush may wait for more appends to share its fsync (0: flush at once). */
   flushLingerMs: number;
   log: Logger;
+  /** Test hook: returns an error to fail the next write (after writing part of it) or fsync. */
+  faults?: (step: 'write' | 'sync') => Error | null;
 }
 
 export interface ReplayedEntry extends WalEntry {
@@ -212,6 +214,12 @@ export class FileWal {
     try {
       const parts = batch.flatMap((p) => p.parts);
       let position = start;
+      const writeFault = this.opts.faults?.('write');
+      if (writeFault) {
+        // A torn write: part of the data reaches the file before the error, as with a full disk.
+        await this.fh!.write(parts[0]!, 0, Math.ceil(parts[0]!.length / 2), position);
+        throw writeFault;
+      }
       for (let i = 0; i < parts.length; i += IOV_MAX) {
         const chunk = parts.slice(i, i + IOV_MAX);
         const want = chunk.reduce((s, b) => s + b.length, 0);
@@ -219,6 +227,8 @@ export class FileWal {
         if (bytesWritten !== want) throw new Error(`short write: ${bytesWritten} of ${want} bytes`);
         position += want;
       }
+      const syncFault = this.opts.faults?.('sync');
+      if (syncFault) throw syncFault;
       await this.fh!.datasync();
       this.segmentBytes = position;
       this.stats.flushes++;
