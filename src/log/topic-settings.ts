@@ -10,6 +10,10 @@ export interface TopicSettings {
   deleteRetention: boolean;
   retentionMs: number;
   retentionBytes: number;
+  deleteRetentionMs: number;
+  minCompactionLagMs: number;
+  maxCompactionLagMs: number;
+  minCleanableDirtyRatio: number;
 }
 
 export function topicSettings(overrides: Record<string, string>): TopicSettings {
@@ -25,5 +29,9 @@ export function topicSettings(overrides: Record<string, string>): TopicSettings 
     deleteRetention: policy.includes('delete'),
     retentionMs: num('retention.ms'),
     retentionBytes: num('retention.bytes'),
+    deleteRetentionMs: num('delete.retention.ms'),
+    minCompactionLagMs: num('min.compaction.lag.ms'),
+    maxCompactionLagMs: num('max.compaction.lag.ms'),
+    minCleanableDirtyRatio: Number(get('min.cleanable.dirty.ratio')),
   };
 }
