@@ -583,7 +583,7 @@ function frame(flg: number, bd: number, blocks: { data: Buffer; raw?: Buffer }[]
     head.push(cs);
   }
   const desc = Buffer.concat(head);
-  const parts = [desc, Buffer.from([(xxhash32(desc, 4, desc.length) >>> 8) & 0xff])];
+  const parts: Buffer[] = [desc, Buffer.from([(xxhash32(desc, 4, desc.length) >>> 8) & 0xff])];
   for (const b of blocks) {
     const size = Buffer.alloc(4);
     const body = b.raw ?? b.data;
