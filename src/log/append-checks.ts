@@ -17,7 +17,7 @@ import {
   patchLeaderEpoch,
   setLogAppendTime,
   verifyCrc,
-} from '../protocol/records/batch.ts';
+} from '../protocol/records/index.ts';
 import type { TopicSettings } from './topic-settings.ts';
 
 export interface BatchCheck {

@@ -9,7 +9,7 @@ import { PartitionLog } from './partition-log.ts';
 import type { ColdReader, DurableSink, LogShared, TailEntry, WalAppender } from './partition-log.ts';
 import { topicSettings } from './topic-settings.ts';
 import type { TopicSettings } from './topic-settings.ts';
-import { RECORD_BATCH_OVERHEAD, batchMaxTimestamp, batchSizeAt } from '../protocol/records/batch.ts';
+import { RECORD_BATCH_OVERHEAD, batchMaxTimestamp, batchSizeAt } from '../protocol/records/index.ts';
 
 export interface LogManagerOptions {
   tailCacheBytesMax: number;

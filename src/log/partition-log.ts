@@ -7,11 +7,18 @@
 import { ErrorCode } from '../protocol/generated/errors.ts';
 import { assert } from '../common/errors.ts';
 import type { WalEntry, WalPosition } from '../storage/wal/file-wal.ts';
-import { RECORD_BATCH_OVERHEAD, batchBaseOffset, batchLastOffset, batchMaxTimestamp, batchSizeAt } from '../protocol/records/batch.ts';
+import {
+  ATTR_CONTROL,
+  RECORD_BATCH_OVERHEAD,
+  batchAttributes,
+  batchLastOffset,
+  batchMaxTimestamp,
+  batchPartitionLeaderEpoch,
+  batchSizeAt,
+  readBatchRecords,
+} from '../protocol/records/index.ts';
 import type { TopicSettings } from './topic-settings.ts';
 import type { ObjectRange } from '../metadata/store.ts';
-import { readBatchRecords } from '../protocol/records/records.ts';
-import { batchAttributes, ATTR_CONTROL, batchPartitionLeaderEpoch } from '../protocol/records/batch.ts';
 import { checkBatches, assignOffsets } from './append-checks.ts';
 
 export interface AppendOutcome {

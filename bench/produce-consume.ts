@@ -1,0 +1,197 @@
+// Produce/consume throughput and latency: Strait against Apache Kafka 4.3.1 on this machine, in one
+// run, with the same client (Kafka's ProducerPerformance and ConsumerPerformance), 1 KiB records,
+// acks=all, 6 partitions, without and with lz4. Brokers run one at a time so they never share the
+// two cores. Writes JSON (medians of the repeats, ratios Strait/Kafka) and an SVG chart.
+//
+//   node bench/produce-consume.ts [--records 300000] [--repeats 3] [--out bench/results]
+//
+// Kafka runs twice: with its defaults (acknowledges from the page cache, relying on replication
+// for durability) and with log.flush.interval.messages=1 (fsync before acknowledging, which is
+// what Strait always does). Both are reported; the fair comparison for durability is the second.
+import { mkdirSync, writeFileSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { parseArgs } from 'node:util';
+import { startApacheKafka, startStrait, runJava, repoRoot } from '../test/compat/harness.ts';
+import type { BrokerHandle } from '../test/compat/harness.ts';
+
+const { values: args } = parseArgs({
+  options: {
+    records: { type: 'string', default: '300000' },
+    repeats: { type: 'string', default: '3' },
+    out: { type: 'string', default: join(repoRoot, 'bench', 'results') },
+    only: { type: 'string', default: '' },
+  },
+});
+const RECORDS = Number(args.records);
+const REPEATS = Number(args.repeats);
+const RECORD_BYTES = 1024;
+const PARTITIONS = 6;
+
+interface RunResult {
+  produceMBps: number;
+  produceRecordsPerSec: number;
+  latencyMsP50: number;
+  latencyMsP99: number;
+  latencyMsP999: number;
+  consumeMBps: number;
+  brokerRssMiBMax: number;
+}
+
+interface Target {
+  name: string;
+  start(): Promise<BrokerHandle>;
+}
+
+const targets: Target[] = [
+  { name: 'strait', start: () => startStrait({ args: ['--log-level', 'warn'] }) },
+  { name: 'kafka', start: () => startApacheKafka() },
+  { name: 'kafka-fsync', start: () => startApacheKafka({ config: { 'log.flush.interval.messages': '1' } }) },
+];
+
+function pidListeningOn(port: number): number | null {
+  const out = execFileSync('ss', ['-ltnpH', `sport = :${port}`], { encoding: 'utf8' });
+  const m = /pid=(\d+)/.exec(out);
+  return m ? Number(m[1]) : null;
+}
+
+function rssMiB(pid: number): number {
+  try {
+    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) / 1024 : 0;
+  } catch {
+    return 0;
+  }
+}
+
+async function createTopic(bootstrap: string, topic: string): Promise<void> {
+  const r = await runJava('org.apache.kafka.tools.TopicCommand', ['--bootstrap-server', bootstrap, '--create', '--topic', topic, '--partitions', String(PARTITIONS), '--replication-factor', '1'], { timeoutMs: 60_000 });
+  if (r.code !== 0) throw new Error(`topic creation failed: ${r.stderr}`);
+}
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+};
+
+async function runOnce(broker: BrokerHandle, compression: string, topic: string): Promise<RunResult> {
+  await createTopic(broker.bootstrap, topic);
+  const pid = pidListeningOn(broker.port);
+  let rssMax = 0;
+  const sampler = setInterval(() => {
+    if (pid) rssMax = Math.max(rssMax, rssMiB(pid));
+  }, 200);
+  const jvm = ['-Xmx1g', '-XX:+UseG1GC'];
+  const produce = await runJava(
+    'org.apache.kafka.tools.ProducerPerformance',
+    [
+      '--topic', topic,
+      '--num-records', String(RECORDS),
+      '--record-size', String(RECORD_BYTES),
+      '--throughput', '-1',
+      '--producer-props', `bootstrap.servers=${broker.bootstrap}`, 'acks=all', `compression.type=${compression}`, 'linger.ms=5',
+    ],
+    { timeoutMs: 600_000, jvmArgs: jvm },
+  );
+  // Last line: "N records sent, R records/sec (M MB/sec), A ms avg latency, X ms max latency, p50 ms 50th, p95 ms 95th, p99 ms 99th, p999 ms 99.9th."
+  const line = produce.stdout.trim().split('\n').filter((l) => l.includes('records sent')).pop();
+  const m = line && /records sent, ([\d.]+) records\/sec \(([\d.]+) MB\/sec\).*?(\d+) ms 50th, (\d+) ms 95th, (\d+) ms 99th, (\d+) ms 99\.9th/.exec(line);
+  if (!m) throw new Error(`cannot read ProducerPerformance output:\n${produce.stdout}\n${produce.stderr}`);
+  const consume = await runJava(
+    'org.apache.kafka.tools.ConsumerPerformance',
+    ['--bootstrap-server', broker.bootstrap, '--topic', topic, '--messages', String(RECORDS), '--timeout', '60000', '--show-detailed-stats', '--reporting-interval', '1000000'],
+    { timeoutMs: 600_000, jvmArgs: jvm },
+  );
+  clearInterval(sampler);
+  // Summary line: start.time, end.time, data.consumed.in.MB, MB.sec, data.consumed.in.nMsg, nMsg.sec, ...
+  const csv = consume.stdout.trim().split('\n').filter((l) => /^\d{4}-/.test(l)).pop();
+  const consumeMBps = csv ? Number(csv.split(',')[3]) : Number.NaN;
+  if (!Number.isFinite(consumeMBps)) process.stderr.write(`ConsumerPerformance gave no summary:\n${consume.stdout}\n${consume.stderr}\n`);
+  return {
+    produceRecordsPerSec: Number(m[1]),
+    produceMBps: Number(m[2]),
+    latencyMsP50: Number(m[3]),
+    latencyMsP99: Number(m[5]),
+    latencyMsP999: Number(m[6]),
+    consumeMBps,
+    brokerRssMiBMax: Math.round(rssMax),
+  };
+}
+
+async function main(): Promise<void> {
+  const results: Record<string, Record<string, RunResult & { runs: RunResult[] }>> = {};
+  const chosen = args.only ? targets.filter((t) => args.only!.split(',').includes(t.name)) : targets;
+  for (const compression of ['none', 'lz4']) {
+    for (const t of chosen) {
+      const runs: RunResult[] = [];
+      for (let i = 0; i < REPEATS; i++) {
+        const broker = await t.start();
+        try {
+          const r = await runOnce(broker, compression, `bench-${compression}-${i}`);
+          runs.push(r);
+          process.stdout.write(`${t.name} ${compression} run ${i + 1}: ${JSON.stringify(r)}\n`);
+        } finally {
+          await broker.stop();
+        }
+      }
+      const med = Object.fromEntries(Object.keys(runs[0]!).map((k) => [k, median(runs.map((r) => r[k as keyof RunResult]))])) as unknown as RunResult;
+      (results[compression] ??= {})[t.name] = { ...med, runs };
+    }
+  }
+  const ratios: Record<string, Record<string, Record<string, number>>> = {};
+  for (const [compression, byTarget] of Object.entries(results)) {
+    const s = byTarget['strait'];
+    for (const peer of ['kafka', 'kafka-fsync']) {
+      const k = byTarget[peer];
+      if (!s || !k) continue;
+      (ratios[compression] ??= {})[`strait/${peer}`] = {
+        produceMBps: round(s.produceMBps / k.produceMBps),
+        consumeMBps: round(s.consumeMBps / k.consumeMBps),
+        latencyMsP50: round(s.latencyMsP50 / Math.max(1, k.latencyMsP50)),
+        latencyMsP99: round(s.latencyMsP99 / Math.max(1, k.latencyMsP99)),
+        brokerRssMiBMax: round(s.brokerRssMiBMax / k.brokerRssMiBMax),
+      };
+    }
+  }
+  const report = {
+    benchmark: 'produce-consume',
+    date: new Date().toISOString(),
+    machine: { cores: (await import('node:os')).availableParallelism(), node: process.version },
+    settings: { records: RECORDS, recordBytes: RECORD_BYTES, partitions: PARTITIONS, acks: 'all', repeats: REPEATS, lingerMs: 5 },
+    results,
+    ratios,
+  };
+  const out = resolve(args.out!);
+  mkdirSync(out, { recursive: true });
+  const stamp = report.date.slice(0, 19).replace(/[:T]/g, '-');
+  writeFileSync(join(out, `produce-consume-${stamp}.json`), JSON.stringify(report, null, 2) + '\n');
+  writeFileSync(join(out, `produce-consume-${stamp}.svg`), chart(results));
+  process.stdout.write(`${JSON.stringify(ratios, null, 2)}\nwritten to ${out}\n`);
+}
+
+const round = (x: number) => Math.round(x * 100) / 100;
+
+/** A small grouped bar chart: produce and consume MB/s per broker, for each compression. */
+function chart(results: Record<string, Record<string, RunResult>>): string {
+  const bars: { label: string; value: number; group: string }[] = [];
+  for (const [compression, byTarget] of Object.entries(results)) {
+    for (const [target, r] of Object.entries(byTarget)) {
+      bars.push({ group: `${compression} produce`, label: target, value: r.produceMBps });
+      bars.push({ group: `${compression} consume`, label: target, value: r.consumeMBps });
+    }
+  }
+  const max = Math.max(1, ...bars.map((b) => (Number.isFinite(b.value) ? b.value : 0)));
+  const colors: Record<string, string> = { strait: '#2b7a78', kafka: '#d17a22', 'kafka-fsync': '#8e5b2d' };
+  const w = 760;
+  const h = 40 + bars.length * 22;
+  const rows = bars
+    .map((b, i) => {
+      const y = 30 + i * 22;
+      const len = Number.isFinite(b.value) ? (b.value / max) * (w - 330) : 0;
+      return `<text x="10" y="${y + 14}" font-size="12">${b.group}</text><text x="150" y="${y + 14}" font-size="12">${b.label}</text><rect x="240" y="${y}" width="${len.toFixed(1)}" height="16" fill="${colors[b.label] ?? '#666'}"/><text x="${(245 + len).toFixed(1)}" y="${y + 13}" font-size="11">${Number.isFinite(b.value) ? b.value.toFixed(1) : 'n/a'} MB/s</text>`;
+    })
+    .join('\n');
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${w}" height="${h}" font-family="sans-serif"><text x="10" y="18" font-size="14">Strait vs Apache Kafka 4.3.1: 1 KiB records, acks=all, ${PARTITIONS} partitions (median of runs)</text>\n${rows}\n</svg>\n`;
+}
+
+await main();
