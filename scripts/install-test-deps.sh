@@ -117,6 +117,27 @@ install_franz() {
   summary+=("franz-client built")
 }
 
+# --- franz-go data program (produce/consume for the data-path tests) ------------------------------
+install_franz_data() {
+  local src="$REPO/test/compat/franz-data" bin="$CACHE/bin/franz-data" stamp_file="$CACHE/bin/.franz-data.stamp" stamp
+  stamp=$(stamp_of "$src/go.mod" "$src/go.sum" "$src/main.go")
+  if fresh "$stamp_file" "$stamp" && [[ -x "$bin" ]]; then
+    summary+=("franz-data cached")
+    return
+  fi
+  need go "install Go"
+  log "building .cache/bin/franz-data"
+  (
+    cd "$src"
+    export GOPATH="$CACHE/go" GOMODCACHE="$CACHE/go/mod" GOCACHE="$CACHE/go/cache"
+    export GOTOOLCHAIN=local GOFLAGS="-mod=readonly -buildvcs=false"
+    go build -o "$bin.tmp" . >&2
+  )
+  mv "$bin.tmp" "$bin"
+  echo "$stamp" >"$stamp_file"
+  summary+=("franz-data built")
+}
+
 # --- MinIO (built from source with the Go module proxy) -------------------------------------------
 # A cold build downloads about 1.6 GB of modules into .cache/go/mod and takes a few minutes; the
 # module and build caches are shared with the franz-go build.
@@ -162,6 +183,7 @@ install_kafka
 install_kcat
 install_python
 install_franz
+install_franz_data
 install_minio
 install_npm
 
