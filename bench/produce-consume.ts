@@ -99,7 +99,7 @@ async function runOnce(broker: BrokerHandle, compression: string, topic: string)
   if (!m) throw new Error(`cannot read ProducerPerformance output:\n${produce.stdout}\n${produce.stderr}`);
   const consume = await runJava(
     'org.apache.kafka.tools.ConsumerPerformance',
-    ['--bootstrap-server', broker.bootstrap, '--topic', topic, '--messages', String(RECORDS), '--timeout', '60000', '--show-detailed-stats', '--reporting-interval', '1000000'],
+    ['--bootstrap-server', broker.bootstrap, '--topic', topic, '--num-records', String(RECORDS), '--timeout', '60000'],
     { timeoutMs: 600_000, jvmArgs: jvm },
   );
   clearInterval(sampler);
