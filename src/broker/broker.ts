@@ -75,6 +75,7 @@ export class Broker {
       objects,
       store,
       trimWal: (upTo) => wal.trim(upTo),
+      producerSnapshots: (items) => logs.producerSnapshots(items),
       onCommitted: (ranges) => {
         reader.addRanges(ranges);
         logs.evict();

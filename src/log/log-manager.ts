@@ -10,6 +10,8 @@ import type { ColdReader, DurableSink, LogShared, TailEntry, WalAppender } from 
 import { topicSettings } from './topic-settings.ts';
 import type { TopicSettings } from './topic-settings.ts';
 import { RECORD_BATCH_OVERHEAD, batchMaxTimestamp, batchSizeAt } from '../protocol/records/index.ts';
+import { ProducerState } from './producer-state.ts';
+import type { ProducerSnapshot } from '../metadata/store.ts';
 
 export interface LogManagerOptions {
   tailCacheBytesMax: number;
@@ -50,12 +52,19 @@ export class LogManager {
       log.maxTimestamp = ranges.reduce((m, r) => Math.max(m, r.maxTimestamp), -1);
       this.add(log);
     }
+    for (const snap of await store.producerSnapshots()) {
+      const log = this.logs.get(key(snap.topicId, snap.partitionIndex));
+      if (!log) continue;
+      log.uploadedProducers = ProducerState.fromJSON(snap.state);
+      log.producers = log.uploadedProducers.clone();
+    }
     let replayed = 0;
     for (const e of replay) {
       const log = this.logs.get(key(e.topicId, e.partition));
       // Entries of deleted topics, and entries already in committed objects, are skipped.
       if (!log || e.endOffset <= log.highWatermark) continue;
       assert(e.baseOffset >= log.highWatermark, `WAL entry ${e.topicId}:${e.partition}@${e.baseOffset} overlaps uploaded data ending at ${log.highWatermark}`);
+      log.producers.apply(e.data);
       log.addDurable({ topicId: e.topicId, partition: e.partition, baseOffset: e.baseOffset, endOffset: e.endOffset, data: e.data, maxTimestamp: maxTimestampOf(e.data), uploaded: false }, e.position);
       replayed++;
     }
@@ -113,6 +122,28 @@ export class LogManager {
     this.cold.invalidate(log.topicId, log.partition);
     log.wake();
     return log.logStartOffset;
+  }
+
+  /** Producer state at the end of each partition's part of an upload (see Uploader). */
+  producerSnapshots(items: TailEntry[]): { snapshots: ProducerSnapshot[]; commit(): void } {
+    const next = new Map<PartitionLog, { state: ProducerState; endOffset: number }>();
+    for (const it of items) {
+      const log = this.logs.get(key(it.topicId, it.partition));
+      if (!log) continue;
+      let n = next.get(log);
+      if (!n) {
+        n = { state: log.uploadedProducers.clone(), endOffset: it.endOffset };
+        next.set(log, n);
+      }
+      n.state.apply(it.data);
+      n.endOffset = it.endOffset;
+    }
+    return {
+      snapshots: [...next].map(([log, n]) => ({ topicId: log.topicId, partitionIndex: log.partition, endOffset: n.endOffset, state: n.state.toJSON() })),
+      commit: () => {
+        for (const [log, n] of next) log.uploadedProducers = n.state;
+      },
+    };
   }
 
   /** Bytes a partition holds: committed ranges plus durable data not uploaded yet. */

@@ -20,6 +20,7 @@ import {
 import type { TopicSettings } from './topic-settings.ts';
 import type { ObjectRange } from '../metadata/store.ts';
 import { checkBatches, assignOffsets } from './append-checks.ts';
+import { ProducerState } from './producer-state.ts';
 
 export interface AppendOutcome {
   errorCode: number;
@@ -89,8 +90,14 @@ export class PartitionLog {
   tail: TailEntry[] = [];
   private readonly shared: LogShared;
   private waiters = new Set<() => void>();
-  /** Maximum batch timestamp seen, and the offset of that batch's last record (for ListOffsets -3). */
+  /** Maximum batch timestamp seen. */
   maxTimestamp = -1;
+  /** Idempotent producer state including appends still on their way to disk. */
+  producers = new ProducerState();
+  /** Producer state as of the end of uploaded data: the baseline saved with each upload. */
+  uploadedProducers = new ProducerState();
+  /** Appends written to the WAL but not yet durable, oldest first. */
+  private inflight: { endOffset: number; durable: Promise<boolean> }[] = [];
 
   constructor(topicId: string, partition: number, start: { logStartOffset: number; nextOffset: number; leaderEpoch: number }, settings: TopicSettings, shared: LogShared) {
     this.topicId = topicId;
@@ -109,11 +116,17 @@ export class PartitionLog {
     if (check.errorCode !== ErrorCode.NONE) {
       return { errorCode: check.errorCode, errorMessage: check.message, baseOffset: -1, logAppendTimeMs: -1, logStartOffset: -1, recordErrors: check.recordErrors };
     }
+    const sequence = this.producers.check(records, check.batches);
+    if (sequence.kind === 'error') {
+      return { errorCode: sequence.errorCode, errorMessage: sequence.message, baseOffset: -1, logAppendTimeMs: -1, logStartOffset: -1, recordErrors: [] };
+    }
+    if (sequence.kind === 'duplicate') return this.answerDuplicate(sequence.firstOffset, sequence.lastOffset);
     const baseOffset = this.nextOffset;
     const logAppendTime = this.settings.logAppendTime ? nowMs : -1;
     const endOffset = assignOffsets(records, check.batches, baseOffset, this.leaderEpoch, logAppendTime);
     assert(Number.isSafeInteger(endOffset), `offset ${endOffset} past 2^53`);
     this.nextOffset = endOffset;
+    this.producers.apply(records);
     const entry: TailEntry = {
       topicId: this.topicId,
       partition: this.partition,
@@ -123,18 +136,48 @@ export class PartitionLog {
       maxTimestamp: logAppendTime >= 0 ? logAppendTime : check.maxTimestamp,
       uploaded: false,
     };
+    let settle!: (ok: boolean) => void;
+    const flight = { endOffset, durable: new Promise<boolean>((r) => (settle = r)) };
+    this.inflight.push(flight);
     let position: WalPosition;
     try {
       position = await this.shared.wal.append({ topicId: this.topicId, partition: this.partition, baseOffset, endOffset, data: records });
     } catch (err) {
       // Nothing after the failed write is durable either (the WAL failed the whole queue): the next
-      // append starts again right after the last durable offset.
+      // append starts again right after the last durable offset, with the producer state of then.
       this.nextOffset = this.highWatermark;
+      this.producers = this.durableProducerState();
+      this.settleInflight(flight, false, settle);
       const code = (err as { kafkaError?: number }).kafkaError ?? ErrorCode.KAFKA_STORAGE_ERROR;
       return { errorCode: code, errorMessage: (err as Error).message, baseOffset: -1, logAppendTimeMs: -1, logStartOffset: -1, recordErrors: [] };
     }
     this.addDurable(entry, position);
+    this.settleInflight(flight, true, settle);
     return { errorCode: ErrorCode.NONE, errorMessage: null, baseOffset, logAppendTimeMs: logAppendTime, logStartOffset: this.logStartOffset, recordErrors: [] };
+  }
+
+  private settleInflight(flight: { endOffset: number }, ok: boolean, settle: (ok: boolean) => void): void {
+    const i = this.inflight.indexOf(flight as (typeof this.inflight)[number]);
+    if (i >= 0) this.inflight.splice(i, 1);
+    settle(ok);
+  }
+
+  /** A retried batch: answer with where it went, once that is durable (KIP-98). */
+  private async answerDuplicate(firstOffset: number, lastOffset: number): Promise<AppendOutcome> {
+    if (lastOffset >= this.highWatermark) {
+      const original = this.inflight.find((f) => f.endOffset > lastOffset);
+      if (!original || !(await original.durable)) {
+        return { errorCode: ErrorCode.KAFKA_STORAGE_ERROR, errorMessage: 'The original write of this retried batch failed', baseOffset: -1, logAppendTimeMs: -1, logStartOffset: -1, recordErrors: [] };
+      }
+    }
+    return { errorCode: ErrorCode.NONE, errorMessage: null, baseOffset: firstOffset, logAppendTimeMs: -1, logStartOffset: this.logStartOffset, recordErrors: [] };
+  }
+
+  /** Producer state of durable data only: the upload baseline plus durable entries not uploaded. */
+  durableProducerState(): ProducerState {
+    const s = this.uploadedProducers.clone();
+    for (const e of this.tail) if (!e.uploaded) s.apply(e.data);
+    return s;
   }
 
   /** Makes a durable entry visible: appended in WAL order, so offsets stay contiguous. */

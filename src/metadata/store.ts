@@ -35,6 +35,14 @@ export interface ObjectRange {
 
 export type NewObjectRange = Omit<ObjectRange, 'objectId' | 'objectKey'>;
 
+/** Idempotent producer state of a partition as of endOffset (opaque JSON to the store). */
+export interface ProducerSnapshot {
+  topicId: string;
+  partitionIndex: number;
+  endOffset: number;
+  state: string;
+}
+
 export interface NewTopic {
   name: string;
   topicId: string;
@@ -49,6 +57,30 @@ export interface BrokerRecord {
   host: string;
   port: number;
   rack: string | null;
+}
+
+/** A consumer group's persisted state. The state is the group coordinator's own JSON document; the
+ *  store keeps it as it is. */
+export interface GroupRecord {
+  groupId: string;
+  /** 'classic' (JoinGroup/SyncGroup) or 'consumer' (KIP-848). */
+  groupType: string;
+  state: string;
+  updatedAtMs: number;
+}
+
+/** One committed offset of a group, as OffsetCommit stored it. */
+export interface CommittedOffsetRecord {
+  groupId: string;
+  topic: string;
+  partitionIndex: number;
+  committedOffset: number;
+  /** -1 when the client sent none. */
+  leaderEpoch: number;
+  metadata: string | null;
+  commitTimestampMs: number;
+  /** Only OffsetCommit v2-v4 with an explicit retention time set it; null otherwise. */
+  expireTimestampMs: number | null;
 }
 
 export interface MetadataStore {
@@ -75,8 +107,11 @@ export interface MetadataStore {
   /** Replaces a topic's config overrides as a whole. */
   setTopicConfigs(topicId: string, configs: Record<string, string>): Promise<void>;
 
-  /** Records an uploaded object and the ranges it holds, atomically; returns the object id. */
-  commitObject(key: string, sizeBytes: number, ranges: NewObjectRange[]): Promise<number>;
+  /** Records an uploaded object, the ranges it holds and the producer state at each range's end,
+   *  atomically; returns the object id. */
+  commitObject(key: string, sizeBytes: number, ranges: NewObjectRange[], producerSnapshots?: ProducerSnapshot[]): Promise<number>;
+  /** The latest producer-state snapshot of every partition. */
+  producerSnapshots(): Promise<ProducerSnapshot[]>;
   /** Replaces ranges of one partition by ranges in a new object (compaction), atomically. Fails
    *  (returns null) when any of the old ranges is gone, e.g. retention removed it meanwhile. */
   replaceRanges(topicId: string, partitionIndex: number, oldBaseOffsets: number[], key: string, sizeBytes: number, ranges: NewObjectRange[]): Promise<number | null>;
@@ -89,4 +124,18 @@ export interface MetadataStore {
   forgetObject(objectId: number): Promise<void>;
   /** Reserves `count` consecutive values of a cluster-wide counter; returns the first. */
   reserveIds(counter: string, count: number): Promise<number>;
+
+  /** Creates or replaces a consumer group's state. */
+  saveGroup(group: GroupRecord): Promise<void>;
+  /** Deletes a group's state and all its committed offsets, atomically; false when neither existed. */
+  deleteGroup(groupId: string): Promise<boolean>;
+  groups(): Promise<GroupRecord[]>;
+  /** Stores committed offsets (of one or several groups), replacing earlier ones, atomically. */
+  commitOffsets(offsets: CommittedOffsetRecord[]): Promise<void>;
+  /** Committed offsets of one group, or of every group when groupId is omitted. */
+  committedOffsets(groupId?: string): Promise<CommittedOffsetRecord[]>;
+  /** Deletes some committed offsets of a group, atomically; returns how many existed. */
+  deleteOffsets(groupId: string, partitions: { topic: string; partitionIndex: number }[]): Promise<number>;
+  /** Deletes every group's committed offsets for a topic (the topic was deleted); returns how many. */
+  deleteTopicOffsets(topic: string): Promise<number>;
 }

@@ -4,7 +4,7 @@
 // trimmed. One upload at a time keeps the uploaded prefix of the WAL contiguous.
 import { randomBytes } from 'node:crypto';
 import type { Logger } from '../common/logger.ts';
-import type { MetadataStore, NewObjectRange } from '../metadata/store.ts';
+import type { MetadataStore, NewObjectRange, ProducerSnapshot } from '../metadata/store.ts';
 import type { ObjectStore } from './objects/object-store.ts';
 import type { WalPosition } from './wal/file-wal.ts';
 
@@ -23,6 +23,9 @@ export interface UploaderOptions {
   objects: ObjectStore;
   store: MetadataStore;
   trimWal(upTo: WalPosition): Promise<unknown>;
+  /** Producer state at the end of each partition's part of an upload, saved with it; `commit`
+   *  is called once the object is committed, so the state can become the partition's baseline. */
+  producerSnapshots?(items: UploadItem[]): { snapshots: ProducerSnapshot[]; commit(): void };
   /** Told about committed ranges so readers find them without asking metadata. */
   onCommitted(ranges: (NewObjectRange & { objectId: number; objectKey: string })[]): void;
   nodeId: number;
@@ -108,12 +111,13 @@ export class Uploader {
       position += size;
     }
     const key = `${this.opts.keyPrefix}data/${Date.now().toString(36).padStart(9, '0')}-${this.opts.nodeId}-${randomBytes(6).toString('hex')}`;
+    const producers = this.opts.producerSnapshots?.(taken.map((t) => t.item));
     let objectId = -1;
     for (let attempt = 0; !this.closed; attempt++) {
       try {
         if (objectId < 0) {
           await this.opts.objects.put(key, parts, { ifNoneMatch: attempt === 0 });
-          objectId = await this.opts.store.commitObject(key, position, ranges);
+          objectId = await this.opts.store.commitObject(key, position, ranges, producers?.snapshots);
         }
         break;
       } catch (err) {
@@ -124,6 +128,7 @@ export class Uploader {
       }
     }
     if (objectId < 0) return;
+    producers?.commit();
     for (const { item } of taken) item.uploaded = true;
     this.pending.splice(0, n);
     this.pendingBytes -= bytes;

@@ -66,6 +66,13 @@ export const SQLITE_MIGRATIONS: { version: number; description: string; sql: str
         name TEXT PRIMARY KEY,
         value INTEGER NOT NULL
       );
+      CREATE TABLE producer_snapshots (
+        topic_id TEXT NOT NULL REFERENCES topics(topic_id) ON DELETE CASCADE,
+        partition_index INTEGER NOT NULL,
+        end_offset INTEGER NOT NULL,
+        state TEXT NOT NULL,
+        PRIMARY KEY (topic_id, partition_index)
+      );
     `,
   },
 ];

@@ -4,7 +4,7 @@ import { DatabaseSync } from 'node:sqlite';
 import type { StatementSync } from 'node:sqlite';
 import { StraitError } from '../../common/errors.ts';
 import { randomKafkaUuid } from '../ids.ts';
-import type { BrokerRecord, MetadataStore, NewObjectRange, NewTopic, ObjectRange, PartitionRecord, TopicRecord } from '../store.ts';
+import type { BrokerRecord, MetadataStore, NewObjectRange, NewTopic, ObjectRange, PartitionRecord, ProducerSnapshot, TopicRecord } from '../store.ts';
 import { SQLITE_MIGRATIONS } from './migrations.ts';
 
 type Row = Record<string, unknown>;
@@ -210,8 +210,21 @@ export class SqliteMetadataStore implements MetadataStore {
     return id;
   }
 
-  async commitObject(key: string, sizeBytes: number, ranges: NewObjectRange[]): Promise<number> {
-    return this.transaction(() => this.insertObject(key, sizeBytes, ranges));
+  async commitObject(key: string, sizeBytes: number, ranges: NewObjectRange[], producerSnapshots: ProducerSnapshot[] = []): Promise<number> {
+    return this.transaction(() => {
+      const id = this.insertObject(key, sizeBytes, ranges);
+      const put = this.stmt(
+        `INSERT INTO producer_snapshots (topic_id, partition_index, end_offset, state) SELECT ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM topics WHERE topic_id = ?)
+         ON CONFLICT (topic_id, partition_index) DO UPDATE SET end_offset = excluded.end_offset, state = excluded.state`,
+      );
+      for (const p of producerSnapshots) put.run(p.topicId, p.partitionIndex, p.endOffset, p.state, p.topicId);
+      return id;
+    });
+  }
+
+  async producerSnapshots(): Promise<ProducerSnapshot[]> {
+    const rows = this.stmt('SELECT * FROM producer_snapshots').all() as Row[];
+    return rows.map((r) => ({ topicId: r.topic_id as string, partitionIndex: r.partition_index as number, endOffset: r.end_offset as number, state: r.state as string }));
   }
 
   async replaceRanges(topicId: string, partitionIndex: number, oldBaseOffsets: number[], key: string, sizeBytes: number, ranges: NewObjectRange[]): Promise<number | null> {
