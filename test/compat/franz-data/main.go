@@ -1,5 +1,5 @@
 // franz-data produces and consumes records with franz-go (kgo) for the data-path compatibility
-// tests in test/compat. It reads and writes the JSON shapes of test/compat/data/records.ts, as
+// tests in test/compat. It reads and writes the JSON shapes of test/compat/datapath/records.ts, as
 // every other client driven by those tests does.
 //
 //	franz-data produce -bootstrap B -spec SPEC.jsonl -out OUT.jsonl [-max-bytes N]
