@@ -20,7 +20,9 @@ interface Served {
   batches: Buffer[];
   bytes: number;
   highWatermark: number;
+  lastStableOffset: number;
   logStartOffset: number;
+  abortedTransactions: { producerId: number; firstOffset: number }[] | null;
 }
 
 export function fetchHandler(sessions: FetchSessionCache): ApiHandler<FetchRequest, FetchResponse> {
@@ -66,7 +68,7 @@ export function fetchHandler(sessions: FetchSessionCache): ApiHandler<FetchReque
             lastLastStableOffset: -1,
           };
           if (!topic) {
-            unresolved.push({ p: sp, errorCode: byId ? ErrorCode.UNKNOWN_TOPIC_ID : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, log: null, batches: [], bytes: 0, highWatermark: -1, logStartOffset: -1 });
+            unresolved.push({ ...unservedPartition(sp), errorCode: byId ? ErrorCode.UNKNOWN_TOPIC_ID : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION });
             continue;
           }
           const k = sessionKey(topic.topicId, fp.partition);
@@ -108,9 +110,9 @@ export function fetchHandler(sessions: FetchSessionCache): ApiHandler<FetchReque
           partitionIndex: s.p.partition,
           errorCode: s.errorCode,
           highWatermark: BigInt(s.highWatermark),
-          lastStableOffset: BigInt(s.highWatermark),
+          lastStableOffset: BigInt(s.lastStableOffset),
           logStartOffset: BigInt(s.logStartOffset),
-          abortedTransactions: readCommitted ? [] : null,
+          abortedTransactions: readCommitted ? (s.abortedTransactions ?? []).map((a) => ({ producerId: BigInt(a.producerId), firstOffset: BigInt(a.firstOffset) })) : null,
           preferredReadReplica: -1,
           records: s.batches.length === 1 ? s.batches[0]! : s.batches.length === 0 ? Buffer.alloc(0) : Buffer.concat(s.batches, s.bytes),
         };
@@ -118,10 +120,15 @@ export function fetchHandler(sessions: FetchSessionCache): ApiHandler<FetchReque
       };
       for (const s of served.list) {
         const changed =
-          !incremental || s.bytes > 0 || s.errorCode !== ErrorCode.NONE || s.highWatermark !== s.p.lastHighWatermark || s.logStartOffset !== s.p.lastLogStartOffset;
+          !incremental ||
+          s.bytes > 0 ||
+          s.errorCode !== ErrorCode.NONE ||
+          s.highWatermark !== s.p.lastHighWatermark ||
+          s.lastStableOffset !== s.p.lastLastStableOffset ||
+          s.logStartOffset !== s.p.lastLogStartOffset;
         s.p.lastHighWatermark = s.highWatermark;
         s.p.lastLogStartOffset = s.logStartOffset;
-        s.p.lastLastStableOffset = s.highWatermark;
+        s.p.lastLastStableOffset = s.lastStableOffset;
         if (changed) add(s);
       }
       for (const s of unresolved) add(s);
@@ -138,7 +145,7 @@ async function readAll(partitions: SessionPartition[], req: FetchRequest, ctx: R
   let anyError = false;
   for (const p of partitions) {
     const log = ctx.broker.logs.get(p.topicId, p.partition) ?? null;
-    const s: Served = { p, errorCode: ErrorCode.NONE, log, batches: [], bytes: 0, highWatermark: -1, logStartOffset: -1 };
+    const s: Served = { ...unservedPartition(p), log };
     list.push(s);
     if (!log) {
       s.errorCode = ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
@@ -152,10 +159,12 @@ async function readAll(partitions: SessionPartition[], req: FetchRequest, ctx: R
     }
     const limit = Math.min(p.partitionMaxBytes, budget);
     // KIP-74: the first batch of the first partition with data goes out even if it is over the limits.
-    const r = await log.read(p.fetchOffset, limit, total === 0);
+    const r = await log.read(p.fetchOffset, limit, total === 0, req.isolationLevel === READ_COMMITTED);
     s.errorCode = r.errorCode;
     s.highWatermark = r.highWatermark;
+    s.lastStableOffset = r.lastStableOffset;
     s.logStartOffset = r.logStartOffset;
+    s.abortedTransactions = r.abortedTransactions;
     s.batches = r.batches;
     s.bytes = r.bytes;
     if (r.errorCode !== ErrorCode.NONE) anyError = true;
@@ -163,6 +172,10 @@ async function readAll(partitions: SessionPartition[], req: FetchRequest, ctx: R
     budget = Math.max(0, budget - r.bytes);
   }
   return { list, total, anyError };
+}
+
+function unservedPartition(p: SessionPartition): Served {
+  return { p, errorCode: ErrorCode.NONE, log: null, batches: [], bytes: 0, highWatermark: -1, lastStableOffset: -1, logStartOffset: -1, abortedTransactions: null };
 }
 
 /** Waits until one of the logs gets data or the time is up; false when it timed out. */

@@ -40,7 +40,8 @@ export const listOffsetsHandler: ApiHandler<ListOffsetsRequest, ListOffsetsRespo
           continue;
         }
         const ts = p.timestamp;
-        if (ts === LATEST) partitions.push(answer(ErrorCode.NONE, log.highWatermark, -1, log.leaderEpoch));
+        // read_committed consumers see the end of the log as the last stable offset.
+        if (ts === LATEST) partitions.push(answer(ErrorCode.NONE, req.isolationLevel === 1 ? log.lastStableOffset : log.highWatermark, -1, log.leaderEpoch));
         else if (ts === EARLIEST || ts === EARLIEST_LOCAL) partitions.push(answer(ErrorCode.NONE, log.logStartOffset, -1, log.leaderEpoch));
         else if (ts === LATEST_TIERED) partitions.push(answer(ErrorCode.NONE, -1, -1, -1));
         else if (ts === MAX_TIMESTAMP || ts >= 0n) {

@@ -57,6 +57,7 @@ export class LogManager {
       if (!log) continue;
       log.uploadedProducers = ProducerState.fromJSON(snap.state);
       log.producers = log.uploadedProducers.clone();
+      log.durableProducers = log.uploadedProducers.clone();
     }
     let replayed = 0;
     for (const e of replay) {

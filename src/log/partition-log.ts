@@ -16,11 +16,14 @@ import {
   batchPartitionLeaderEpoch,
   batchSizeAt,
   readBatchRecords,
+  batchBaseOffset,
+  buildEndTxnMarkerBatch,
 } from '../protocol/records/index.ts';
 import type { TopicSettings } from './topic-settings.ts';
 import type { ObjectRange } from '../metadata/store.ts';
 import { checkBatches, assignOffsets } from './append-checks.ts';
 import { ProducerState } from './producer-state.ts';
+import type { AbortedTxn } from './producer-state.ts';
 
 export interface AppendOutcome {
   errorCode: number;
@@ -35,6 +38,9 @@ export interface AppendOutcome {
 export interface ReadOutcome {
   errorCode: number;
   highWatermark: number;
+  lastStableOffset: number;
+  /** For read_committed reads: aborted transactions overlapping the batches returned. */
+  abortedTransactions: AbortedTxn[] | null;
   logStartOffset: number;
   /** Whole batches, as views of stored bytes. */
   batches: Buffer[];
@@ -94,6 +100,8 @@ export class PartitionLog {
   maxTimestamp = -1;
   /** Idempotent producer state including appends still on their way to disk. */
   producers = new ProducerState();
+  /** Producer state of durable data: open transactions (the last stable offset) and aborted ones. */
+  durableProducers = new ProducerState();
   /** Producer state as of the end of uploaded data: the baseline saved with each upload. */
   uploadedProducers = new ProducerState();
   /** Appends written to the WAL but not yet durable, oldest first. */
@@ -121,9 +129,14 @@ export class PartitionLog {
       return { errorCode: sequence.errorCode, errorMessage: sequence.message, baseOffset: -1, logAppendTimeMs: -1, logStartOffset: -1, recordErrors: [] };
     }
     if (sequence.kind === 'duplicate') return this.answerDuplicate(sequence.firstOffset, sequence.lastOffset);
+    return this.write(records, check.batches, check.maxTimestamp, nowMs);
+  }
+
+  /** Assigns offsets to checked batches, writes them to the WAL and makes them visible once durable. */
+  private async write(records: Buffer, positions: number[], maxTimestamp: number, nowMs: number): Promise<AppendOutcome> {
     const baseOffset = this.nextOffset;
     const logAppendTime = this.settings.logAppendTime ? nowMs : -1;
-    const endOffset = assignOffsets(records, check.batches, baseOffset, this.leaderEpoch, logAppendTime);
+    const endOffset = assignOffsets(records, positions, baseOffset, this.leaderEpoch, logAppendTime);
     assert(Number.isSafeInteger(endOffset), `offset ${endOffset} past 2^53`);
     this.nextOffset = endOffset;
     this.producers.apply(records);
@@ -133,7 +146,7 @@ export class PartitionLog {
       baseOffset,
       endOffset,
       data: records,
-      maxTimestamp: logAppendTime >= 0 ? logAppendTime : check.maxTimestamp,
+      maxTimestamp: logAppendTime >= 0 ? logAppendTime : maxTimestamp >= 0 ? maxTimestamp : nowMs,
       uploaded: false,
     };
     let settle!: (ok: boolean) => void;
@@ -146,7 +159,7 @@ export class PartitionLog {
       // Nothing after the failed write is durable either (the WAL failed the whole queue): the next
       // append starts again right after the last durable offset, with the producer state of then.
       this.nextOffset = this.highWatermark;
-      this.producers = this.durableProducerState();
+      this.producers = this.durableProducers.clone();
       this.settleInflight(flight, false, settle);
       const code = (err as { kafkaError?: number }).kafkaError ?? ErrorCode.KAFKA_STORAGE_ERROR;
       return { errorCode: code, errorMessage: (err as Error).message, baseOffset: -1, logAppendTimeMs: -1, logStartOffset: -1, recordErrors: [] };
@@ -173,17 +186,26 @@ export class PartitionLog {
     return { errorCode: ErrorCode.NONE, errorMessage: null, baseOffset: firstOffset, logAppendTimeMs: -1, logStartOffset: this.logStartOffset, recordErrors: [] };
   }
 
-  /** Producer state of durable data only: the upload baseline plus durable entries not uploaded. */
-  durableProducerState(): ProducerState {
-    const s = this.uploadedProducers.clone();
-    for (const e of this.tail) if (!e.uploaded) s.apply(e.data);
-    return s;
+  /** Offsets below this hold no open transaction: read_committed consumers read up to here. */
+  get lastStableOffset(): number {
+    const open = this.durableProducers.firstOpenTxnOffset();
+    return open >= 0 && open < this.highWatermark ? open : this.highWatermark;
+  }
+
+  /**
+   * Appends a transaction marker (COMMIT or ABORT) for a producer, as the transaction coordinator
+   * does when a transaction ends. Resolves with the marker's offset once it is durable.
+   */
+  async appendMarker(producerId: number, producerEpoch: number, coordinatorEpoch: number, commit: boolean, nowMs: number): Promise<AppendOutcome> {
+    const marker = buildEndTxnMarkerBatch({ commit, coordinatorEpoch, producerId, producerEpoch, timestamp: nowMs });
+    return this.write(marker, [0], -1, nowMs);
   }
 
   /** Makes a durable entry visible: appended in WAL order, so offsets stay contiguous. */
   addDurable(entry: TailEntry, position: WalPosition): void {
     assert(entry.baseOffset >= this.highWatermark, `durable entry at ${entry.baseOffset} below high watermark ${this.highWatermark}`);
     this.tail.push(entry);
+    this.durableProducers.apply(entry.data);
     this.highWatermark = entry.endOffset;
     if (this.nextOffset < entry.endOffset) this.nextOffset = entry.endOffset;
     if (entry.maxTimestamp > this.maxTimestamp) this.maxTimestamp = entry.maxTimestamp;
@@ -198,8 +220,9 @@ export class PartitionLog {
   }
 
   /** Reads whole batches from `offset`, at most maxBytes unless minOneBatch lets one larger batch through (KIP-74). */
-  async read(offset: number, maxBytes: number, minOneBatch: boolean): Promise<ReadOutcome> {
-    const base = { highWatermark: this.highWatermark, logStartOffset: this.logStartOffset };
+  async read(offset: number, maxBytes: number, minOneBatch: boolean, readCommitted = false): Promise<ReadOutcome> {
+    const lastStable = this.lastStableOffset;
+    const base = { highWatermark: this.highWatermark, lastStableOffset: lastStable, logStartOffset: this.logStartOffset, abortedTransactions: null as AbortedTxn[] | null };
     if (offset < this.logStartOffset || offset > this.highWatermark) {
       return { ...base, errorCode: ErrorCode.OFFSET_OUT_OF_RANGE, batches: [], bytes: 0 };
     }
@@ -215,6 +238,12 @@ export class PartitionLog {
       if (used < maxBytes && next < this.highWatermark && (last === undefined || batchLastOffset(last, 0) + 1 >= this.tailStartOffset)) {
         batches.push(...this.readTail(next, maxBytes - used, minOneBatch && batches.length === 0));
       }
+    }
+    if (readCommitted) {
+      // Only what no open transaction may still abort: batches that start below the last stable offset.
+      batches = cutAt(batches, lastStable);
+      const last = batches[batches.length - 1];
+      base.abortedTransactions = last ? this.durableProducers.abortedBetween(offset, lastOffsetIn(last)) : [];
     }
     return { ...base, errorCode: ErrorCode.NONE, batches, bytes: batches.reduce((s, b) => s + b.length, 0) };
   }
@@ -294,4 +323,27 @@ export class PartitionLog {
     }
     return null;
   }
+}
+
+/** Keeps the batches that start below limit; a view holding several batches is cut between them. */
+function cutAt(views: Buffer[], limit: number): Buffer[] {
+  const out: Buffer[] = [];
+  for (const v of views) {
+    let pos = 0;
+    while (pos + RECORD_BATCH_OVERHEAD <= v.length && batchBaseOffset(v, pos) < limit) pos += batchSizeAt(v, pos);
+    if (pos > 0) out.push(pos === v.length ? v : v.subarray(0, pos));
+    if (pos < v.length) break;
+  }
+  return out;
+}
+
+/** Last offset of the last batch in a view of one or more batches. */
+function lastOffsetIn(view: Buffer): number {
+  let pos = 0;
+  let last = -1;
+  while (pos + RECORD_BATCH_OVERHEAD <= view.length) {
+    last = batchLastOffset(view, pos);
+    pos += batchSizeAt(view, pos);
+  }
+  return last;
 }

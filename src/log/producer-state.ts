@@ -5,6 +5,11 @@
 import { ErrorCode } from '../protocol/generated/errors.ts';
 import {
   ATTR_CONTROL,
+  ATTR_TRANSACTIONAL,
+  CONTROL_TYPE_ABORT,
+  CONTROL_TYPE_COMMIT,
+  decodeControlRecordKey,
+  readBatchRecords,
   RECORD_BATCH_OVERHEAD,
   batchAttributes,
   batchBaseOffset,
@@ -34,6 +39,16 @@ export interface ProducerEntry {
   epoch: number;
   batches: BatchMeta[];
   lastTimestamp: number;
+  /** First offset of the producer's open transaction in this partition, or -1 (KIP-98). */
+  txnFirstOffset: number;
+}
+
+/** A transaction that ended with an ABORT marker: read_committed consumers skip its records. */
+export interface AbortedTxn {
+  producerId: number;
+  firstOffset: number;
+  /** Offset of the ABORT marker. */
+  lastOffset: number;
 }
 
 export type SequenceCheck =
@@ -46,6 +61,8 @@ const inSequence = (lastSeq: number, nextSeq: number) => nextSeq === lastSeq + 1
 
 export class ProducerState {
   readonly producers = new Map<number, ProducerEntry>();
+  /** Aborted transactions in offset order of their markers. */
+  aborted: AbortedTxn[] = [];
 
   /**
    * Checks the idempotent batches of one produce request (positions into buf) against this state
@@ -85,16 +102,21 @@ export class ProducerState {
     return { kind: 'ok' };
   }
 
-  /** Records every idempotent data batch in buf (offsets already assigned). */
+  /** Records every idempotent or transactional batch in buf (offsets already assigned). */
   apply(buf: Buffer): void {
     for (let pos = 0; pos + RECORD_BATCH_OVERHEAD <= buf.length; pos += batchSizeAt(buf, pos)) {
       const pid = batchProducerId(buf, pos);
-      if (pid < 0 || batchAttributes(buf, pos) & ATTR_CONTROL) continue;
+      if (pid < 0) continue;
+      const attributes = batchAttributes(buf, pos);
       const epoch = batchProducerEpoch(buf, pos);
       let entry = this.producers.get(pid);
       if (!entry) {
-        entry = { producerId: pid, epoch, batches: [], lastTimestamp: -1 };
+        entry = { producerId: pid, epoch, batches: [], lastTimestamp: -1, txnFirstOffset: -1 };
         this.producers.set(pid, entry);
+      }
+      if (attributes & ATTR_CONTROL) {
+        this.applyMarker(buf, pos, entry);
+        continue;
       }
       if (epoch !== entry.epoch) {
         entry.epoch = epoch;
@@ -102,16 +124,44 @@ export class ProducerState {
       }
       const firstSeq = batchBaseSequence(buf, pos);
       const timestamp = batchMaxTimestamp(buf, pos);
+      const firstOffset = batchBaseOffset(buf, pos);
       if (entry.batches.length === BATCHES_RETAINED) entry.batches.shift();
-      entry.batches.push({
-        firstSeq,
-        lastSeq: lastSequenceOf(firstSeq, batchLastOffsetDelta(buf, pos)),
-        firstOffset: batchBaseOffset(buf, pos),
-        lastOffset: batchLastOffset(buf, pos),
-        timestamp,
-      });
+      entry.batches.push({ firstSeq, lastSeq: lastSequenceOf(firstSeq, batchLastOffsetDelta(buf, pos)), firstOffset, lastOffset: batchLastOffset(buf, pos), timestamp });
       entry.lastTimestamp = timestamp;
+      if (attributes & ATTR_TRANSACTIONAL && entry.txnFirstOffset < 0) entry.txnFirstOffset = firstOffset;
     }
+  }
+
+  /** A COMMIT or ABORT marker closes the producer's open transaction. */
+  private applyMarker(buf: Buffer, pos: number, entry: ProducerEntry): void {
+    const decoded = readBatchRecords(buf.subarray(pos, pos + batchSizeAt(buf, pos)), { verifyCrc: false });
+    const record = decoded.records[0];
+    if (!record) return;
+    const type = decodeControlRecordKey(record.key).type;
+    if (type !== CONTROL_TYPE_ABORT && type !== CONTROL_TYPE_COMMIT) return;
+    if (type === CONTROL_TYPE_ABORT && entry.txnFirstOffset >= 0) {
+      this.aborted.push({ producerId: entry.producerId, firstOffset: entry.txnFirstOffset, lastOffset: record.offset });
+    }
+    entry.txnFirstOffset = -1;
+    entry.epoch = Math.max(entry.epoch, batchProducerEpoch(buf, pos));
+    entry.lastTimestamp = Math.max(entry.lastTimestamp, record.timestamp);
+  }
+
+  /** The first offset of the oldest open transaction, or -1 when none is open. */
+  firstOpenTxnOffset(): number {
+    let first = -1;
+    for (const e of this.producers.values()) if (e.txnFirstOffset >= 0 && (first < 0 || e.txnFirstOffset < first)) first = e.txnFirstOffset;
+    return first;
+  }
+
+  /** Aborted transactions overlapping [from, to], for a read_committed fetch. */
+  abortedBetween(from: number, to: number): AbortedTxn[] {
+    return this.aborted.filter((a) => a.lastOffset >= from && a.firstOffset <= to);
+  }
+
+  /** Forgets aborted transactions wholly below the log start offset. */
+  pruneAborted(logStartOffset: number): void {
+    if (this.aborted.length && this.aborted[0]!.lastOffset < logStartOffset) this.aborted = this.aborted.filter((a) => a.lastOffset >= logStartOffset);
   }
 
   /** Drops producers idle longer than producer.id.expiration.ms. */
@@ -129,17 +179,20 @@ export class ProducerState {
   clone(): ProducerState {
     const s = new ProducerState();
     for (const [pid, e] of this.producers) s.producers.set(pid, { ...e, batches: e.batches.map((b) => ({ ...b })) });
+    s.aborted = [...this.aborted];
     return s;
   }
 
   toJSON(): string {
-    return JSON.stringify([...this.producers.values()]);
+    return JSON.stringify({ producers: [...this.producers.values()], aborted: this.aborted });
   }
 
   static fromJSON(text: string | null): ProducerState {
     const s = new ProducerState();
     if (!text) return s;
-    for (const e of JSON.parse(text) as ProducerEntry[]) s.producers.set(e.producerId, e);
+    const parsed = JSON.parse(text) as { producers: ProducerEntry[]; aborted: AbortedTxn[] };
+    for (const e of parsed.producers) s.producers.set(e.producerId, { ...e, txnFirstOffset: e.txnFirstOffset ?? -1 });
+    s.aborted = parsed.aborted ?? [];
     return s;
   }
 }
