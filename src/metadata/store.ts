@@ -31,6 +31,9 @@ export interface ObjectRange {
   position: number;
   sizeBytes: number;
   maxTimestamp: number;
+  /** Set on ranges the log cleaner wrote and deduplicated (cleanup.policy=compact); absent or
+   *  false: dirty. Kafka keeps the same fact as the cleaner checkpoint (first dirty offset). */
+  cleaned?: boolean;
 }
 
 export type NewObjectRange = Omit<ObjectRange, 'objectId' | 'objectKey'>;

@@ -75,4 +75,11 @@ export const SQLITE_MIGRATIONS: { version: number; description: string; sql: str
       );
     `,
   },
+  {
+    version: 4,
+    description: 'log cleaner: cleaned flag on object ranges',
+    sql: `
+      ALTER TABLE object_ranges ADD COLUMN cleaned INTEGER NOT NULL DEFAULT 0;
+    `,
+  },
 ];

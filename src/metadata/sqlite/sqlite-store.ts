@@ -200,12 +200,12 @@ export class SqliteMetadataStore implements MetadataStore {
   private insertObject(key: string, sizeBytes: number, ranges: NewObjectRange[]): number {
     const id = Number(this.stmt('INSERT INTO objects (object_key, size_bytes, created_at_ms) VALUES (?, ?, ?)').run(key, sizeBytes, Date.now()).lastInsertRowid);
     const ins = this.stmt(
-      'INSERT INTO object_ranges (topic_id, partition_index, base_offset, end_offset, object_id, position, size_bytes, max_timestamp) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+      'INSERT INTO object_ranges (topic_id, partition_index, base_offset, end_offset, object_id, position, size_bytes, max_timestamp, cleaned) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
     );
     for (const r of ranges) {
       // A range for a topic deleted meanwhile is dropped: its object becomes garbage.
       if (!this.stmt('SELECT 1 FROM topics WHERE topic_id = ?').get(r.topicId)) continue;
-      ins.run(r.topicId, r.partitionIndex, r.baseOffset, r.endOffset, id, r.position, r.sizeBytes, r.maxTimestamp);
+      ins.run(r.topicId, r.partitionIndex, r.baseOffset, r.endOffset, id, r.position, r.sizeBytes, r.maxTimestamp, r.cleaned ? 1 : 0);
     }
     return id;
   }
@@ -252,6 +252,7 @@ export class SqliteMetadataStore implements MetadataStore {
       position: r.position as number,
       sizeBytes: r.size_bytes as number,
       maxTimestamp: r.max_timestamp as number,
+      cleaned: r.cleaned === 1,
     }));
   }
 
