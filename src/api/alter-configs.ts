@@ -30,58 +30,60 @@ function target(resourceType: number, resourceName: string, ctx: RequestContext)
   return topic;
 }
 
+/** Both APIs: resolve each resource, compute its new overrides, validate and store them. */
+async function alterEach<R extends { resourceType: number; resourceName: string }>(
+  resources: R[],
+  validateOnly: boolean,
+  ctx: RequestContext,
+  overrides: (r: R, current: Record<string, string>) => Record<string, string> | Outcome,
+) {
+  const responses = [];
+  for (const r of resources) {
+    const head = { resourceType: r.resourceType, resourceName: r.resourceName };
+    const t = target(r.resourceType, r.resourceName, ctx);
+    if ('errorCode' in t) {
+      responses.push({ ...head, ...t });
+      continue;
+    }
+    const next = overrides(r, t.configs);
+    const problem = 'errorCode' in next ? (next as Outcome) : await asOutcome(ctx.broker.topics.setConfigs(t, next, validateOnly));
+    responses.push({ ...head, ...(problem ?? ok) });
+  }
+  return { throttleTimeMs: 0, responses };
+}
+
 export const alterConfigsHandler: ApiHandler<AlterConfigsRequest, AlterConfigsResponse> = {
   apiKey: ApiKey.AlterConfigs,
   minVersion: 0,
   maxVersion: 2,
-  async handle(req, ctx) {
-    const responses = [];
-    for (const r of req.resources) {
-      const head = { resourceType: r.resourceType, resourceName: r.resourceName };
-      const t = target(r.resourceType, r.resourceName, ctx);
-      if ('errorCode' in t) {
-        responses.push({ ...head, ...t });
-        continue;
-      }
+  handle: (req, ctx) =>
+    alterEach(req.resources, req.validateOnly, ctx, (r) => {
+      // Legacy AlterConfigs replaces every override of the resource.
       const configs: Record<string, string> = {};
-      let problem: Outcome | null = null;
       for (const c of r.configs) {
-        if (c.value === null) problem = { errorCode: ErrorCode.INVALID_CONFIG, errorMessage: `Null value not supported for topic config ${c.name}` };
-        else configs[c.name] = c.value;
+        if (c.value === null) return { errorCode: ErrorCode.INVALID_CONFIG, errorMessage: `Null value not supported for topic config ${c.name}` };
+        configs[c.name] = c.value;
       }
-      problem ??= await asOutcome(ctx.broker.topics.setConfigs(t, configs, req.validateOnly));
-      responses.push({ ...head, ...(problem ?? ok) });
-    }
-    return { throttleTimeMs: 0, responses };
-  },
+      return configs;
+    }),
 };
 
 export const incrementalAlterConfigsHandler: ApiHandler<IncrementalAlterConfigsRequest, IncrementalAlterConfigsResponse> = {
   apiKey: ApiKey.IncrementalAlterConfigs,
   minVersion: 0,
   maxVersion: 1,
-  async handle(req, ctx) {
-    const responses = [];
-    for (const r of req.resources) {
-      const head = { resourceType: r.resourceType, resourceName: r.resourceName };
-      const t = target(r.resourceType, r.resourceName, ctx);
-      if ('errorCode' in t) {
-        responses.push({ ...head, ...t });
-        continue;
-      }
-      const configs = { ...t.configs };
-      let problem: Outcome | null = null;
+  handle: (req, ctx) =>
+    alterEach(req.resources, req.validateOnly, ctx, (r, current) => {
+      const configs = { ...current };
       const seen = new Set<string>();
       for (const c of r.configs) {
-        if (seen.has(c.name)) problem ??= { errorCode: ErrorCode.INVALID_REQUEST, errorMessage: `Config ${c.name} appears more than once.` };
+        if (seen.has(c.name)) return { errorCode: ErrorCode.INVALID_REQUEST, errorMessage: `Config ${c.name} appears more than once.` };
         seen.add(c.name);
-        problem ??= apply(configs, c.name, c.configOperation, c.value);
+        const problem = apply(configs, c.name, c.configOperation, c.value);
+        if (problem) return problem;
       }
-      problem ??= await asOutcome(ctx.broker.topics.setConfigs(t, configs, req.validateOnly));
-      responses.push({ ...head, ...(problem ?? ok) });
-    }
-    return { throttleTimeMs: 0, responses };
-  },
+      return configs;
+    }),
 };
 
 function apply(configs: Record<string, string>, name: string, op: number, value: string | null): Outcome | null {
