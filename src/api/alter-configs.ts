@@ -35,7 +35,7 @@ async function alterEach<R extends { resourceType: number; resourceName: string 
   resources: R[],
   validateOnly: boolean,
   ctx: RequestContext,
-  overrides: (r: R, current: Record<string, string>) => Record<string, string> | Outcome,
+  overrides: (r: R, current: Record<string, string>) => { configs: Record<string, string> } | { problem: Outcome },
 ) {
   const responses = [];
   for (const r of resources) {
@@ -46,7 +46,7 @@ async function alterEach<R extends { resourceType: number; resourceName: string 
       continue;
     }
     const next = overrides(r, t.configs);
-    const problem = 'errorCode' in next ? (next as Outcome) : await asOutcome(ctx.broker.topics.setConfigs(t, next, validateOnly));
+    const problem = 'problem' in next ? next.problem : await asOutcome(ctx.broker.topics.setConfigs(t, next.configs, validateOnly));
     responses.push({ ...head, ...(problem ?? ok) });
   }
   return { throttleTimeMs: 0, responses };
@@ -61,10 +61,10 @@ export const alterConfigsHandler: ApiHandler<AlterConfigsRequest, AlterConfigsRe
       // Legacy AlterConfigs replaces every override of the resource.
       const configs: Record<string, string> = {};
       for (const c of r.configs) {
-        if (c.value === null) return { errorCode: ErrorCode.INVALID_CONFIG, errorMessage: `Null value not supported for topic config ${c.name}` };
+        if (c.value === null) return { problem: { errorCode: ErrorCode.INVALID_CONFIG, errorMessage: `Null value not supported for topic config ${c.name}` } };
         configs[c.name] = c.value;
       }
-      return configs;
+      return { configs };
     }),
 };
 
@@ -77,12 +77,12 @@ export const incrementalAlterConfigsHandler: ApiHandler<IncrementalAlterConfigsR
       const configs = { ...current };
       const seen = new Set<string>();
       for (const c of r.configs) {
-        if (seen.has(c.name)) return { errorCode: ErrorCode.INVALID_REQUEST, errorMessage: `Config ${c.name} appears more than once.` };
+        if (seen.has(c.name)) return { problem: { errorCode: ErrorCode.INVALID_REQUEST, errorMessage: `Config ${c.name} appears more than once.` } };
         seen.add(c.name);
         const problem = apply(configs, c.name, c.configOperation, c.value);
-        if (problem) return problem;
+        if (problem) return { problem };
       }
-      return configs;
+      return { configs };
     }),
 };
 
