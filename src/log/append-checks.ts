@@ -1,5 +1,6 @@
 // The checks a produced buffer of record batches must pass before it gets offsets, all made on
-// batch headers (never on records), and the in-place offset assignment that follows.
+// batch headers (never on records, except the key check of compacted topics), and the in-place
+// offset assignment that follows.
 import { ErrorCode } from '../protocol/generated/errors.ts';
 import {
   ATTR_CONTROL,
@@ -19,6 +20,7 @@ import {
   verifyCrc,
 } from '../protocol/records/index.ts';
 import type { TopicSettings } from './topic-settings.ts';
+import { checkCompactedKeys } from './compacted-key-check.ts';
 
 export interface BatchCheck {
   errorCode: number;
@@ -37,7 +39,8 @@ const fail = (errorCode: number, message: string, batchIndex = -1): BatchCheck =
   maxTimestamp: -1,
 });
 
-export function checkBatches(buf: Buffer, s: TopicSettings, nowMs: number): BatchCheck {
+/** `topicPartition` ("topic-partition") only labels the messages of the compacted-topic key check. */
+export function checkBatches(buf: Buffer, s: TopicSettings, nowMs: number, topicPartition = 'unknown'): BatchCheck {
   const positions: number[] = [];
   let maxTimestamp = -1;
   let pos = 0;
@@ -73,6 +76,8 @@ export function checkBatches(buf: Buffer, s: TopicSettings, nowMs: number): Batc
     positions.push(pos);
     pos += size;
   }
+  const keys = s.compacted ? checkCompactedKeys(buf, positions, topicPartition) : null;
+  if (keys) return keys;
   return { errorCode: ErrorCode.NONE, message: null, recordErrors: [], batches: positions, maxTimestamp };
 }
 
