@@ -226,16 +226,13 @@ public final class DataClient {
         int count = 0;
         try (KafkaConsumer<byte[], byte[]> consumer = new KafkaConsumer<>(props, new ByteArrayDeserializer(), new ByteArrayDeserializer());
              BufferedWriter out = Files.newBufferedWriter(outPath, StandardCharsets.UTF_8)) {
-            consumer.assign(ranges.keySet());
+            // Empty ranges are not assigned at all: an assigned partition needs a position.
             Map<TopicPartition, Long> pending = new HashMap<>();
             for (Map.Entry<TopicPartition, long[]> e : ranges.entrySet()) {
-                if (e.getValue()[0] < e.getValue()[1]) {
-                    consumer.seek(e.getKey(), e.getValue()[0]);
-                    pending.put(e.getKey(), e.getValue()[1]);
-                } else {
-                    consumer.pause(List.of(e.getKey()));
-                }
+                if (e.getValue()[0] < e.getValue()[1]) pending.put(e.getKey(), e.getValue()[1]);
             }
+            consumer.assign(pending.keySet());
+            for (TopicPartition tp : pending.keySet()) consumer.seek(tp, ranges.get(tp)[0]);
             while (!pending.isEmpty()) {
                 if (System.currentTimeMillis() > deadline) {
                     System.err.println("DataClient: timed out; still waiting for " + pending);
