@@ -27,6 +27,7 @@ import { Jobs } from './jobs.ts';
 import { enforceRetention } from '../log/retention.ts';
 import { collectGarbage } from '../storage/garbage-collector.ts';
 import { compactObjects } from '../storage/object-compactor.ts';
+import { cleanLogs } from '../log/log-cleaner.ts';
 
 export class Broker {
   readonly config: BrokerConfig;
@@ -106,6 +107,7 @@ export class Broker {
     jobs.add('object-compaction', st.objectCompactionIntervalMs, () =>
       compactObjects([...logs.all()], { objects, store, reader, nodeId: cfg.nodeId, smallBytes: st.objectCompactionSmallBytes, targetBytes: st.objectCompactionTargetBytes, log: this.log }),
     );
+    jobs.add('log-cleaner', st.logCleanerBackoffMs, () => cleanLogs(logs, { objects, store, reader, nodeId: cfg.nodeId, objectBytesTarget: st.objectCompactionTargetBytes, log: this.log }));
     jobs.add('object-gc', Math.max(1000, Math.min(st.objectDeleteDelayMs, 60000)), () => collectGarbage(store, objects, Date.now(), st.objectDeleteDelayMs, this.log));
 
     const catalog = new TopicCatalog();

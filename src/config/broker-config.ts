@@ -88,6 +88,7 @@ export const BROKER_CONFIG_DEFS: Record<string, ConfigDef> = {
   'object.compaction.interval.ms': { kind: 'long', default: '30000', min: 1, doc: 'How often small object ranges are merged into larger per-partition objects.' },
   'object.compaction.small.bytes': { kind: 'int', default: String(8 * 1024 * 1024), min: 1, doc: 'Object ranges smaller than this are merged by object compaction.' },
   'object.compaction.target.bytes': { kind: 'int', default: String(64 * 1024 * 1024), min: 1, doc: 'Object compaction merges ranges into objects of at most this size.' },
+  'log.cleaner.backoff.ms': { kind: 'long', default: '15000', min: 1, doc: 'How often the log cleaner looks for compacted topics (cleanup.policy=compact) due for cleaning.' },
   'max.incremental.fetch.session.cache.slots': { kind: 'int', default: '1000', min: 0, doc: 'Incremental fetch sessions (KIP-227) kept at once.' },
 };
 
@@ -110,6 +111,7 @@ export interface StorageConfig {
   objectCompactionIntervalMs: number;
   objectCompactionSmallBytes: number;
   objectCompactionTargetBytes: number;
+  logCleanerBackoffMs: number;
 }
 
 export interface Listener {
@@ -301,6 +303,7 @@ export function loadBrokerConfig(sources: ConfigSources): BrokerConfig {
     objectCompactionIntervalMs: Number(v('object.compaction.interval.ms')),
     objectCompactionSmallBytes: Number(v('object.compaction.small.bytes')),
     objectCompactionTargetBytes: Number(v('object.compaction.target.bytes')),
+    logCleanerBackoffMs: Number(v('log.cleaner.backoff.ms')),
   };
   return {
     storage,
