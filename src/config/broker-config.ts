@@ -90,6 +90,23 @@ export const BROKER_CONFIG_DEFS: Record<string, ConfigDef> = {
   'object.compaction.target.bytes': { kind: 'int', default: String(64 * 1024 * 1024), min: 1, doc: 'Object compaction merges ranges into objects of at most this size.' },
   'log.cleaner.backoff.ms': { kind: 'long', default: '15000', min: 1, doc: 'How often the log cleaner looks for compacted topics (cleanup.policy=compact) due for cleaning.' },
   'max.incremental.fetch.session.cache.slots': { kind: 'int', default: '1000', min: 0, doc: 'Incremental fetch sessions (KIP-227) kept at once.' },
+  // Group coordinator: Kafka's names and defaults (GroupCoordinatorConfig).
+  'group.initial.rebalance.delay.ms': { kind: 'int', default: '3000', min: 0, doc: 'How long the first rebalance of an empty classic group waits for more members to join.' },
+  'group.min.session.timeout.ms': { kind: 'int', default: '6000', min: 1, doc: 'Smallest session timeout a classic group member may ask for.' },
+  'group.max.session.timeout.ms': { kind: 'int', default: '1800000', min: 1, doc: 'Largest session timeout a classic group member may ask for.' },
+  'group.max.size': { kind: 'int', default: '2147483647', min: 1, doc: 'Most members one classic group may have.' },
+  'group.consumer.session.timeout.ms': { kind: 'int', default: '45000', min: 1, doc: 'Session timeout of consumer group (KIP-848) members: one without a heartbeat this long is removed.' },
+  'group.consumer.heartbeat.interval.ms': { kind: 'int', default: '5000', min: 1, doc: 'Heartbeat interval given to consumer group (KIP-848) members.' },
+  'group.consumer.max.size': { kind: 'int', default: '2147483647', min: 1, doc: 'Most members one consumer group (KIP-848) may have.' },
+  'group.consumer.assignors': {
+    kind: 'list',
+    default: 'uniform,range',
+    doc: 'Server-side assignors of consumer groups (KIP-848); the first is the default. uniform and range (or Kafka\'s class names for them).',
+    validate: (v) => validateAssignors(v),
+  },
+  'offsets.retention.minutes': { kind: 'int', default: '10080', min: 1, doc: 'Committed offsets of a group that has been empty this long (or of a groupless consumer, since the commit) are deleted.' },
+  'offsets.retention.check.interval.ms': { kind: 'long', default: '600000', min: 1, doc: 'How often expired committed offsets and empty groups are removed.' },
+  'offset.metadata.max.bytes': { kind: 'int', default: '4096', min: 0, doc: 'Longest metadata string an offset commit may carry.' },
 };
 
 export interface StorageConfig {
@@ -150,6 +167,21 @@ function parseListener(uri: string): Listener | string {
   if (port > 65535) return `port ${port} in '${uri}' is out of range`;
   if (m[1] !== 'PLAINTEXT') return `listener '${m[1]}' is not supported yet (only PLAINTEXT)`;
   return { name: m[1]!, host: m[2]!.replace(/^\[|\]$/g, ''), port };
+}
+
+/** Kafka's assignor class names are accepted too, so a Kafka server.properties works unchanged. */
+export const ASSIGNOR_NAMES: Record<string, string> = {
+  uniform: 'uniform',
+  range: 'range',
+  'org.apache.kafka.coordinator.group.assignor.UniformAssignor': 'uniform',
+  'org.apache.kafka.coordinator.group.assignor.RangeAssignor': 'range',
+};
+
+function validateAssignors(v: string): string | null {
+  const names = v.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  if (names.length === 0) return 'at least one assignor is required';
+  const bad = names.find((n) => !(n in ASSIGNOR_NAMES));
+  return bad === undefined ? null : `unknown assignor '${bad}' (known: uniform, range)`;
 }
 
 function validateListeners(v: string): string | null {

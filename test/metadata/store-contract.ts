@@ -50,4 +50,42 @@ export function metadataStoreContract(engine: string, open: () => Promise<{ stor
     assert.ok(await again.topicByName('kept'));
     await h.cleanup();
   });
+
+  test(`${engine}: consumer groups and committed offsets are saved, replaced, listed and deleted`, async () => {
+    const h = await open();
+    const s = h.store;
+    const offset = (groupId: string, topic: string, partitionIndex: number, committedOffset: number) => ({
+      groupId,
+      topic,
+      partitionIndex,
+      committedOffset,
+      leaderEpoch: 3,
+      metadata: partitionIndex === 0 ? null : `m${partitionIndex}`,
+      commitTimestampMs: 1000 + committedOffset,
+      expireTimestampMs: partitionIndex === 2 ? 99 : null,
+    });
+    await s.saveGroup({ groupId: 'g1', groupType: 'classic', state: '{"generationId":1}', updatedAtMs: 5 });
+    await s.saveGroup({ groupId: 'g2', groupType: 'consumer', state: '{}', updatedAtMs: 6 });
+    await s.saveGroup({ groupId: 'g1', groupType: 'classic', state: '{"generationId":2}', updatedAtMs: 7 });
+    assert.deepEqual(await s.groups(), [
+      { groupId: 'g1', groupType: 'classic', state: '{"generationId":2}', updatedAtMs: 7 },
+      { groupId: 'g2', groupType: 'consumer', state: '{}', updatedAtMs: 6 },
+    ]);
+    await s.commitOffsets([offset('g1', 'a', 0, 10), offset('g1', 'a', 1, 11), offset('g1', 'b', 2, 12), offset('g3', 'a', 0, 13)]);
+    await s.commitOffsets([offset('g1', 'a', 0, 20)]);
+    await s.commitOffsets([]);
+    assert.deepEqual(await s.committedOffsets('g1'), [offset('g1', 'a', 0, 20), offset('g1', 'a', 1, 11), offset('g1', 'b', 2, 12)], 'a later commit replaces the earlier one');
+    assert.deepEqual((await s.committedOffsets()).map((o) => o.groupId), ['g1', 'g1', 'g1', 'g3']);
+    assert.equal(await s.deleteOffsets('g1', [{ topic: 'a', partitionIndex: 1 }, { topic: 'a', partitionIndex: 7 }]), 1);
+    assert.equal(await s.deleteTopicOffsets('a'), 2, 'a deleted topic takes its offsets from every group');
+    assert.deepEqual(await s.committedOffsets(), [offset('g1', 'b', 2, 12)]);
+    const again = await h.reopen();
+    assert.deepEqual(await again.committedOffsets('g1'), [offset('g1', 'b', 2, 12)], 'offsets survive reopening');
+    assert.equal((await again.groups()).length, 2, 'groups survive reopening');
+    assert.equal(await again.deleteGroup('g1'), true);
+    assert.equal(await again.deleteGroup('g1'), false);
+    assert.deepEqual(await again.committedOffsets(), [], 'deleting a group deletes its offsets');
+    assert.deepEqual((await again.groups()).map((g) => g.groupId), ['g2']);
+    await h.cleanup();
+  });
 }

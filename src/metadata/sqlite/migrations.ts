@@ -76,6 +76,30 @@ export const SQLITE_MIGRATIONS: { version: number; description: string; sql: str
     `,
   },
   {
+    version: 3,
+    description: 'consumer groups and committed offsets',
+    sql: `
+      CREATE TABLE consumer_groups (
+        group_id TEXT PRIMARY KEY,
+        group_type TEXT NOT NULL,
+        state TEXT NOT NULL,
+        updated_at_ms INTEGER NOT NULL
+      );
+      CREATE TABLE committed_offsets (
+        group_id TEXT NOT NULL,
+        topic TEXT NOT NULL,
+        partition_index INTEGER NOT NULL,
+        committed_offset INTEGER NOT NULL,
+        leader_epoch INTEGER NOT NULL,
+        metadata TEXT,
+        commit_timestamp_ms INTEGER NOT NULL,
+        expire_timestamp_ms INTEGER,
+        PRIMARY KEY (group_id, topic, partition_index)
+      );
+      CREATE INDEX committed_offsets_by_topic ON committed_offsets (topic);
+    `,
+  },
+  {
     version: 4,
     description: 'log cleaner: cleaned flag on object ranges',
     sql: `

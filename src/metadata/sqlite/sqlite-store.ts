@@ -5,6 +5,7 @@ import type { StatementSync } from 'node:sqlite';
 import { StraitError } from '../../common/errors.ts';
 import { randomKafkaUuid } from '../ids.ts';
 import type { BrokerRecord, MetadataStore, NewObjectRange, NewTopic, ObjectRange, PartitionRecord, ProducerSnapshot, TopicRecord } from '../store.ts';
+import type { CommittedOffsetRecord, GroupRecord } from '../store.ts';
 import { SQLITE_MIGRATIONS } from './migrations.ts';
 
 type Row = Record<string, unknown>;
@@ -288,6 +289,72 @@ export class SqliteMetadataStore implements MetadataStore {
 
   async forgetObject(objectId: number): Promise<void> {
     this.stmt('DELETE FROM objects WHERE object_id = ? AND NOT EXISTS (SELECT 1 FROM object_ranges r WHERE r.object_id = ?)').run(objectId, objectId);
+  }
+  async saveGroup(g: GroupRecord): Promise<void> {
+    this.stmt(
+      `INSERT INTO consumer_groups (group_id, group_type, state, updated_at_ms) VALUES (?, ?, ?, ?)
+       ON CONFLICT (group_id) DO UPDATE SET group_type = excluded.group_type, state = excluded.state, updated_at_ms = excluded.updated_at_ms`,
+    ).run(g.groupId, g.groupType, g.state, g.updatedAtMs);
+  }
+
+  async deleteGroup(groupId: string): Promise<boolean> {
+    return this.transaction(() => {
+      const offsets = Number(this.stmt('DELETE FROM committed_offsets WHERE group_id = ?').run(groupId).changes);
+      const groups = Number(this.stmt('DELETE FROM consumer_groups WHERE group_id = ?').run(groupId).changes);
+      return offsets + groups > 0;
+    });
+  }
+
+  async groups(): Promise<GroupRecord[]> {
+    const rows = this.stmt('SELECT * FROM consumer_groups ORDER BY group_id').all() as Row[];
+    return rows.map((r) => ({ groupId: r.group_id as string, groupType: r.group_type as string, state: r.state as string, updatedAtMs: r.updated_at_ms as number }));
+  }
+
+  async commitOffsets(offsets: CommittedOffsetRecord[]): Promise<void> {
+    if (offsets.length === 0) return;
+    this.transaction(() => {
+      const put = this.stmt(
+        `INSERT INTO committed_offsets (group_id, topic, partition_index, committed_offset, leader_epoch, metadata, commit_timestamp_ms, expire_timestamp_ms)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (group_id, topic, partition_index) DO UPDATE SET committed_offset = excluded.committed_offset,
+           leader_epoch = excluded.leader_epoch, metadata = excluded.metadata, commit_timestamp_ms = excluded.commit_timestamp_ms,
+           expire_timestamp_ms = excluded.expire_timestamp_ms`,
+      );
+      for (const o of offsets) {
+        put.run(o.groupId, o.topic, o.partitionIndex, o.committedOffset, o.leaderEpoch, o.metadata, o.commitTimestampMs, o.expireTimestampMs);
+      }
+    });
+  }
+
+  async committedOffsets(groupId?: string): Promise<CommittedOffsetRecord[]> {
+    const rows = (
+      groupId === undefined
+        ? this.stmt('SELECT * FROM committed_offsets ORDER BY group_id, topic, partition_index').all()
+        : this.stmt('SELECT * FROM committed_offsets WHERE group_id = ? ORDER BY topic, partition_index').all(groupId)
+    ) as Row[];
+    return rows.map((r) => ({
+      groupId: r.group_id as string,
+      topic: r.topic as string,
+      partitionIndex: r.partition_index as number,
+      committedOffset: r.committed_offset as number,
+      leaderEpoch: r.leader_epoch as number,
+      metadata: (r.metadata as string | null) ?? null,
+      commitTimestampMs: r.commit_timestamp_ms as number,
+      expireTimestampMs: (r.expire_timestamp_ms as number | null) ?? null,
+    }));
+  }
+
+  async deleteOffsets(groupId: string, partitions: { topic: string; partitionIndex: number }[]): Promise<number> {
+    return this.transaction(() => {
+      const del = this.stmt('DELETE FROM committed_offsets WHERE group_id = ? AND topic = ? AND partition_index = ?');
+      let n = 0;
+      for (const p of partitions) n += Number(del.run(groupId, p.topic, p.partitionIndex).changes);
+      return n;
+    });
+  }
+
+  async deleteTopicOffsets(topic: string): Promise<number> {
+    return Number(this.stmt('DELETE FROM committed_offsets WHERE topic = ?').run(topic).changes);
   }
 }
 
