@@ -50,7 +50,7 @@ export class LogManager {
       const next = Math.max(uploadedEnd, p.logStartOffset);
       const log = new PartitionLog(p.topicId, p.partitionIndex, { logStartOffset: p.logStartOffset, nextOffset: next, leaderEpoch: p.leaderEpoch }, topicSettings(topic.configs), this.shared);
       log.maxTimestamp = ranges.reduce((m, r) => Math.max(m, r.maxTimestamp), -1);
-      this.add(log);
+      this.add(log, topic.name);
     }
     for (const snap of await store.producerSnapshots()) {
       const log = this.logs.get(key(snap.topicId, snap.partitionIndex));
@@ -72,7 +72,8 @@ export class LogManager {
     this.opts.log.info('partition logs loaded', { partitions: this.logs.size, walEntriesReplayed: replayed });
   }
 
-  private add(log: PartitionLog): void {
+  private add(log: PartitionLog, topicName?: string): void {
+    if (topicName) log.label = `${topicName}-${log.partition}`;
     this.logs.set(key(log.topicId, log.partition), log);
     const list = this.topicLogs.get(log.topicId) ?? [];
     list[log.partition] = log;
@@ -96,7 +97,7 @@ export class LogManager {
     const settings = topicSettings(topic.configs);
     for (let p = 0; p < topic.partitionCount; p++) {
       if (this.logs.has(key(topic.topicId, p))) continue;
-      this.add(new PartitionLog(topic.topicId, p, { logStartOffset: 0, nextOffset: 0, leaderEpoch }, settings, this.shared));
+      this.add(new PartitionLog(topic.topicId, p, { logStartOffset: 0, nextOffset: 0, leaderEpoch }, settings, this.shared), topic.name);
     }
   }
 

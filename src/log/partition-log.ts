@@ -92,6 +92,8 @@ export class PartitionLog {
   /** Offsets below this are durable and visible to fetches. */
   highWatermark: number;
   settings: TopicSettings;
+  /** "topic-partition", as Kafka names a partition in messages. */
+  label: string;
   /** Durable entries still in memory, contiguous, ending at the high watermark. */
   tail: TailEntry[] = [];
   private readonly shared: LogShared;
@@ -116,11 +118,12 @@ export class PartitionLog {
     this.leaderEpoch = start.leaderEpoch;
     this.settings = settings;
     this.shared = shared;
+    this.label = `${topicId}-${partition}`;
   }
 
   /** Validates, assigns offsets, writes to the WAL; resolves once durable (or failed). */
   async append(records: Buffer, nowMs: number): Promise<AppendOutcome> {
-    const check = checkBatches(records, this.settings, nowMs);
+    const check = checkBatches(records, this.settings, nowMs, this.label);
     if (check.errorCode !== ErrorCode.NONE) {
       return { errorCode: check.errorCode, errorMessage: check.message, baseOffset: -1, logAppendTimeMs: -1, logStartOffset: -1, recordErrors: check.recordErrors };
     }
