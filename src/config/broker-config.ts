@@ -107,6 +107,11 @@ export const BROKER_CONFIG_DEFS: Record<string, ConfigDef> = {
   'offsets.retention.minutes': { kind: 'int', default: '10080', min: 1, doc: 'Committed offsets of a group that has been empty this long (or of a groupless consumer, since the commit) are deleted.' },
   'offsets.retention.check.interval.ms': { kind: 'long', default: '600000', min: 1, doc: 'How often expired committed offsets and empty groups are removed.' },
   'offset.metadata.max.bytes': { kind: 'int', default: '4096', min: 0, doc: 'Longest metadata string an offset commit may carry.' },
+  // Transaction coordinator: Kafka's names and defaults (TransactionStateManagerConfig).
+  'transaction.max.timeout.ms': { kind: 'int', default: '900000', min: 1, doc: 'Longest transaction timeout a producer may ask for in InitProducerId.' },
+  'transaction.abort.timed.out.transaction.cleanup.interval.ms': { kind: 'int', default: '10000', min: 1, doc: 'How often transactions open longer than their timeout are aborted.' },
+  'transactional.id.expiration.ms': { kind: 'int', default: '604800000', min: 1, doc: 'A transactional id with no transaction open and no activity for this long is forgotten.' },
+  'transaction.remove.expired.transaction.cleanup.interval.ms': { kind: 'int', default: '3600000', min: 1, doc: 'How often expired transactional ids are removed.' },
 };
 
 export interface StorageConfig {

@@ -141,4 +141,47 @@ export interface MetadataStore {
   deleteOffsets(groupId: string, partitions: { topic: string; partitionIndex: number }[]): Promise<number>;
   /** Deletes every group's committed offsets for a topic (the topic was deleted); returns how many. */
   deleteTopicOffsets(topic: string): Promise<number>;
+
+  /** Creates or replaces a transactional id's transaction state. */
+  saveTransaction(txn: TransactionRecord): Promise<void>;
+  /** Every transactional id's transaction state, by transactional id. */
+  transactions(): Promise<TransactionRecord[]>;
+  /** Deletes a transactional id's state and its pending offsets, atomically; false when it had no state. */
+  deleteTransaction(transactionalId: string): Promise<boolean>;
+  /** Stores offsets of ongoing transactions, replacing the same transaction's earlier ones for the
+   *  same group and partitions, atomically. */
+  saveTxnOffsets(offsets: TxnOffsetRecord[]): Promise<void>;
+  /** The pending offsets of every transaction, by transactional id. */
+  txnOffsets(): Promise<TxnOffsetRecord[]>;
+  /** Saves a transaction's state and deletes its pending offsets, atomically: the transaction ended
+   *  (a commit has made its offsets committed offsets before). */
+  finishTransaction(txn: TransactionRecord): Promise<void>;
+}
+
+/** A transactional id's transaction state as the transaction coordinator persists it (KIP-98). */
+export interface TransactionRecord {
+  transactionalId: string;
+  producerId: number;
+  /** The producer id before the last rotation (epoch exhaustion), or -1. */
+  previousProducerId: number;
+  producerEpoch: number;
+  /** The epoch before the last bump, so a retried InitProducerId is recognised (KIP-360), or -1. */
+  lastProducerEpoch: number;
+  timeoutMs: number;
+  /** Kafka's state names: Empty, Ongoing, PrepareCommit, PrepareAbort, CompleteCommit, CompleteAbort. */
+  state: string;
+  /** Partitions in the transaction, in (topic, partition) order. */
+  partitions: { topic: string; partition: number }[];
+  /** Consumer groups whose offsets the transaction commits (AddOffsetsToTxn), sorted. */
+  groups: string[];
+  /** When the transaction's first partition was added, or -1. */
+  startTimestampMs: number;
+  lastUpdateTimestampMs: number;
+}
+
+/** An offset committed inside a transaction (TxnOffsetCommit); it becomes a committed offset only
+ *  when the transaction commits. */
+export interface TxnOffsetRecord extends CommittedOffsetRecord {
+  transactionalId: string;
+  producerId: number;
 }

@@ -50,6 +50,56 @@ export function metadataStoreContract(engine: string, open: () => Promise<{ stor
     assert.ok(await again.topicByName('kept'));
     await h.cleanup();
   });
+  test(`${engine}: transaction state and pending transactional offsets are saved, finished and deleted`, async () => {
+    const h = await open();
+    const s = h.store;
+    const txn = {
+      transactionalId: 'tx-a',
+      producerId: 7000,
+      previousProducerId: -1,
+      producerEpoch: 3,
+      lastProducerEpoch: 2,
+      timeoutMs: 60000,
+      state: 'Ongoing',
+      partitions: [
+        { topic: 'orders', partition: 0 },
+        { topic: 'orders', partition: 2 },
+      ],
+      groups: ['g1'],
+      startTimestampMs: 1000,
+      lastUpdateTimestampMs: 1500,
+    };
+    await s.saveTransaction(txn);
+    await s.saveTransaction({ ...txn, transactionalId: 'tx-b', producerId: 7001, state: 'Empty', partitions: [], groups: [], startTimestampMs: -1 });
+    assert.deepEqual(await s.transactions(), [txn, { ...txn, transactionalId: 'tx-b', producerId: 7001, state: 'Empty', partitions: [], groups: [], startTimestampMs: -1 }]);
+
+    const offset = (transactionalId: string, partitionIndex: number, committedOffset: number) => ({
+      transactionalId,
+      producerId: 7000,
+      groupId: 'g1',
+      topic: 'orders',
+      partitionIndex,
+      committedOffset,
+      leaderEpoch: -1,
+      metadata: partitionIndex === 0 ? null : 'm',
+      commitTimestampMs: 2000,
+      expireTimestampMs: null,
+    });
+    await s.saveTxnOffsets([offset('tx-a', 0, 5), offset('tx-a', 1, 9), offset('tx-b', 0, 1)]);
+    await s.saveTxnOffsets([offset('tx-a', 0, 6)]);
+    assert.deepEqual(await s.txnOffsets(), [offset('tx-a', 0, 6), offset('tx-a', 1, 9), offset('tx-b', 0, 1)], 'a later offset of the same transaction replaces the earlier one');
+
+    const done = { ...txn, state: 'CompleteCommit', partitions: [], groups: [], lastUpdateTimestampMs: 3000 };
+    await s.finishTransaction(done);
+    assert.deepEqual(await s.txnOffsets(), [offset('tx-b', 0, 1)], 'finishing removes only that transaction\'s pending offsets');
+    const again = await h.reopen();
+    assert.deepEqual((await again.transactions())[0], done, 'state survives reopening');
+    assert.equal(await again.deleteTransaction('tx-b'), true);
+    assert.equal(await again.deleteTransaction('tx-b'), false);
+    assert.deepEqual(await again.txnOffsets(), [], 'deleting a transactional id deletes its pending offsets');
+    assert.deepEqual((await again.transactions()).map((t) => t.transactionalId), ['tx-a']);
+    await h.cleanup();
+  });
 
   test(`${engine}: consumer groups and committed offsets are saved, replaced, listed and deleted`, async () => {
     const h = await open();

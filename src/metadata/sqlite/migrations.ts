@@ -106,4 +106,35 @@ export const SQLITE_MIGRATIONS: { version: number; description: string; sql: str
       ALTER TABLE object_ranges ADD COLUMN cleaned INTEGER NOT NULL DEFAULT 0;
     `,
   },
+  {
+    version: 5,
+    description: 'transaction coordinator: transaction state per transactional id, pending transactional offsets',
+    sql: `
+      CREATE TABLE transactions (
+        transactional_id TEXT PRIMARY KEY,
+        producer_id INTEGER NOT NULL,
+        previous_producer_id INTEGER NOT NULL,
+        producer_epoch INTEGER NOT NULL,
+        last_producer_epoch INTEGER NOT NULL,
+        timeout_ms INTEGER NOT NULL,
+        state TEXT NOT NULL,
+        partitions TEXT NOT NULL,
+        groups TEXT NOT NULL,
+        start_timestamp_ms INTEGER NOT NULL,
+        last_update_timestamp_ms INTEGER NOT NULL
+      );
+      CREATE TABLE transaction_offsets (
+        transactional_id TEXT NOT NULL,
+        producer_id INTEGER NOT NULL,
+        group_id TEXT NOT NULL,
+        topic TEXT NOT NULL,
+        partition_index INTEGER NOT NULL,
+        committed_offset INTEGER NOT NULL,
+        leader_epoch INTEGER NOT NULL,
+        metadata TEXT,
+        commit_timestamp_ms INTEGER NOT NULL,
+        PRIMARY KEY (transactional_id, group_id, topic, partition_index)
+      );
+    `,
+  },
 ];

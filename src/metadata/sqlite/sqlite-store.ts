@@ -6,6 +6,7 @@ import { StraitError } from '../../common/errors.ts';
 import { randomKafkaUuid } from '../ids.ts';
 import type { BrokerRecord, MetadataStore, NewObjectRange, NewTopic, ObjectRange, PartitionRecord, ProducerSnapshot, TopicRecord } from '../store.ts';
 import type { CommittedOffsetRecord, GroupRecord } from '../store.ts';
+import type { TransactionRecord, TxnOffsetRecord } from '../store.ts';
 import { SQLITE_MIGRATIONS } from './migrations.ts';
 
 type Row = Record<string, unknown>;
@@ -290,6 +291,7 @@ export class SqliteMetadataStore implements MetadataStore {
   async forgetObject(objectId: number): Promise<void> {
     this.stmt('DELETE FROM objects WHERE object_id = ? AND NOT EXISTS (SELECT 1 FROM object_ranges r WHERE r.object_id = ?)').run(objectId, objectId);
   }
+
   async saveGroup(g: GroupRecord): Promise<void> {
     this.stmt(
       `INSERT INTO consumer_groups (group_id, group_type, state, updated_at_ms) VALUES (?, ?, ?, ?)
@@ -355,6 +357,98 @@ export class SqliteMetadataStore implements MetadataStore {
 
   async deleteTopicOffsets(topic: string): Promise<number> {
     return Number(this.stmt('DELETE FROM committed_offsets WHERE topic = ?').run(topic).changes);
+  }
+
+  // --- transaction coordinator ---------------------------------------------------------------------
+
+  async saveTransaction(t: TransactionRecord): Promise<void> {
+    this.putTransaction(t);
+  }
+
+  private putTransaction(t: TransactionRecord): void {
+    this.stmt(
+      `INSERT INTO transactions (transactional_id, producer_id, previous_producer_id, producer_epoch, last_producer_epoch, timeout_ms, state,
+         partitions, groups, start_timestamp_ms, last_update_timestamp_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (transactional_id) DO UPDATE SET producer_id = excluded.producer_id, previous_producer_id = excluded.previous_producer_id,
+         producer_epoch = excluded.producer_epoch, last_producer_epoch = excluded.last_producer_epoch, timeout_ms = excluded.timeout_ms,
+         state = excluded.state, partitions = excluded.partitions, groups = excluded.groups, start_timestamp_ms = excluded.start_timestamp_ms,
+         last_update_timestamp_ms = excluded.last_update_timestamp_ms`,
+    ).run(
+      t.transactionalId,
+      t.producerId,
+      t.previousProducerId,
+      t.producerEpoch,
+      t.lastProducerEpoch,
+      t.timeoutMs,
+      t.state,
+      JSON.stringify(t.partitions.map((p) => [p.topic, p.partition])),
+      JSON.stringify(t.groups),
+      t.startTimestampMs,
+      t.lastUpdateTimestampMs,
+    );
+  }
+
+  async transactions(): Promise<TransactionRecord[]> {
+    const rows = this.stmt('SELECT * FROM transactions ORDER BY transactional_id').all() as Row[];
+    return rows.map((r) => ({
+      transactionalId: r.transactional_id as string,
+      producerId: r.producer_id as number,
+      previousProducerId: r.previous_producer_id as number,
+      producerEpoch: r.producer_epoch as number,
+      lastProducerEpoch: r.last_producer_epoch as number,
+      timeoutMs: r.timeout_ms as number,
+      state: r.state as string,
+      partitions: (JSON.parse(r.partitions as string) as [string, number][]).map(([topic, partition]) => ({ topic, partition })),
+      groups: JSON.parse(r.groups as string) as string[],
+      startTimestampMs: r.start_timestamp_ms as number,
+      lastUpdateTimestampMs: r.last_update_timestamp_ms as number,
+    }));
+  }
+
+  async deleteTransaction(transactionalId: string): Promise<boolean> {
+    return this.transaction(() => {
+      this.stmt('DELETE FROM transaction_offsets WHERE transactional_id = ?').run(transactionalId);
+      return Number(this.stmt('DELETE FROM transactions WHERE transactional_id = ?').run(transactionalId).changes) > 0;
+    });
+  }
+
+  async saveTxnOffsets(offsets: TxnOffsetRecord[]): Promise<void> {
+    if (offsets.length === 0) return;
+    this.transaction(() => {
+      const put = this.stmt(
+        `INSERT INTO transaction_offsets (transactional_id, producer_id, group_id, topic, partition_index, committed_offset, leader_epoch, metadata, commit_timestamp_ms)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (transactional_id, group_id, topic, partition_index) DO UPDATE SET producer_id = excluded.producer_id,
+           committed_offset = excluded.committed_offset, leader_epoch = excluded.leader_epoch, metadata = excluded.metadata,
+           commit_timestamp_ms = excluded.commit_timestamp_ms`,
+      );
+      for (const o of offsets) {
+        put.run(o.transactionalId, o.producerId, o.groupId, o.topic, o.partitionIndex, o.committedOffset, o.leaderEpoch, o.metadata, o.commitTimestampMs);
+      }
+    });
+  }
+
+  async txnOffsets(): Promise<TxnOffsetRecord[]> {
+    const rows = this.stmt('SELECT * FROM transaction_offsets ORDER BY transactional_id, group_id, topic, partition_index').all() as Row[];
+    return rows.map((r) => ({
+      transactionalId: r.transactional_id as string,
+      producerId: r.producer_id as number,
+      groupId: r.group_id as string,
+      topic: r.topic as string,
+      partitionIndex: r.partition_index as number,
+      committedOffset: r.committed_offset as number,
+      leaderEpoch: r.leader_epoch as number,
+      metadata: (r.metadata as string | null) ?? null,
+      commitTimestampMs: r.commit_timestamp_ms as number,
+      expireTimestampMs: null,
+    }));
+  }
+
+  async finishTransaction(t: TransactionRecord): Promise<void> {
+    this.transaction(() => {
+      this.stmt('DELETE FROM transaction_offsets WHERE transactional_id = ?').run(t.transactionalId);
+      this.putTransaction(t);
+    });
   }
 }
 
