@@ -185,6 +185,19 @@ export function objectStoreContract(engine: string, open: () => Promise<Contract
     assert.equal((await store.head('doomed'))?.sizeBytes, 3, 'a deleted key can be written again');
   });
 
+  t('a put racing a delete of the last other object under its prefix still lands', async (store) => {
+    // In a folder the delete removes the emptied directory the put is about to write into.
+    for (let round = 0; round < 150; round++) {
+      await store.put(`d/${round}/old`, Buffer.from('old'));
+      const [deleted, written] = await Promise.allSettled([store.delete(`d/${round}/old`), store.put(`d/${round}/new`, Buffer.from('new'))]);
+      assert.equal(deleted.status, 'fulfilled', `round ${round}: ${deleted.status === 'rejected' ? String(deleted.reason) : ''}`);
+      assert.equal(written.status, 'fulfilled', `round ${round}: ${written.status === 'rejected' ? String(written.reason) : ''}`);
+    }
+    const keys = (await store.list('d/')).map((info) => info.key);
+    assert.equal(keys.length, 150);
+    assert.ok(keys.every((key) => key.endsWith('/new')));
+  });
+
   t('a conditional put creates an object once; later ones fail with ObjectExistsError', async (store) => {
     const first = Buffer.from('first');
     await store.put('once', first, { ifNoneMatch: true });

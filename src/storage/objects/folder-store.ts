@@ -7,7 +7,9 @@
 // - a conditional create (ifNoneMatch) uses link(2), which fails with EEXIST when the name is taken,
 //   so of two racing writers exactly one succeeds;
 // - an unconditional put uses rename(2), which replaces an existing object atomically.
-// Then the directory is flushed so the new name itself survives a crash, and the temp is removed.
+// Then the directory is flushed so the new name itself survives a crash (and, the first time, the
+// parents of directories put() may have created), and the temp is removed. A crash mid-put leaves
+// only a temp file, which the next open removes.
 import { randomBytes } from 'node:crypto';
 import type { Dirent } from 'node:fs';
 import { link, lstat, mkdir, open, readdir, readFile, rename, rmdir, stat, unlink } from 'node:fs/promises';
@@ -43,9 +45,13 @@ function assertRange(range: { start: number; end: number }): void {
   );
 }
 
-/** S3 orders keys by their UTF-8 bytes; JavaScript's default sort compares UTF-16 units instead. */
-function compareKeys(a: string, b: string): number {
-  return Buffer.compare(Buffer.from(a), Buffer.from(b));
+/** Sorts keys as S3 lists them, by their UTF-8 bytes (JavaScript's default sort compares UTF-16
+ *  units, which orders U+E000..U+FFFF after the characters beyond U+FFFF). */
+function sortKeys(keys: string[]): string[] {
+  return keys
+    .map((key) => ({ key, bytes: Buffer.from(key) }))
+    .sort((a, b) => Buffer.compare(a.bytes, b.bytes))
+    .map(({ key }) => key);
 }
 
 function errnoOf(error: unknown): string | undefined {
@@ -101,33 +107,24 @@ export class FolderStore implements ObjectStore {
     const path = join(this.root, ...parts);
     const dir = dirname(path);
     const buffers = Array.isArray(body) ? body : [body];
-    for (let attempt = 0; ; attempt++) {
-      await this.makeDir(key, dir);
-      const temp = join(dir, `${tempPrefix}${process.pid}-${randomBytes(8).toString('hex')}`);
-      let handle: FileHandle;
+    const { temp, handle } = await this.createTemp(key, dir);
+    // From here the temporary file keeps dir and its parents non-empty, so a concurrent delete
+    // cannot remove them.
+    try {
       try {
-        handle = await open(temp, 'wx', 0o644);
-      } catch (error) {
-        // A concurrent delete removed the (then empty) directory between mkdir and open.
-        if (errnoOf(error) === 'ENOENT' && attempt < putDirectoryRetriesMax) continue;
-        throw unavailable(`creating a temporary file for ${key}`, error);
-      }
-      try {
-        try {
-          await writeAll(handle, buffers);
-          await handle.datasync();
-        } finally {
-          await handle.close();
-        }
-        await this.place(key, temp, path, opts.ifNoneMatch === true);
-        await syncDir(dir);
-      } catch (error) {
-        if (error instanceof StraitError) throw error;
-        throw unavailable(`writing ${key}`, error);
+        await writeAll(handle, buffers);
+        await handle.datasync();
       } finally {
-        await unlink(temp).catch(() => undefined);
+        await handle.close();
       }
-      return;
+      await this.syncNewDirs(dir);
+      await this.place(key, temp, path, opts.ifNoneMatch === true);
+      await syncDir(dir);
+    } catch (error) {
+      if (error instanceof StraitError) throw error;
+      throw unavailable(`writing ${key}`, error);
+    } finally {
+      await unlink(temp).catch(() => undefined);
     }
   }
 
@@ -196,10 +193,10 @@ export class FolderStore implements ObjectStore {
     } catch (error) {
       throw unavailable(`listing ${JSON.stringify(prefix)}`, error);
     }
-    found.sort(compareKeys);
+    const sorted = sortKeys(found);
     const infos: ObjectInfo[] = [];
-    for (let i = 0; i < found.length; i += listStatConcurrencyMax) {
-      const batch = found.slice(i, i + listStatConcurrencyMax);
+    for (let i = 0; i < sorted.length; i += listStatConcurrencyMax) {
+      const batch = sorted.slice(i, i + listStatConcurrencyMax);
       const sizes = await Promise.all(batch.map((key) => this.sizeOf(key)));
       batch.forEach((key, j) => {
         const sizeBytes = sizes[j];
@@ -234,24 +231,32 @@ export class FolderStore implements ObjectStore {
     assert(!this.closed, `folder store ${this.root} used after close()`);
   }
 
-  /** Creates dir and its missing parents, and flushes each new directory's entry in its parent. */
-  private async makeDir(key: string, dir: string): Promise<void> {
-    try {
-      await mkdir(dir, { recursive: true });
-    } catch (error) {
-      const code = errnoOf(error);
-      if (code === 'ENOTDIR' || code === 'EEXIST') {
-        throw new ObjectKeyInvalidError(key, 'a part of it is an object (a folder store cannot hold both "a" and "a/b")');
+  /** Creates dir (and its parents) and an empty temporary file in it. */
+  private async createTemp(key: string, dir: string): Promise<{ temp: string; handle: FileHandle }> {
+    for (let attempt = 0; ; attempt++) {
+      const temp = join(dir, `${tempPrefix}${process.pid}-${randomBytes(8).toString('hex')}`);
+      try {
+        await mkdir(dir, { recursive: true });
+        return { temp, handle: await open(temp, 'wx', 0o644) };
+      } catch (error) {
+        const code = errnoOf(error);
+        // A concurrent delete removed an empty directory on the way: in the middle of mkdir's
+        // steps (it found the directory, then not when it checked its type) or before open.
+        if (code === 'ENOENT' && attempt < putDirectoryRetriesMax) continue;
+        if (code === 'ENOTDIR' || code === 'EEXIST') {
+          throw new ObjectKeyInvalidError(key, 'a part of it is an object (a folder store cannot hold both "a" and "a/b")');
+        }
+        throw unavailable(`creating a temporary file for ${key}`, error);
       }
-      throw unavailable(`creating the directory for ${key}`, error);
     }
+  }
+
+  /** Flushes the entry of each directory on the way to dir that may have been created recently,
+   *  so the object's path survives a crash, not only its file. */
+  private async syncNewDirs(dir: string): Promise<void> {
     const unsynced: string[] = [];
     for (let d = dir; !this.durableDirs.has(d); d = dirname(d)) unsynced.push(d);
-    try {
-      for (const d of unsynced) await syncDir(dirname(d));
-    } catch (error) {
-      throw unavailable(`flushing the directory for ${key}`, error);
-    }
+    for (const d of unsynced) await syncDir(dirname(d));
     for (const d of unsynced) this.durableDirs.add(d);
   }
 
@@ -337,7 +342,8 @@ export class FolderStore implements ObjectStore {
         await this.removeStaleTemps(path);
       } else if (entry.name.startsWith(tempPrefix)) {
         const pid = Number.parseInt(entry.name.slice(tempPrefix.length), 10);
-        // Temps of live processes (this one included) belong to a put still under way.
+        // Temps of live processes (this one included) belong to a put still under way. (A dead
+        // writer's PID reused by another process keeps its temp until a later open: harmless.)
         if (Number.isSafeInteger(pid) && pid > 0 && isPidAlive(pid)) continue;
         await unlink(path).catch(() => undefined);
       }
