@@ -1,11 +1,13 @@
 // Test harness for compatibility tests: starts brokers (Apache Kafka from the .cache jars, or
-// Strait from src/) on free 127.0.0.1 ports and runs the real third-party clients that
-// scripts/install-test-deps.sh installs. Every process it starts is in its own process group and
+// Strait from src/) and MinIO (the S3-compatible server the object store is tested against) on
+// free 127.0.0.1 ports and runs the real third-party clients that scripts/install-test-deps.sh
+// installs. Every process it starts is in its own process group and
 // is killed when the test process exits, even if a test forgot to stop it.
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
+import { get as httpGet, type IncomingMessage } from 'node:http';
 import { createConnection, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,6 +18,7 @@ export const cacheDir = join(repoRoot, '.cache');
 export const kafkaLibsDir = join(cacheDir, 'kafka', 'libs');
 export const venvPython = join(cacheDir, 'venv', 'bin', 'python');
 export const franzClientPath = join(cacheDir, 'bin', 'franz-client');
+export const minioPath = join(cacheDir, 'bin', 'minio');
 export const log4jConfigPath = join(repoRoot, 'test', 'java', 'log4j2.properties');
 export const kafkaVersion = '4.3.1';
 
@@ -510,4 +513,185 @@ export async function withBrokerDiagnostics<T>(broker: BrokerHandle, step: () =>
 /** A topic name unique to this run, so reruns against a kept broker never collide. */
 export function uniqueTopic(prefix: string): string {
   return `${prefix}-${randomBytes(4).toString('hex')}`;
+}
+
+export interface MinioHandle {
+  port: number;
+  /** http://127.0.0.1:PORT, for path-style S3 requests. */
+  endpoint: string;
+  accessKey: string;
+  secretKey: string;
+  /** The region MinIO signs and checks requests for. */
+  region: string;
+  dataDir: string;
+  /** Kills MinIO and removes its data. */
+  stop(): Promise<void>;
+  /** Kills MinIO (SIGKILL) but keeps its data: connections are refused until restart(). */
+  kill(): Promise<void>;
+  /** Starts MinIO again on the same port and data after kill(); resolves once it is live. */
+  restart(): Promise<void>;
+  /** Freezes MinIO (SIGSTOP): connections are accepted by the kernel but never answered.
+   *  Resolves once every thread of it has stopped (on Linux, where /proc tells). */
+  pause(): Promise<void>;
+  resume(): void;
+  /** MinIO's process state letter from /proc (R, S, T for stopped…), or null if unknown. */
+  processState(): string | null;
+  output(): string;
+  exitStatus(): string | null;
+}
+
+export interface StartMinioOptions {
+  readyTimeoutMs?: number;
+}
+
+/** Resolves true when GET http://127.0.0.1:port/path answers 200 (and accept() likes the headers). */
+function probeHttp(port: number, path: string, accept: (res: IncomingMessage) => boolean = () => true, timeoutMs = 1000): Promise<boolean> {
+  return new Promise((resolve) => {
+    const req = httpGet({ host: '127.0.0.1', port, path, timeout: timeoutMs, agent: false }, (res) => {
+      res.resume();
+      resolve(res.statusCode === 200 && accept(res));
+    });
+    req.once('timeout', () => req.destroy());
+    req.once('error', () => resolve(false));
+  });
+}
+
+/** The state letter of a process in /proc/PID/stat (after the parenthesised command name). */
+function processStateOf(pid: number | undefined): string | null {
+  if (pid === undefined) return null;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+  } catch {
+    return null;
+  }
+}
+
+/** True when every thread of the process is stopped (T); also true where /proc is missing. */
+function allThreadsStopped(pid: number | undefined): boolean {
+  if (pid === undefined || !existsSync('/proc/self/stat')) return true;
+  let threads: string[];
+  try {
+    threads = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return true;
+  }
+  return threads.every((tid) => {
+    try {
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) === 'T';
+    } catch {
+      return true;
+    }
+  });
+}
+
+/** MinIO's liveness answer is 200 as soon as it listens, marking "x-minio-server-status: offline"
+ *  until its object layer is up; S3 requests meanwhile fail. The cluster check then waits for the
+ *  bucket metadata and IAM subsystems too. */
+async function minioReady(port: number): Promise<boolean> {
+  const live = await probeHttp(port, '/minio/health/live', (res) => res.headers['x-minio-server-status'] === undefined);
+  return live && (await probeHttp(port, '/minio/health/cluster'));
+}
+
+/**
+ * Starts a single-drive MinIO server on a free 127.0.0.1 port with a temporary data folder, about
+ * half a second; ready when its health endpoints say it serves requests. Its environment is built from scratch (no inherited MINIO_* or proxy variables)
+ * and turns off everything that would reach beyond loopback: the update check, call-home
+ * diagnostics and the web console. The test that starts it stops it.
+ */
+export async function startMinio(options: StartMinioOptions = {}): Promise<MinioHandle> {
+  requireInstalled(minioPath, 'MinIO');
+  const [port, consolePort] = [await freePort(), await freePort()];
+  const dir = await mkdtemp(join(tmpdir(), 'strait-minio-'));
+  tempDirs.add(dir);
+  const dataDir = join(dir, 'data');
+  const accessKey = 'strait-test';
+  const secretKey = randomBytes(12).toString('hex');
+  const region = 'us-east-1';
+  const env: Record<string, string> = {
+    PATH: process.env['PATH'] ?? '/usr/bin:/bin',
+    // MinIO keeps a config folder (~/.minio) in its home; keep it inside the temporary folder.
+    HOME: dir,
+    MINIO_ROOT_USER: accessKey,
+    MINIO_ROOT_PASSWORD: secretKey,
+    MINIO_REGION: region,
+    MINIO_UPDATE: 'off',
+    MINIO_CALLHOME_ENABLE: 'off',
+    MINIO_BROWSER: 'off',
+  };
+  const args = [
+    'server',
+    '--quiet',
+    '--address',
+    `127.0.0.1:${port}`,
+    '--console-address',
+    `127.0.0.1:${consolePort}`,
+    '--certs-dir',
+    join(dir, 'certs'),
+    dataDir,
+  ];
+  const output = new OutputTail();
+  let child: ChildProcess | null = null;
+  const launch = async (): Promise<void> => {
+    const proc = spawnGroup(minioPath, args, { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    child = proc;
+    proc.stdout?.on('data', (chunk: Buffer) => output.append(chunk));
+    proc.stderr?.on('data', (chunk: Buffer) => output.append(chunk));
+    const spawnFailure = new Promise<never>((_resolve, reject) => {
+      proc.once('error', (error) => reject(new Error(`could not start MinIO: ${error.message}`)));
+    });
+    spawnFailure.catch(() => undefined);
+    await Promise.race([
+      waitUntil(() => minioReady(port), proc, output, 'MinIO', options.readyTimeoutMs ?? 30_000),
+      spawnFailure,
+    ]);
+  };
+  const kill = async (): Promise<void> => {
+    const proc = child;
+    if (proc === null || proc.pid === undefined || exitStatusOf(proc) !== null) return;
+    killGroup(proc.pid, 'SIGKILL');
+    await waitForExit(proc, 10_000);
+  };
+  const signal = (name: NodeJS.Signals): void => {
+    const proc = child;
+    if (proc !== null && proc.pid !== undefined && exitStatusOf(proc) === null) killGroup(proc.pid, name);
+  };
+  const stop = async (): Promise<void> => {
+    await kill();
+    await rm(dir, { recursive: true, force: true });
+    tempDirs.delete(dir);
+  };
+  try {
+    await launch();
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  return {
+    port,
+    endpoint: `http://127.0.0.1:${port}`,
+    accessKey,
+    secretKey,
+    region,
+    dataDir,
+    stop,
+    kill,
+    restart: async () => {
+      await kill();
+      await launch();
+    },
+    pause: async () => {
+      signal('SIGSTOP');
+      const deadline = Date.now() + 5_000;
+      while (!allThreadsStopped(child?.pid)) {
+        if (Date.now() > deadline) throw new Error(`MinIO did not stop within 5 s of SIGSTOP (state ${processStateOf(child?.pid)})`);
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+    },
+    resume: () => signal('SIGCONT'),
+    processState: () => processStateOf(child?.pid),
+    output: () => output.text,
+    exitStatus: () => (child === null ? null : exitStatusOf(child)),
+  };
 }
