@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import type { Logger } from '../common/logger.ts';
 import type { MetadataStore, NewObjectRange, ProducerSnapshot } from '../metadata/store.ts';
 import type { ObjectStore } from './objects/object-store.ts';
+import { ObjectExistsError } from './objects/object-store.ts';
 import type { WalPosition } from './wal/file-wal.ts';
 
 /** What the uploader needs of a durable entry; `uploaded` is set once its object is committed. */
@@ -116,7 +117,13 @@ export class Uploader {
     for (let attempt = 0; !this.closed; attempt++) {
       try {
         if (objectId < 0) {
-          await this.opts.objects.put(key, parts, { ifNoneMatch: attempt === 0 });
+          try {
+            await this.opts.objects.put(key, parts, { ifNoneMatch: true });
+          } catch (err) {
+            // Keys are random per upload: an existing object is this upload's own earlier attempt,
+            // whose answer was lost. Anything else is an error to retry.
+            if (!(err instanceof ObjectExistsError) || attempt === 0) throw err;
+          }
           objectId = await this.opts.store.commitObject(key, position, ranges, producers?.snapshots);
         }
         break;
