@@ -13,6 +13,10 @@ set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 CACHE="$REPO/.cache"
+# Downloads (Maven repository, Go modules and build cache, MinIO builds) live outside the clone, so
+# a fresh clone on the same machine (CI) reuses them; what the tests run is still put in .cache/.
+DOWNLOADS="${STRAIT_DOWNLOAD_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/strait}"
+mkdir -p "$DOWNLOADS"
 KAFKA_VERSION=4.3.1
 # MinIO publishes no tagged Go module versions, so it is pinned to a pseudo-version (a commit).
 MINIO_MODULE=github.com/minio/minio
@@ -45,7 +49,7 @@ install_kafka() {
   log "copying Apache Kafka $KAFKA_VERSION jars into .cache/kafka/libs"
   rm -rf "$libs.tmp"
   mkdir -p "$CACHE/kafka"
-  mvn -B -q -f "$pom" -Dmaven.repo.local="$CACHE/m2" -Dstyle.color=never \
+  mvn -B -q -f "$pom" -Dmaven.repo.local="$DOWNLOADS/m2" -Dstyle.color=never \
     dependency:copy-dependencies -DoutputDirectory="$libs.tmp" -DincludeScope=runtime \
     >"$CACHE/kafka/mvn.log" 2>&1 || { cat "$CACHE/kafka/mvn.log" >&2; die "mvn could not copy the Kafka jars"; }
   # A quick proof that the tools load: TopicCommand prints its usage.
@@ -108,7 +112,7 @@ install_franz() {
   log "building .cache/bin/franz-client"
   (
     cd "$src"
-    export GOPATH="$CACHE/go" GOMODCACHE="$CACHE/go/mod" GOCACHE="$CACHE/go/cache"
+    export GOPATH="$DOWNLOADS/go" GOMODCACHE="$DOWNLOADS/go/mod" GOCACHE="$DOWNLOADS/go/cache"
     export GOTOOLCHAIN=local GOFLAGS="-mod=readonly -buildvcs=false"
     go build -o "$bin.tmp" . >&2
   )
@@ -129,7 +133,7 @@ install_franz_data() {
   log "building .cache/bin/franz-data"
   (
     cd "$src"
-    export GOPATH="$CACHE/go" GOMODCACHE="$CACHE/go/mod" GOCACHE="$CACHE/go/cache"
+    export GOPATH="$DOWNLOADS/go" GOMODCACHE="$DOWNLOADS/go/mod" GOCACHE="$DOWNLOADS/go/cache"
     export GOTOOLCHAIN=local GOFLAGS="-mod=readonly -buildvcs=false"
     go build -o "$bin.tmp" . >&2
   )
@@ -148,12 +152,20 @@ install_minio() {
     summary+=("minio cached")
     return
   fi
+  local built="$DOWNLOADS/bin/minio-$MINIO_VERSION"
+  if [[ $FORCE == 0 && -x "$built" ]]; then
+    mkdir -p "$CACHE/bin"
+    cp "$built" "$bin"
+    echo "$stamp" >"$stamp_file"
+    summary+=("minio copied from $DOWNLOADS")
+    return
+  fi
   need go "install Go"
   log "building .cache/bin/minio ($MINIO_VERSION) from source; a cold build takes a few minutes"
-  local gobin="$CACHE/go/bin.minio.tmp"
+  local gobin="$DOWNLOADS/go/bin.minio.tmp"
   rm -rf "$gobin"
   (
-    export GOPATH="$CACHE/go" GOMODCACHE="$CACHE/go/mod" GOCACHE="$CACHE/go/cache" GOBIN="$gobin"
+    export GOPATH="$DOWNLOADS/go" GOMODCACHE="$DOWNLOADS/go/mod" GOCACHE="$DOWNLOADS/go/cache" GOBIN="$gobin"
     export GOTOOLCHAIN=local GOFLAGS="-buildvcs=false"
     # Outside any module, so `go install pkg@version` uses MinIO's own go.mod and go.sum.
     cd "$CACHE"
@@ -161,7 +173,9 @@ install_minio() {
   )
   # A quick proof that the binary runs.
   "$gobin/minio" --version >/dev/null 2>&1 || die "the MinIO binary built but does not run"
-  mv "$gobin/minio" "$bin"
+  mkdir -p "$DOWNLOADS/bin"
+  mv "$gobin/minio" "$built"
+  cp "$built" "$bin"
   rm -rf "$gobin"
   echo "$stamp" >"$stamp_file"
   summary+=("minio built")
