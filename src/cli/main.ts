@@ -9,7 +9,7 @@ const USAGE = `Usage: strait <command> [options]
 
 Commands:
   start            Start a broker (embedded SQLite metadata and local storage by default).
-  config           Print every broker setting with its default and meaning.
+  config           Print every broker setting with its default and meaning (--markdown: as a table).
 
 Options for start:
   --config FILE    Read settings from a Java-style .properties file.
@@ -95,9 +95,11 @@ async function start(argv: string[]): Promise<void> {
   }
 }
 
-function printConfig(): void {
+function printConfig(markdown: boolean): void {
+  if (markdown) process.stdout.write('| setting | type | default | meaning |\n|---|---|---|---|\n');
   for (const [k, d] of Object.entries(BROKER_CONFIG_DEFS)) {
-    process.stdout.write(`${k}\n    ${d.doc}\n    type ${d.kind}, default ${d.default ?? '(none)'}\n`);
+    if (markdown) process.stdout.write(`| \`${k}\` | ${d.kind} | ${d.default === null ? '—' : `\`${d.default}\``} | ${d.doc} |\n`);
+    else process.stdout.write(`${k}\n    ${d.doc}\n    type ${d.kind}, default ${d.default ?? '(none)'}\n`);
   }
 }
 
@@ -107,7 +109,7 @@ switch (command) {
     await start(rest);
     break;
   case 'config':
-    printConfig();
+    printConfig(rest.includes('--markdown'));
     break;
   case undefined:
   case '-h':
