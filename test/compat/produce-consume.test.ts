@@ -100,9 +100,11 @@ describe(`every client's records read back by every other client (${target})`, (
   for (const [index, producer] of producers.entries()) {
     test(`${producer.client} produces ${producer.caps.codecs.join(', ')}`, { timeout: clientTimeoutMs * 2 }, async () => {
       const topic = topics.get(producer.client)!;
-      // The near-1 MiB record goes with a different codec for each producer, so every codec carries one.
+      // The near-1 MiB record goes with a different codec for each producer, so every codec carries
+      // one, and is just under 1 MiB for half the producers and just over it for the others.
       const bigCodec = producer.caps.codecs[index % producer.caps.codecs.length]!;
-      const spec = recordSet({ topic, partitions, caps: producer.caps, seed: 1000 + index, bigCodec, baseTimestamp: started - 3_600_000 });
+      const bigSize = index % 2 === 0 ? 'under' : 'over';
+      const spec = recordSet({ topic, partitions, caps: producer.caps, seed: 1000 + index, bigCodec, bigSize, baseTimestamp: started - 3_600_000 });
       await produce(producer, spec, topic, partitions);
     });
   }

@@ -135,8 +135,12 @@ export interface ProducerCaps {
   avoidBytes?: readonly number[];
 }
 
-/** Bytes of a record "near 1 MiB": 1 MiB less room for the batch and record headers. */
-export const nearMiBBytes = 1024 * 1024 - 1024;
+/**
+ * Value sizes of records "near 1 MiB": just under (the batch still fits a 1 MiB partition fetch
+ * limit) and just over (the batch is larger than the consumers' 1 MiB per-partition fetch limit, so
+ * it comes back only because KIP-74 lets the first batch through whatever its size).
+ */
+export const nearMiBBytes = { under: 1024 * 1024 - 1024, over: 1024 * 1024 + 1024 } as const;
 /** Topic max.message.bytes for the data-path topics, above one near-1 MiB record batch. */
 export const bigTopicMaxMessageBytes = 3 * 1024 * 1024;
 
@@ -147,6 +151,8 @@ export interface RecordSetOptions {
   seed: number;
   /** The codec whose group also carries one near-1 MiB record (on partition 0), if any. */
   bigCodec: Codec | null;
+  /** Whether that record is just under or just over 1 MiB. */
+  bigSize?: keyof typeof nearMiBBytes;
   /** First explicit timestamp (records get baseTimestamp + small steps). */
   baseTimestamp: number;
 }
@@ -185,7 +191,10 @@ export function recordSet(o: RecordSetOptions): SpecRecord[] {
     if (o.caps.nullHeaderValues) add({ partition: p(1), key: b64('k7'), value: b64('v7'), headers: [['null-value', null], ['after', b64('x')]] });
     if (o.caps.defaultPartitioner) add({ partition: null, key: b64(`routed-${compression}`), value: b64('routed by the client'), headers: [] });
     for (let i = 0; i < 6; i++) add({ partition: p(2), key: b64(`run-${i}`), value: b64(rng.words(30 + i)), headers: i % 2 === 0 ? [['n', b64(String(i))]] : [] });
-    if (compression === o.bigCodec) add({ partition: p(0), key: b64('near-1MiB'), value: b64(rng.bytes(nearMiBBytes)), headers: [['size', b64(String(nearMiBBytes))]] });
+    if (compression === o.bigCodec) {
+      const size = nearMiBBytes[o.bigSize ?? 'under'];
+      add({ partition: p(0), key: b64('near-1MiB'), value: b64(rng.bytes(size)), headers: [['size', b64(String(size))]] });
+    }
   }
   return out;
 }
