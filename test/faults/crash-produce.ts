@@ -7,8 +7,10 @@
 //     broker's), and each run's values keep their send order within a partition;
 //   - records whose send failed or whose answer was lost may be present (they may have been durable
 //     when the broker died), once at most.
-// Used by crash-produce.test.ts (a few cycles) and crash-produce.long.test.ts (many).
+// Also an object-store outage (runOutage). Used by crash-produce.test.ts (a few cycles) and
+// crash-produce.long.test.ts (many).
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -17,6 +19,7 @@ import { kafkaLibsDir, log4jConfigPath, runCommand, startStrait, type MinioHandl
 import { RawClient } from '../helpers/raw-client.ts';
 import { ApiKey } from '../../src/protocol/generated/api-table.ts';
 import { S3Store } from '../../src/storage/objects/index.ts';
+import { readBatches } from '../../src/protocol/records/index.ts';
 
 export interface Ack {
   value: string;
@@ -355,4 +358,149 @@ export async function runKillCycles(o: KillCycleOptions): Promise<KillCycleResul
     rmSync(workDir, { recursive: true, force: true });
   }
   return { acked: last.acked, records: last.records, unacknowledgedPresent: last.unacknowledgedPresent, failedSends };
+}
+
+// --- an object-store outage --------------------------------------------------------------------------
+
+export interface OutageOptions {
+  minio: MinioHandle;
+  /** kill: MinIO refuses connections; pause: MinIO is frozen (SIGSTOP), requests hang. */
+  mode: 'kill' | 'pause';
+  log?: (message: string) => void;
+}
+
+export type ReadDuringOutage = { outcome: 'answer' | 'waiting' | 'connection closed'; detail: string };
+
+/**
+ * MinIO goes away while a producer writes: acknowledged writes are durable in the WAL, so produces
+ * go on being acknowledged (or would fail once too much waits for upload) and nothing acknowledged
+ * is lost. Reads of data uploaded before the outage work again once MinIO is back, in the same
+ * process; then a second outage, with Strait killed during it and restarted while MinIO is still
+ * away, loses nothing either. Returns what a read of uploaded data got during the first outage.
+ */
+export async function runOutage(o: OutageOptions): Promise<ReadDuringOutage | undefined> {
+  const { minio } = o;
+  const log = o.log ?? (() => {});
+  const down = (): Promise<void> => (o.mode === 'kill' ? minio.kill() : Promise.resolve(minio.pause()));
+  const up = (): Promise<void> => (o.mode === 'kill' ? (minio.exitStatus() === null ? Promise.resolve() : minio.restart()) : Promise.resolve(minio.resume()));
+  let readDuringOutage: ReadDuringOutage | undefined;
+  const workDir = mkdtempSync(join(tmpdir(), 'strait-outage-'));
+  const dataDir = join(workDir, 'data');
+  const topic = 'crash-outage';
+  const partitions = 3;
+  // The tail and block caches are off, so every read of uploaded data goes to MinIO.
+  const straitArgs = ['--upload-interval-ms', '300', '--tail-cache-bytes-max', '0', '--block-cache-bytes-max', '0', ...(await s3Args(minio, `outage-${randomBytes(4).toString('hex')}`))];
+  const configPath = writeProducerConfig(workDir);
+  const acks: Ack[] = [];
+  let broker: StraitHandle | undefined;
+  try {
+    broker = await startStrait({ dataDir, args: straitArgs });
+    await createTopic(broker.port, topic, partitions);
+
+    // 1. MinIO up: write, let the uploader catch up, read everything back.
+    const before = new VerifiableProducer(broker.bootstrap, topic, 1, configPath, 1000);
+    try {
+      await before.waitForAcks(500, 30_000);
+    } finally {
+      await before.stop();
+    }
+    acks.push(...before.acks);
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    verify(await readTopic(broker.bootstrap, topic, workDir), acks, partitions, 'before the outage');
+
+    // 2. MinIO away: keep writing for a while; try a read of uploaded data.
+    await down();
+    const during = new VerifiableProducer(broker.bootstrap, topic, 2, configPath, 1000);
+    try {
+      await during.waitForAcks(1, 30_000).catch(() => undefined);
+      // A read of uploaded data while MinIO is away (the caller judges the outcome).
+      readDuringOutage = await fetchDuringOutage(broker.port, topic, before.acks);
+      log(`fetch of uploaded data during the outage: ${readDuringOutage.outcome}: ${readDuringOutage.detail}`);
+      assert.equal(broker.exitStatus(), null, 'Strait survived a read during the outage');
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+    } finally {
+      await during.stop();
+    }
+    acks.push(...during.acks);
+    log(`during the outage: ${during.acks.length} acknowledged, ${during.failed.length} failed${during.failed.length > 0 ? ` (first: ${during.failed[0]})` : ''}`);
+
+    // 3. MinIO back, the same Strait process: reads of uploaded data resume, and everything
+    //    acknowledged during the outage is there too.
+    await up();
+    log(`after MinIO returned: ${JSON.stringify(verify(await readTopic(broker.bootstrap, topic, workDir), acks, partitions, 'after MinIO returned'))}`);
+
+    // 4. MinIO away again, Strait killed during the outage while a producer writes.
+    await down();
+    const crashed = new VerifiableProducer(broker.bootstrap, topic, 3, configPath, 1000);
+    try {
+      await crashed.waitForAcks(1, 30_000).catch(() => undefined);
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+      await broker.kill9();
+    } finally {
+      await crashed.stop();
+    }
+    acks.push(...crashed.acks);
+
+    // 5. Restart while MinIO is still away, then bring it back: every acknowledged record,
+    //    uploaded before an outage or only in the WAL, must read back.
+    const restarting = startStrait({ dataDir, args: straitArgs, readyTimeoutMs: 60_000 });
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    await up();
+    broker = await restarting;
+    const result = verify(await readTopic(broker.bootstrap, topic, workDir), acks, partitions, 'after a kill during the outage and a restart');
+    log(`after the restart: ${JSON.stringify(result)}`);
+    assert.ok(during.acks.length > 0 && crashed.acks.length > 0, 'produces were acknowledged during the outages (the WAL holds them)');
+    assert.ok(before.acks.length >= 500);
+  } catch (error) {
+    const output = broker?.output().slice(-6000) ?? '';
+    throw new Error(`${(error as Error).message}\n--- Strait's last output:\n${output}`, { cause: error });
+  } finally {
+    await broker?.stop().catch(() => undefined);
+    await up().catch(() => undefined);
+    rmSync(workDir, { recursive: true, force: true });
+  }
+  return readDuringOutage;
+}
+
+/**
+ * Fetches the first record acknowledged before the outage (uploaded, and neither in the tail cache
+ * nor in the block cache, both off) and describes the outcome: an answer with an error code or with
+ * the right records, a wait, or a closed connection. Throws if records come back that differ from
+ * what was acknowledged there.
+ */
+async function fetchDuringOutage(port: number, topic: string, acks: readonly Ack[]): Promise<ReadDuringOutage> {
+  const perPartition = new Map<number, Ack[]>();
+  for (const a of acks) perPartition.set(a.partition, [...(perPartition.get(a.partition) ?? []), a]);
+  const [partition, partitionAcks] = [...perPartition].sort((a, b) => b[1].length - a[1].length)[0]!;
+  const offset = Math.min(...partitionAcks.map((a) => a.offset));
+  const client = await RawClient.connect(port);
+  const started = Date.now();
+  try {
+    const answer = client.request(ApiKey.Fetch, 12, {
+      replicaId: -1,
+      maxWaitMs: 0,
+      minBytes: 0,
+      maxBytes: 1024 * 1024,
+      sessionEpoch: -1,
+      topics: [{ topic, partitions: [{ partition, fetchOffset: BigInt(offset), partitionMaxBytes: 1024 * 1024, currentLeaderEpoch: -1 }] }],
+    });
+    const timeout = new Promise<'waiting'>((resolve) => setTimeout(() => resolve('waiting'), 10_000));
+    let r: any;
+    try {
+      r = await Promise.race([answer, timeout]);
+    } catch (error) {
+      return { outcome: 'connection closed', detail: `${(error as Error).message} after ${Date.now() - started} ms (fetch of ${partition}/${offset})` };
+    }
+    if (r === 'waiting') return { outcome: 'waiting', detail: 'no answer within 10 s' };
+    const p = r.responses[0].partitions[0];
+    const records = [...readBatches(p.records ?? Buffer.alloc(0))].flatMap((b) => b.records);
+    const expected = new Map(partitionAcks.map((a) => [a.offset, a.value]));
+    for (const record of records) {
+      const want = expected.get(record.offset);
+      if (want !== undefined) assert.equal(record.value?.toString(), want, `record ${partition}/${record.offset} read during the outage`);
+    }
+    return { outcome: 'answer', detail: `error code ${p.errorCode}, ${records.length} records from ${partition}/${offset}, after ${Date.now() - started} ms` };
+  } finally {
+    client.close();
+  }
 }
