@@ -18,6 +18,19 @@ import { alterConfigsHandler, incrementalAlterConfigsHandler } from './alter-con
 import { deleteRecordsHandler } from './delete-records.ts';
 import { describeLogDirsHandler } from './describe-log-dirs.ts';
 import type { ProducerIdManager } from '../coordinator/producer-ids.ts';
+// Group coordinator APIs.
+import { findCoordinatorHandler } from './find-coordinator.ts';
+import { joinGroupHandler } from './join-group.ts';
+import { syncGroupHandler } from './sync-group.ts';
+import { heartbeatHandler } from './heartbeat.ts';
+import { leaveGroupHandler } from './leave-group.ts';
+import { offsetCommitHandler } from './offset-commit.ts';
+import { offsetFetchHandler } from './offset-fetch.ts';
+import { offsetDeleteHandler } from './offset-delete.ts';
+import { describeGroupsHandler } from './describe-groups.ts';
+import { listGroupsHandler } from './list-groups.ts';
+import { deleteGroupsHandler } from './delete-groups.ts';
+import type { GroupCoordinator } from '../coordinator/group-coordinator.ts';
 
 export { ApiRouter, encodeResponseFrame } from './router.ts';
 export type { ApiHandler, BrokerServices, RequestContext } from './context.ts';
@@ -39,11 +52,13 @@ export const HANDLERS = [
   describeConfigsHandler,
   describeClusterHandler,
   describeTopicPartitionsHandler,
+  findCoordinatorHandler,
 ];
 
 export interface RouterOptions {
   fetchSessionSlots: number;
   producerIds: ProducerIdManager;
+  groups: GroupCoordinator;
 }
 
 /** Kafka drops incremental fetch sessions idle longer than this. */
@@ -54,5 +69,19 @@ export function createRouter(opts: RouterOptions): ApiRouter {
   for (const h of HANDLERS) router.register(h);
   router.register(initProducerIdHandler(opts.producerIds));
   router.register(fetchHandler(new FetchSessionCache(opts.fetchSessionSlots, FETCH_SESSION_IDLE_MS_MAX)));
+  for (const make of [
+    joinGroupHandler,
+    syncGroupHandler,
+    heartbeatHandler,
+    leaveGroupHandler,
+    offsetCommitHandler,
+    offsetFetchHandler,
+    offsetDeleteHandler,
+    describeGroupsHandler,
+    listGroupsHandler,
+    deleteGroupsHandler,
+  ]) {
+    router.register(make(opts.groups));
+  }
   return router;
 }

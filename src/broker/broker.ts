@@ -24,6 +24,8 @@ import { ObjectReader } from '../storage/object-reader.ts';
 import { LogManager } from '../log/log-manager.ts';
 import { ProducerIdManager } from '../coordinator/producer-ids.ts';
 import { Jobs } from './jobs.ts';
+import { GroupCoordinator } from '../coordinator/group-coordinator.ts';
+import { groupCoordinatorConfig } from '../coordinator/group-config.ts';
 import { enforceRetention } from '../log/retention.ts';
 import { collectGarbage } from '../storage/garbage-collector.ts';
 import { compactObjects } from '../storage/object-compactor.ts';
@@ -40,6 +42,7 @@ export class Broker {
   logs: LogManager | null = null;
   reader: ObjectReader | null = null;
   jobs: Jobs | null = null;
+  groups: GroupCoordinator | null = null;
   bound: ListenerSpec[] = [];
 
   /** Test hook handed to the WAL (see WalOptions.faults). */
@@ -112,7 +115,14 @@ export class Broker {
 
     const catalog = new TopicCatalog();
     await catalog.load(store);
-    const router = createRouter({ fetchSessionSlots: cfg.fetchSessionSlots, producerIds: new ProducerIdManager(store) });
+    // Group coordinator: consumer groups and committed offsets, loaded before clients can connect.
+    const groupConfig = groupCoordinatorConfig(cfg.values);
+    const groups = new GroupCoordinator({ store, catalog, config: groupConfig, log: this.log.child({ component: 'group-coordinator' }) });
+    await groups.load();
+    this.groups = groups;
+    jobs.add('offsets-retention', groupConfig.offsetsRetentionCheckIntervalMs, () => groups.expireOffsets());
+
+    const router = createRouter({ fetchSessionSlots: cfg.fetchSessionSlots, producerIds: new ProducerIdManager(store), groups });
     const topicListener = {
       created: (t: Parameters<TopicCatalog['put']>[0]) => {
         catalog.put(t);
@@ -122,6 +132,7 @@ export class Broker {
         catalog.remove(t.topicId);
         logs.dropTopic(t.topicId);
         for (let p = 0; p < t.partitionCount; p++) reader.invalidate(t.topicId, p);
+        groups.onTopicDeleted(t.name).catch((err: unknown) => this.log.warn('could not delete committed offsets of a deleted topic', { topic: t.name, err: err as Error }));
       },
       changed: (t: Parameters<TopicCatalog['put']>[0]) => {
         catalog.put(t);
@@ -164,6 +175,8 @@ export class Broker {
   }
 
   async stop(): Promise<void> {
+    // Parked JoinGroup/SyncGroup requests are answered (NOT_COORDINATOR) so the server can drain.
+    this.groups?.shutdown();
     await this.server?.close();
     await this.jobs?.stop();
     await this.uploader?.close();

@@ -1,0 +1,47 @@
+// FindCoordinator: a single broker coordinates every group and every transactional id, so the
+// answer is always this node (as advertised on the listener the request came in on). v4+ asks for
+// several keys at once (KIP-699).
+import { ApiKey } from '../protocol/generated/api-table.ts';
+import { ErrorCode } from '../protocol/generated/errors.ts';
+import type { FindCoordinatorRequest } from '../protocol/generated/find-coordinator-request.ts';
+import type { FindCoordinatorResponse } from '../protocol/generated/find-coordinator-response.ts';
+import type { ApiHandler, RequestContext } from './context.ts';
+
+const KEY_TYPE_GROUP = 0;
+const KEY_TYPE_TRANSACTION = 1;
+/** v4+: several keys per request. */
+const BATCHED_VERSION = 4;
+
+interface Answer {
+  errorCode: number;
+  errorMessage: string | null;
+  nodeId: number;
+  host: string;
+  port: number;
+}
+
+function coordinatorFor(keyType: number, ctx: RequestContext): Answer {
+  if (keyType !== KEY_TYPE_GROUP && keyType !== KEY_TYPE_TRANSACTION) {
+    // Share groups (key type 2, KIP-932) have no coordinator here.
+    return { errorCode: ErrorCode.INVALID_REQUEST, errorMessage: `Unsupported key type ${keyType}`, nodeId: -1, host: '', port: -1 };
+  }
+  const b = ctx.broker;
+  const listener = b.config.advertisedListeners.find((l) => l.name === ctx.conn.listenerName) ?? b.config.advertisedListeners[0]!;
+  return { errorCode: ErrorCode.NONE, errorMessage: null, nodeId: b.nodeId, host: listener.host, port: listener.port };
+}
+
+export const findCoordinatorHandler: ApiHandler<FindCoordinatorRequest, FindCoordinatorResponse> = {
+  apiKey: ApiKey.FindCoordinator,
+  minVersion: 0,
+  maxVersion: 6,
+  handle(req, ctx) {
+    if (ctx.apiVersion < BATCHED_VERSION) {
+      const a = coordinatorFor(req.keyType, ctx);
+      return { throttleTimeMs: 0, ...a };
+    }
+    return {
+      throttleTimeMs: 0,
+      coordinators: req.coordinatorKeys.map((key) => ({ key, ...coordinatorFor(req.keyType, ctx) })),
+    };
+  },
+};
