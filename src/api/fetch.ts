@@ -106,12 +106,14 @@ export function fetchHandler(sessions: FetchSessionCache): ApiHandler<FetchReque
           g = { topic: s.p.topicName, topicId: byId ? s.p.topicId : ZERO_UUID, partitions: [] };
           groups.set(k, g);
         }
+        // Kafka reports no offsets with a partition error.
+        const failed = s.errorCode !== ErrorCode.NONE;
         const data: Input<PartitionData> = {
           partitionIndex: s.p.partition,
           errorCode: s.errorCode,
-          highWatermark: BigInt(s.highWatermark),
-          lastStableOffset: BigInt(s.lastStableOffset),
-          logStartOffset: BigInt(s.logStartOffset),
+          highWatermark: failed ? -1n : BigInt(s.highWatermark),
+          lastStableOffset: failed ? -1n : BigInt(s.lastStableOffset),
+          logStartOffset: failed ? -1n : BigInt(s.logStartOffset),
           abortedTransactions: readCommitted ? (s.abortedTransactions ?? []).map((a) => ({ producerId: BigInt(a.producerId), firstOffset: BigInt(a.firstOffset) })) : null,
           preferredReadReplica: -1,
           records: s.batches.length === 1 ? s.batches[0]! : s.batches.length === 0 ? Buffer.alloc(0) : Buffer.concat(s.batches, s.bytes),
@@ -159,7 +161,16 @@ async function readAll(partitions: SessionPartition[], req: FetchRequest, ctx: R
     }
     const limit = Math.min(p.partitionMaxBytes, budget);
     // KIP-74: the first batch of the first partition with data goes out even if it is over the limits.
-    const r = await log.read(p.fetchOffset, limit, total === 0, req.isolationLevel === READ_COMMITTED);
+    let r;
+    try {
+      r = await log.read(p.fetchOffset, limit, total === 0, req.isolationLevel === READ_COMMITTED);
+    } catch (err) {
+      // Object storage could not be read: this partition fails retriably; the others are served.
+      s.errorCode = (err as { kafkaError?: number }).kafkaError ?? ErrorCode.KAFKA_STORAGE_ERROR;
+      ctx.broker.log.warn('fetch could not read partition data', { topicId: p.topicId, partition: p.partition, offset: p.fetchOffset, err: err as Error });
+      anyError = true;
+      continue;
+    }
     s.errorCode = r.errorCode;
     s.highWatermark = r.highWatermark;
     s.lastStableOffset = r.lastStableOffset;

@@ -45,8 +45,13 @@ export const listOffsetsHandler: ApiHandler<ListOffsetsRequest, ListOffsetsRespo
         else if (ts === EARLIEST || ts === EARLIEST_LOCAL) partitions.push(answer(ErrorCode.NONE, log.logStartOffset, -1, log.leaderEpoch));
         else if (ts === LATEST_TIERED) partitions.push(answer(ErrorCode.NONE, -1, -1, -1));
         else if (ts === MAX_TIMESTAMP || ts >= 0n) {
-          const found = await log.findByTimestamp(ts === MAX_TIMESTAMP ? 'max' : Number(ts));
-          partitions.push(found ? answer(ErrorCode.NONE, found.offset, found.timestamp, found.leaderEpoch) : answer(ErrorCode.NONE, -1, -1, -1));
+          try {
+            const found = await log.findByTimestamp(ts === MAX_TIMESTAMP ? 'max' : Number(ts));
+            partitions.push(found ? answer(ErrorCode.NONE, found.offset, found.timestamp, found.leaderEpoch) : answer(ErrorCode.NONE, -1, -1, -1));
+          } catch (err) {
+            // Object storage could not be read: a retriable error for this partition only.
+            partitions.push(answer((err as { kafkaError?: number }).kafkaError ?? ErrorCode.KAFKA_STORAGE_ERROR));
+          }
         } else partitions.push(answer(ErrorCode.INVALID_REQUEST));
       }
       topics.push({ name: t.name, partitions });
