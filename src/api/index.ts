@@ -17,7 +17,15 @@ import { createPartitionsHandler } from './create-partitions.ts';
 import { alterConfigsHandler, incrementalAlterConfigsHandler } from './alter-configs.ts';
 import { deleteRecordsHandler } from './delete-records.ts';
 import { describeLogDirsHandler } from './describe-log-dirs.ts';
-import type { ProducerIdManager } from '../coordinator/producer-ids.ts';
+// Transaction coordinator APIs.
+import { addPartitionsToTxnHandler } from './add-partitions-to-txn.ts';
+import { addOffsetsToTxnHandler } from './add-offsets-to-txn.ts';
+import { endTxnHandler } from './end-txn.ts';
+import { txnOffsetCommitHandler } from './txn-offset-commit.ts';
+import { describeTransactionsHandler } from './describe-transactions.ts';
+import { listTransactionsHandler } from './list-transactions.ts';
+import { describeProducersHandler } from './describe-producers.ts';
+import type { TransactionCoordinator } from '../coordinator/transactions.ts';
 // Group coordinator APIs.
 import { findCoordinatorHandler } from './find-coordinator.ts';
 import { joinGroupHandler } from './join-group.ts';
@@ -38,7 +46,7 @@ export type { ApiHandler, BrokerServices, RequestContext } from './context.ts';
 /** Handlers with no state of their own. */
 export const HANDLERS = [
   apiVersionsHandler,
-  produceHandler,
+  describeProducersHandler,
   listOffsetsHandler,
   offsetForLeaderEpochHandler,
   createPartitionsHandler,
@@ -57,7 +65,7 @@ export const HANDLERS = [
 
 export interface RouterOptions {
   fetchSessionSlots: number;
-  producerIds: ProducerIdManager;
+  transactions: TransactionCoordinator;
   groups: GroupCoordinator;
 }
 
@@ -67,7 +75,18 @@ const FETCH_SESSION_IDLE_MS_MAX = 120_000;
 export function createRouter(opts: RouterOptions): ApiRouter {
   const router = new ApiRouter();
   for (const h of HANDLERS) router.register(h);
-  router.register(initProducerIdHandler(opts.producerIds));
+  for (const make of [
+    produceHandler,
+    initProducerIdHandler,
+    addPartitionsToTxnHandler,
+    addOffsetsToTxnHandler,
+    endTxnHandler,
+    txnOffsetCommitHandler,
+    describeTransactionsHandler,
+    listTransactionsHandler,
+  ]) {
+    router.register(make(opts.transactions));
+  }
   router.register(fetchHandler(new FetchSessionCache(opts.fetchSessionSlots, FETCH_SESSION_IDLE_MS_MAX)));
   for (const make of [
     joinGroupHandler,

@@ -1,11 +1,16 @@
 // Produce: each partition's records go to its log as bytes; the answer comes once they are durable
-// in the WAL (acks=1 and acks=-1 both mean durable; acks=0 gets no answer at all).
+// in the WAL (acks=1 and acks=-1 both mean durable; acks=0 gets no answer at all). Transactional
+// batches of a request naming a transactional id are appended only to partitions already in the
+// producer's ongoing transaction (KIP-890 part 1), checked with the coordinator in the same turn of
+// the event loop as the append, so no EndTxn can slip between check and append.
 import { ApiKey } from '../protocol/generated/api-table.ts';
 import { ErrorCode } from '../protocol/generated/errors.ts';
 import type { Input } from '../protocol/primitives.ts';
 import type { ProduceRequest } from '../protocol/generated/produce-request.ts';
 import type { ProduceResponse, TopicProduceResponse, PartitionProduceResponse } from '../protocol/generated/produce-response.ts';
 import { CloseConnection } from '../network/connection.ts';
+import { ATTR_TRANSACTIONAL, RECORD_BATCH_OVERHEAD, batchAttributes, batchProducerEpoch, batchProducerId } from '../protocol/records/index.ts';
+import type { TransactionCoordinator } from '../coordinator/transactions.ts';
 import type { ApiHandler, RequestContext } from './context.ts';
 
 type PartitionAnswer = Input<PartitionProduceResponse>;
@@ -19,60 +24,86 @@ const partitionError = (index: number, errorCode: number, errorMessage: string |
   errorMessage,
 });
 
-export const produceHandler: ApiHandler<ProduceRequest, ProduceResponse> = {
-  apiKey: ApiKey.Produce,
-  minVersion: 3,
-  maxVersion: 11,
-  async handle(req, ctx) {
-    const validAcks = req.acks === 0 || req.acks === 1 || req.acks === -1;
-    const now = Date.now();
-    const topics: Input<TopicProduceResponse>[] = [];
-    const pending: Promise<unknown>[] = [];
-    let anyError = false;
-    for (const td of req.topicData) {
-      const answers: PartitionAnswer[] = [];
-      topics.push({ name: td.name, partitionResponses: answers });
-      const topic = ctx.broker.catalog.byName(td.name);
-      for (const pd of td.partitionData) {
-        const slot = answers.length;
-        answers.push(partitionError(pd.index, ErrorCode.NONE));
-        const log = topic ? ctx.broker.logs.get(topic.topicId, pd.index) : undefined;
-        let early: PartitionAnswer | null = null;
-        if (!validAcks) early = partitionError(pd.index, ErrorCode.INVALID_REQUIRED_ACKS);
-        else if (!log) early = partitionError(pd.index, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
-        else if (req.transactionalId !== null) {
-          early = partitionError(pd.index, ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED, 'Transactions are not supported yet');
-        } else if (pd.records === null) early = partitionError(pd.index, ErrorCode.INVALID_RECORD, 'Produce request has null records');
-        if (early || !log) {
-          answers[slot] = early!;
-          anyError = true;
-          continue;
+export function produceHandler(txns: TransactionCoordinator): ApiHandler<ProduceRequest, ProduceResponse> {
+  return {
+    apiKey: ApiKey.Produce,
+    minVersion: 3,
+    maxVersion: 11,
+    async handle(req, ctx) {
+      const validAcks = req.acks === 0 || req.acks === 1 || req.acks === -1;
+      const now = Date.now();
+      const topics: Input<TopicProduceResponse>[] = [];
+      const pending: Promise<unknown>[] = [];
+      let anyError = false;
+      for (const td of req.topicData) {
+        const answers: PartitionAnswer[] = [];
+        topics.push({ name: td.name, partitionResponses: answers });
+        const topic = ctx.broker.catalog.byName(td.name);
+        for (const pd of td.partitionData) {
+          const slot = answers.length;
+          answers.push(partitionError(pd.index, ErrorCode.NONE));
+          const log = topic ? ctx.broker.logs.get(topic.topicId, pd.index) : undefined;
+          let early: PartitionAnswer | null = null;
+          if (!validAcks) early = partitionError(pd.index, ErrorCode.INVALID_REQUIRED_ACKS);
+          else if (!log) early = partitionError(pd.index, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
+          else if (pd.records === null) early = partitionError(pd.index, ErrorCode.INVALID_RECORD, 'Produce request has null records');
+          else if (req.transactionalId !== null) early = verifyTransactional(txns, req.transactionalId, td.name, pd.index, pd.records, ctx.apiVersion);
+          if (early || !log) {
+            answers[slot] = early!;
+            anyError = true;
+            continue;
+          }
+          pending.push(
+            log.append(pd.records!, now).then((r) => {
+              if (r.errorCode !== ErrorCode.NONE) anyError = true;
+              answers[slot] = {
+                index: pd.index,
+                errorCode: oldClientCode(r.errorCode, ctx),
+                baseOffset: BigInt(r.baseOffset),
+                logAppendTimeMs: BigInt(r.logAppendTimeMs),
+                logStartOffset: BigInt(r.logStartOffset),
+                recordErrors: r.recordErrors.map((e) => ({ batchIndex: e.batchIndex, batchIndexErrorMessage: e.message })),
+                errorMessage: r.errorMessage,
+              };
+            }),
+          );
         }
-        pending.push(
-          log.append(pd.records!, now).then((r) => {
-            if (r.errorCode !== ErrorCode.NONE) anyError = true;
-            answers[slot] = {
-              index: pd.index,
-              errorCode: oldClientCode(r.errorCode, ctx),
-              baseOffset: BigInt(r.baseOffset),
-              logAppendTimeMs: BigInt(r.logAppendTimeMs),
-              logStartOffset: BigInt(r.logStartOffset),
-              recordErrors: r.recordErrors.map((e) => ({ batchIndex: e.batchIndex, batchIndexErrorMessage: e.message })),
-              errorMessage: r.errorMessage,
-            };
-          }),
-        );
       }
-    }
-    await Promise.all(pending);
-    if (req.acks === 0) {
-      // Kafka closes the connection of an acks=0 producer whose write failed, so it notices.
-      if (anyError) throw new CloseConnection('acks=0 produce failed');
+      await Promise.all(pending);
+      if (req.acks === 0) {
+        // Kafka closes the connection of an acks=0 producer whose write failed, so it notices.
+        if (anyError) throw new CloseConnection('acks=0 produce failed');
+        return null;
+      }
+      return { responses: topics, throttleTimeMs: 0 };
+    },
+  };
+}
+
+/**
+ * The coordinator's check of a transactional batch, translated as Kafka's ReplicaManager does for
+ * producers: a fenced epoch is INVALID_PRODUCER_EPOCH, a transaction being completed is a retriable
+ * NOT_ENOUGH_REPLICAS, a partition not in the transaction TRANSACTION_ABORTABLE (INVALID_TXN_STATE
+ * before v11). Null when the batch may be appended.
+ */
+function verifyTransactional(txns: TransactionCoordinator, transactionalId: string, topic: string, index: number, records: Buffer, version: number): PartitionAnswer | null {
+  // Malformed batches are the log's to refuse; only the first batch's producer matters (Kafka
+  // expects one batch per partition from a transactional producer).
+  if (records.length < RECORD_BATCH_OVERHEAD || !(batchAttributes(records, 0) & ATTR_TRANSACTIONAL) || batchProducerId(records, 0) < 0) return null;
+  const code = txns.checkProduce(transactionalId, batchProducerId(records, 0), batchProducerEpoch(records, 0), topic, index);
+  switch (code) {
+    case ErrorCode.NONE:
       return null;
-    }
-    return { responses: topics, throttleTimeMs: 0 };
-  },
-};
+    case ErrorCode.PRODUCER_FENCED:
+      return partitionError(index, ErrorCode.INVALID_PRODUCER_EPOCH, 'Producer epoch is fenced by a newer producer of the transactional id');
+    case ErrorCode.CONCURRENT_TRANSACTIONS:
+      return partitionError(index, ErrorCode.NOT_ENOUGH_REPLICAS, 'Unable to verify the partition has been added to the transaction. Underlying error: CONCURRENT_TRANSACTIONS');
+    case ErrorCode.TRANSACTION_ABORTABLE:
+      return partitionError(index, version >= 11 ? ErrorCode.TRANSACTION_ABORTABLE : ErrorCode.INVALID_TXN_STATE, 'Partition was not added to the transaction');
+    default:
+      return partitionError(index, code);
+  }
+}
 
 /** INVALID_RECORD (87) arrived with produce v8; older clients know it as CORRUPT_MESSAGE. */
 function oldClientCode(code: number, ctx: RequestContext): number {

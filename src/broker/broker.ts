@@ -23,6 +23,7 @@ import { Uploader } from '../storage/uploader.ts';
 import { ObjectReader } from '../storage/object-reader.ts';
 import { LogManager } from '../log/log-manager.ts';
 import { ProducerIdManager } from '../coordinator/producer-ids.ts';
+import { TransactionCoordinator } from '../coordinator/transactions.ts';
 import { Jobs } from './jobs.ts';
 import { GroupCoordinator } from '../coordinator/group-coordinator.ts';
 import { groupCoordinatorConfig } from '../coordinator/group-config.ts';
@@ -42,6 +43,7 @@ export class Broker {
   logs: LogManager | null = null;
   reader: ObjectReader | null = null;
   jobs: Jobs | null = null;
+  transactions: TransactionCoordinator | null = null;
   groups: GroupCoordinator | null = null;
   bound: ListenerSpec[] = [];
 
@@ -122,7 +124,25 @@ export class Broker {
     this.groups = groups;
     jobs.add('offsets-retention', groupConfig.offsetsRetentionCheckIntervalMs, () => groups.expireOffsets());
 
-    const router = createRouter({ fetchSessionSlots: cfg.fetchSessionSlots, producerIds: new ProducerIdManager(store), groups });
+    // Transaction coordinator: after the logs (it completes decided transactions with markers).
+    const transactions = new TransactionCoordinator({
+      store,
+      producerIds: new ProducerIdManager(store),
+      logs,
+      catalog,
+      log: this.log,
+      config: { maxTimeoutMs: Number(cfg.values['transaction.max.timeout.ms']), transactionalIdExpirationMs: Number(cfg.values['transactional.id.expiration.ms']) },
+    });
+    // TxnOffsetCommit goes through the group coordinator's checks; committed transactional offsets
+    // become its committed offsets, and OffsetFetch(requireStable) asks about pending ones.
+    transactions.attachOffsetsHost(groups);
+    groups.pendingTxnOffset = (groupId, topic, partition) => transactions.hasPendingOffset(groupId, topic, partition);
+    await transactions.load();
+    this.transactions = transactions;
+    jobs.add('transaction-abort', Number(cfg.values['transaction.abort.timed.out.transaction.cleanup.interval.ms']), () => transactions.abortTimedOut());
+    jobs.add('transactional-id-expiration', Number(cfg.values['transaction.remove.expired.transaction.cleanup.interval.ms']), () => transactions.expireTransactionalIds());
+
+    const router = createRouter({ fetchSessionSlots: cfg.fetchSessionSlots, transactions, groups });
     const topicListener = {
       created: (t: Parameters<TopicCatalog['put']>[0]) => {
         catalog.put(t);
@@ -179,6 +199,7 @@ export class Broker {
     this.groups?.shutdown();
     await this.server?.close();
     await this.jobs?.stop();
+    await this.transactions?.close();
     await this.uploader?.close();
     await this.wal?.close();
     await this.objects?.close();
