@@ -38,6 +38,8 @@ import { offsetDeleteHandler } from './offset-delete.ts';
 import { describeGroupsHandler } from './describe-groups.ts';
 import { listGroupsHandler } from './list-groups.ts';
 import { deleteGroupsHandler } from './delete-groups.ts';
+import { consumerGroupHeartbeatHandler } from './consumer-group-heartbeat.ts';
+import { consumerGroupDescribeHandler } from './consumer-group-describe.ts';
 import type { GroupCoordinator } from '../coordinator/group-coordinator.ts';
 
 export { ApiRouter, encodeResponseFrame } from './router.ts';
@@ -99,6 +101,8 @@ export function createRouter(opts: RouterOptions): ApiRouter {
     describeGroupsHandler,
     listGroupsHandler,
     deleteGroupsHandler,
+    consumerGroupHeartbeatHandler,
+    consumerGroupDescribeHandler,
   ]) {
     router.register(make(opts.groups));
   }

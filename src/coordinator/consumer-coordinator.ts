@@ -179,9 +179,12 @@ export class ConsumerCoordinator {
     let reconciled = updated;
     if (!updated.isReconciledTo(group.assignmentEpoch)) {
       reconciled = reconcile(updated, group.assignmentEpoch, group.targetAssignment.get(updated.memberId) ?? new Map(), group.partitionOwnerEpochs(updated.memberId), req.topicPartitions);
-      group.updateMember(reconciled);
-      if (reconciled.state === 'unrevoked_partitions') this.scheduleRebalanceTimeout(group, reconciled);
-      else this.rt.timers.cancel(rebalanceKey(group.groupId, reconciled.memberId));
+      // The revocation deadline starts when the member is asked to revoke, not at every heartbeat.
+      if (reconciled !== updated) {
+        group.updateMember(reconciled);
+        if (reconciled.state === 'unrevoked_partitions') this.scheduleRebalanceTimeout(group, reconciled);
+        else this.rt.timers.cancel(rebalanceKey(group.groupId, reconciled.memberId));
+      }
     }
     this.scheduleSessionTimeout(group, reconciled.memberId);
     await this.persistIfChanged(group);

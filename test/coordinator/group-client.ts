@@ -133,3 +133,39 @@ export async function waitFor<T>(what: string, check: () => Promise<T | null | u
     await sleep(intervalMs);
   }
 }
+
+export interface CghOpts {
+  memberId?: string;
+  memberEpoch: number;
+  instanceId?: string | null;
+  rebalanceTimeoutMs?: number;
+  topics?: string[] | null;
+  regex?: string | null;
+  assignor?: string | null;
+  /** Owned partitions by topic id; null = not sent. */
+  owned?: { topicId: string; partitions: number[] }[] | null;
+  version?: number;
+}
+
+/** One ConsumerGroupHeartbeat (KIP-848). */
+export function cgh(c: RawClient, groupId: string, o: CghOpts): Promise<any> {
+  const v = o.version ?? 1;
+  return c.request(ApiKey.ConsumerGroupHeartbeat, v, {
+    groupId,
+    memberId: o.memberId ?? '',
+    memberEpoch: o.memberEpoch,
+    instanceId: o.instanceId ?? null,
+    rackId: null,
+    rebalanceTimeoutMs: o.rebalanceTimeoutMs ?? (o.memberEpoch === 0 ? 30_000 : -1),
+    subscribedTopicNames: o.topics === undefined ? (o.memberEpoch === 0 ? ['t'] : null) : o.topics,
+    subscribedTopicRegex: v >= 1 ? (o.regex ?? null) : undefined,
+    serverAssignor: o.assignor ?? null,
+    topicPartitions: o.owned === undefined ? (o.memberEpoch === 0 ? [] : null) : o.owned,
+  });
+}
+
+/** Partitions of a heartbeat response's assignment, as "topicId:p" strings, sorted. */
+export function assigned(r: any): string[] {
+  if (!r.assignment) return [];
+  return r.assignment.topicPartitions.flatMap((tp: any) => tp.partitions.map((p: number) => `${tp.topicId}:${p}`)).sort();
+}
