@@ -507,6 +507,9 @@ async function swapIn(p: PartitionLog, g: Group, cleanedEnd: number, o: LogClean
       sizeBytes += g.batches[i]!.length;
       maxTimestamp = Math.max(maxTimestamp, batchMaxTimestamp(g.batches[i]!, 0));
     }
+    // A part whose batches all went needs no range (reads skip the gap), unless the group would be
+    // left without any: the index keeps covering the offsets up to the group's end.
+    if (sizeBytes === 0 && (ranges.length > 0 || to < last.endOffset)) continue;
     ranges.push({ topicId: p.topicId, partitionIndex: p.partition, baseOffset: from, endOffset: to, position, sizeBytes, maxTimestamp, cleaned });
     position += sizeBytes;
   }
