@@ -182,8 +182,8 @@ test('a compacted topic refuses records without a key, as Kafka does; other topi
   assert.equal(r.errorCode, ErrorCode.INVALID_RECORD);
   assert.match(r.errorMessage, /^One or more records have been rejected due to 2 record errors in total/);
   assert.deepEqual(
-    r.recordErrors.map((e: { batchIndex: number; batchIndexErrorMessage: string }) => [e.batchIndex, e.batchIndexErrorMessage.startsWith('Compacted topic cannot accept message without key in topic partition ')]),
-    [[1, true], [2, true]],
+    r.recordErrors.map((e: { batchIndex: number; batchIndexErrorMessage: string }) => [e.batchIndex, e.batchIndexErrorMessage]),
+    [1, 2].map((i) => [i, 'Compacted topic cannot accept message without key in topic partition lc-nokey-0']),
   );
   assert.equal((await fetchBatches('lc-nokey')).highWatermark, 0, 'nothing was appended');
   await createTopic('lc-nokey-delete', { 'cleanup.policy': 'delete' });
