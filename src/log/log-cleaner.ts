@@ -515,15 +515,8 @@ async function swapIn(p: PartitionLog, g: Group, cleanedEnd: number, o: LogClean
   }
   const key = `data/${Date.now().toString(36).padStart(9, '0')}-${o.nodeId}-l-${randomBytes(6).toString('hex')}`;
   await o.objects.put(key, g.batches, { ifNoneMatch: true });
-  // replaceRanges matches old ranges by base offset only. Object compaction may have merged one of
-  // them with the ranges after it (same base, larger end); replacing that would lose data, so the
-  // old ranges must still be exactly what this pass read.
-  const current = new Map((await o.store.objectRanges(p.topicId, p.partition)).map((r) => [r.baseOffset, r]));
-  const intact = g.old.every((r) => {
-    const c = current.get(r.baseOffset);
-    return c !== undefined && c.endOffset === r.endOffset && c.objectId === r.objectId;
-  });
-  const id = intact ? await o.store.replaceRanges(p.topicId, p.partition, g.old.map((r) => r.baseOffset), key, position, ranges) : null;
+  // The swap fails (null) if object compaction or retention changed any of these ranges meanwhile.
+  const id = await o.store.replaceRanges(p.topicId, p.partition, g.old, key, position, ranges);
   o.reader.invalidate(p.topicId, p.partition);
   if (id === null) {
     await o.objects.delete(key).catch(() => {});

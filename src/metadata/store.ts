@@ -115,9 +115,17 @@ export interface MetadataStore {
   commitObject(key: string, sizeBytes: number, ranges: NewObjectRange[], producerSnapshots?: ProducerSnapshot[]): Promise<number>;
   /** The latest producer-state snapshot of every partition. */
   producerSnapshots(): Promise<ProducerSnapshot[]>;
-  /** Replaces ranges of one partition by ranges in a new object (compaction), atomically. Fails
-   *  (returns null) when any of the old ranges is gone, e.g. retention removed it meanwhile. */
-  replaceRanges(topicId: string, partitionIndex: number, oldBaseOffsets: number[], key: string, sizeBytes: number, ranges: NewObjectRange[]): Promise<number | null>;
+  /** Replaces ranges of one partition by ranges in a new object (compaction, cleaning), atomically.
+   *  Each old range must still be exactly as given (same offsets, same object); otherwise nothing
+   *  changes and the answer is null: retention or another rewrite got there first. */
+  replaceRanges(
+    topicId: string,
+    partitionIndex: number,
+    oldRanges: { baseOffset: number; endOffset: number; objectId: number }[],
+    key: string,
+    sizeBytes: number,
+    ranges: NewObjectRange[],
+  ): Promise<number | null>;
   /** A partition's ranges in offset order. */
   objectRanges(topicId: string, partitionIndex: number): Promise<ObjectRange[]>;
   /** Moves the log start offset forward (never back) and drops ranges wholly below it. */

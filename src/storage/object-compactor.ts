@@ -34,7 +34,7 @@ export async function compactObjects(partitions: { topicId: string; partition: n
     const id = await o.store.replaceRanges(
       p.topicId,
       p.partition,
-      run.map((r) => r.baseOffset),
+      run,
       key,
       sizeBytes,
       [
@@ -46,6 +46,7 @@ export async function compactObjects(partitions: { topicId: string; partition: n
           position: 0,
           sizeBytes,
           maxTimestamp: run.reduce((m, r) => Math.max(m, r.maxTimestamp), -1),
+          cleaned: run[0]!.cleaned === true,
         },
       ],
     );
@@ -66,7 +67,8 @@ function pickRun(ranges: ObjectRange[], smallBytes: number, targetBytes: number)
   let run: ObjectRange[] = [];
   let total = 0;
   for (const r of ranges) {
-    const fits = r.sizeBytes < smallBytes && total + r.sizeBytes <= targetBytes;
+    // Cleaned and dirty ranges are not mixed, so the log cleaner's work is kept.
+    const fits = r.sizeBytes < smallBytes && total + r.sizeBytes <= targetBytes && (run.length === 0 || (run[0]!.cleaned === true) === (r.cleaned === true));
     if (fits && (run.length === 0 || run[run.length - 1]!.endOffset <= r.baseOffset)) {
       run.push(r);
       total += r.sizeBytes;

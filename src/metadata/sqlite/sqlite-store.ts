@@ -229,11 +229,18 @@ export class SqliteMetadataStore implements MetadataStore {
     return rows.map((r) => ({ topicId: r.topic_id as string, partitionIndex: r.partition_index as number, endOffset: r.end_offset as number, state: r.state as string }));
   }
 
-  async replaceRanges(topicId: string, partitionIndex: number, oldBaseOffsets: number[], key: string, sizeBytes: number, ranges: NewObjectRange[]): Promise<number | null> {
+  async replaceRanges(
+    topicId: string,
+    partitionIndex: number,
+    oldRanges: { baseOffset: number; endOffset: number; objectId: number }[],
+    key: string,
+    sizeBytes: number,
+    ranges: NewObjectRange[],
+  ): Promise<number | null> {
     return this.transaction(() => {
-      const del = this.stmt('DELETE FROM object_ranges WHERE topic_id = ? AND partition_index = ? AND base_offset = ?');
-      for (const base of oldBaseOffsets) {
-        if (Number(del.run(topicId, partitionIndex, base).changes) !== 1) throw new RangeGone();
+      const del = this.stmt('DELETE FROM object_ranges WHERE topic_id = ? AND partition_index = ? AND base_offset = ? AND end_offset = ? AND object_id = ?');
+      for (const r of oldRanges) {
+        if (Number(del.run(topicId, partitionIndex, r.baseOffset, r.endOffset, r.objectId).changes) !== 1) throw new RangeGone();
       }
       return this.insertObject(key, sizeBytes, ranges);
     }, RangeGone);
