@@ -67,6 +67,16 @@ describe(`transactions with the Java client (${target})`, () => {
       assert.ok(all.includes('r1-p0-0') && all.includes('zombie-p0'), 'read_uncommitted sees aborted records');
       const last = rounds - 2;
       assert.deepEqual(r.offsets, Object.fromEntries([...Array(partitions).keys()].map((p) => [`${topic}:${p}`, `${(last + 1) * 10 + p}/round-${last}`])));
+      // Kafka's kafka-transactions.sh sees the same (ListTransactions, DescribeTransactions, DescribeProducers).
+      const tool = async (...args: string[]) => {
+        const out = await runJava('org.apache.kafka.tools.TransactionsCommand', ['--bootstrap-server', bootstrap(), ...args]);
+        assert.equal(out.code, 0, out.stderr);
+        return out.stdout;
+      };
+      assert.match(await tool('list'), new RegExp(`tx-${topic}\\s+\\d+\\s+\\d+\\s+CompleteCommit`));
+      assert.match(await tool('describe', '--transactional-id', `tx-${topic}`), /CompleteCommit\s+60000/);
+      assert.match(await tool('describe-producers', '--topic', topic, '--partition', '0'), /ProducerId\s+ProducerEpoch[^\n]*\n\d+\s+\d+/);
+      assert.doesNotMatch(await tool('find-hanging', '--broker-id', '1'), new RegExp(topic), 'no hanging transaction');
     });
     t.diagnostic(`script, reads and offsets in ${Date.now() - started} ms`);
   });

@@ -406,6 +406,38 @@ test('timeouts: transactions open past their timeout are aborted with an epoch b
   }
 });
 
+test('transactional ids idle past transactional.id.expiration.ms are forgotten unless a transaction is open', async () => {
+  const { b, c } = await setup({ 'transactional.id.expiration.ms': '300', 'transaction.remove.expired.transaction.cleanup.interval.ms': '100000' });
+  try {
+    const idle = new Txn(c, 'tx-idle');
+    const open = new Txn(c, 'tx-open');
+    assert.equal(await idle.init(), E.NONE);
+    assert.equal(await open.init(), E.NONE);
+    assert.deepEqual(await open.add('t', [0]), [E.NONE]);
+    await new Promise((r) => setTimeout(r, 400));
+    await b.broker.jobs!.runNow('transactional-id-expiration');
+    const d = await describe(c, ['tx-idle', 'tx-open']);
+    assert.deepEqual([d[0].errorCode, d[1].state], [E.TRANSACTIONAL_ID_NOT_FOUND, 'Ongoing']);
+    assert.deepEqual((await list(c)).txns, ['tx-open:Ongoing']);
+    // The expired id starts over with a new producer id; its old producer is unknown now.
+    const oldPid = idle.producerId;
+    assert.deepEqual(await idle.add('t', [1]), [E.INVALID_PRODUCER_ID_MAPPING]);
+    assert.equal(await idle.init(), E.NONE);
+    assert.notEqual(idle.producerId, oldPid);
+    assert.equal(idle.epoch, 0);
+    // The store agrees: after a restart the same two ids, in the same states.
+    c.close();
+    await b.broker.stop();
+    await b.broker.start();
+    const c2 = await RawClient.connect(b.broker.bound[0]!.port);
+    assert.deepEqual((await list(c2)).txns, ['tx-idle:Empty', 'tx-open:Ongoing']);
+    c2.close();
+  } finally {
+    c.close();
+    await b.stop();
+  }
+});
+
 test('transactional offsets: only with AddOffsetsToTxn, invisible until commit, dropped on abort', async () => {
   const { b, c } = await setup();
   try {
