@@ -18,6 +18,7 @@ import {
   readBatchRecords,
   batchBaseOffset,
   buildEndTxnMarkerBatch,
+  verifyCrc,
 } from '../protocol/records/index.ts';
 import type { TopicSettings } from './topic-settings.ts';
 import type { ObjectRange } from '../metadata/store.ts';
@@ -141,17 +142,42 @@ export class PartitionLog {
     const logAppendTime = this.settings.logAppendTime ? nowMs : -1;
     const endOffset = assignOffsets(records, positions, baseOffset, this.leaderEpoch, logAppendTime);
     assert(Number.isSafeInteger(endOffset), `offset ${endOffset} past 2^53`);
+    const outcome = await this.persist(records, baseOffset, endOffset, logAppendTime >= 0 ? logAppendTime : maxTimestamp >= 0 ? maxTimestamp : nowMs);
+    return outcome.errorCode === ErrorCode.NONE ? { ...outcome, logAppendTimeMs: logAppendTime } : outcome;
+  }
+
+  /**
+   * Appends batches that already carry their offsets, byte for byte (a mirror of another cluster's
+   * partition). Offsets must rise from the log end; gaps (compacted source data, transaction
+   * markers elsewhere) are kept. The batches' CRCs are verified, nothing in them is changed.
+   */
+  async appendAtOffsets(records: Buffer, nowMs: number): Promise<AppendOutcome> {
+    let first = -1;
+    let end = this.nextOffset;
+    let maxTimestamp = -1;
+    try {
+      for (let pos = 0; pos < records.length; ) {
+        const size = batchSizeAt(records, pos);
+        const base = batchBaseOffset(records, pos);
+        if (base < end) throw new Error(`batch at offset ${base} is below the log end ${end}`);
+        if (!verifyCrc(records, pos, size)) throw new Error(`batch at offset ${base} is corrupt`);
+        if (first < 0) first = base;
+        end = batchLastOffset(records, pos) + 1;
+        maxTimestamp = Math.max(maxTimestamp, batchMaxTimestamp(records, pos));
+        pos += size;
+      }
+    } catch (err) {
+      return { errorCode: ErrorCode.CORRUPT_MESSAGE, errorMessage: (err as Error).message, baseOffset: -1, logAppendTimeMs: -1, logStartOffset: -1, recordErrors: [] };
+    }
+    if (first < 0) return { errorCode: ErrorCode.NONE, errorMessage: null, baseOffset: this.nextOffset, logAppendTimeMs: -1, logStartOffset: this.logStartOffset, recordErrors: [] };
+    return this.persist(records, first, end, maxTimestamp >= 0 ? maxTimestamp : nowMs);
+  }
+
+  /** Writes batches with assigned offsets to the WAL and makes them visible once durable. */
+  private async persist(records: Buffer, baseOffset: number, endOffset: number, maxTimestamp: number): Promise<AppendOutcome> {
     this.nextOffset = endOffset;
     this.producers.apply(records);
-    const entry: TailEntry = {
-      topicId: this.topicId,
-      partition: this.partition,
-      baseOffset,
-      endOffset,
-      data: records,
-      maxTimestamp: logAppendTime >= 0 ? logAppendTime : maxTimestamp >= 0 ? maxTimestamp : nowMs,
-      uploaded: false,
-    };
+    const entry: TailEntry = { topicId: this.topicId, partition: this.partition, baseOffset, endOffset, data: records, maxTimestamp, uploaded: false };
     let settle!: (ok: boolean) => void;
     const flight = { endOffset, durable: new Promise<boolean>((r) => (settle = r)) };
     this.inflight.push(flight);
@@ -169,7 +195,7 @@ export class PartitionLog {
     }
     this.addDurable(entry, position);
     this.settleInflight(flight, true, settle);
-    return { errorCode: ErrorCode.NONE, errorMessage: null, baseOffset, logAppendTimeMs: logAppendTime, logStartOffset: this.logStartOffset, recordErrors: [] };
+    return { errorCode: ErrorCode.NONE, errorMessage: null, baseOffset, logAppendTimeMs: -1, logStartOffset: this.logStartOffset, recordErrors: [] };
   }
 
   private settleInflight(flight: { endOffset: number }, ok: boolean, settle: (ok: boolean) => void): void {
