@@ -188,6 +188,9 @@ export class ConsumerCoordinator {
     }
     this.scheduleSessionTimeout(group, reconciled.memberId);
     await this.persistIfChanged(group);
+    if (reconciled.memberEpoch !== member.memberEpoch || reconciled.state !== member.state) {
+      this.rt.log.debug('member moved', { groupId: group.groupId, memberId: reconciled.memberId, from: member.memberEpoch, to: reconciled.memberEpoch, state: reconciled.state, requestEpoch: req.memberEpoch });
+    }
 
     const full = joining || (req.rebalanceTimeoutMs !== -1 && req.subscribedTopicNames !== null && req.topicPartitions !== null);
     const changed = !assignmentsEqual(member.assigned, reconciled.assigned);
@@ -363,14 +366,29 @@ export class ConsumerCoordinator {
     group.persistedState = json;
   }
 
-  /** OffsetCommit's checks for a consumer group (member epoch instead of generation). */
-  validateOffsetCommit(group: ConsumerGroup, memberId: string, memberEpoch: number, apiVersion: number): void {
+  /**
+   * OffsetCommit's checks for a consumer group (member epoch instead of generation). Throws for the
+   * whole request; returns a per-partition check when the epoch is older than the member's (KIP-1251:
+   * a commit still in flight when the epoch moved on is accepted for the partitions the member held
+   * at that epoch), or null when every partition may be committed.
+   */
+  validateOffsetCommit(group: ConsumerGroup, memberId: string, memberEpoch: number, apiVersion: number): ((topic: string, partition: number) => number) | null {
     // Epoch -1 is the admin client or a consumer without group management: allowed while empty.
-    if (memberEpoch < 0 && group.isEmpty()) return;
+    if (memberEpoch < 0 && group.isEmpty()) return null;
     const member = group.members.get(memberId);
     if (!member) reject(ErrorCode.UNKNOWN_MEMBER_ID, `Member ${memberId} is not a member of group ${group.groupId}.`);
     if (apiVersion < 9) reject(ErrorCode.UNSUPPORTED_VERSION, 'OffsetCommit version 9 or above must be used by members using the consumer group protocol');
-    if (memberEpoch !== member.memberEpoch) reject(ErrorCode.STALE_MEMBER_EPOCH, `The member epoch ${memberEpoch} is stale; the current one is ${member.memberEpoch}.`);
+    if (memberEpoch === member.memberEpoch) return null;
+    if (memberEpoch > member.memberEpoch) reject(ErrorCode.STALE_MEMBER_EPOCH, `Received member epoch ${memberEpoch} is newer than current member epoch ${member.memberEpoch}.`);
+    return (topic, partition) => {
+      const topicId = this.rt.catalog.byName(topic)?.topicId;
+      const since = topicId === undefined ? undefined : member.assignmentEpoch(topicId, partition);
+      if (since === undefined || memberEpoch < since) {
+        this.rt.log.debug('offset commit with a stale member epoch', { groupId: group.groupId, memberId, memberEpoch, currentEpoch: member.memberEpoch, topic, partition, assignedAtEpoch: since ?? null });
+        return ErrorCode.STALE_MEMBER_EPOCH;
+      }
+      return ErrorCode.NONE;
+    };
   }
 
   validateOffsetFetch(group: ConsumerGroup, memberId: string | null, memberEpoch: number): void {
@@ -410,6 +428,7 @@ function restarted(existing: ConsumerMember): ConsumerMember {
   m.state = 'stable';
   m.assigned = new Map();
   m.pendingRevocation = new Map();
+  m.partitionEpochs = new Map();
   return m;
 }
 

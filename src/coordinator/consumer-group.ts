@@ -38,6 +38,9 @@ export class ConsumerMember {
   state: MemberState = 'stable';
   assigned: Assignment = new Map();
   pendingRevocation: Assignment = new Map();
+  /** The member epoch at which each assigned (or pending-revocation) partition was assigned to it
+   *  (KIP-1251): an offset commit of an older epoch is still accepted for partitions it held then. */
+  partitionEpochs = new Map<string, Map<number, number>>();
 
   constructor(memberId: string) {
     this.memberId = memberId;
@@ -45,13 +48,24 @@ export class ConsumerMember {
 
   clone(memberId = this.memberId): ConsumerMember {
     const m = new ConsumerMember(memberId);
-    Object.assign(m, this, { memberId, assigned: copyAssignment(this.assigned), pendingRevocation: copyAssignment(this.pendingRevocation) });
+    Object.assign(m, this, {
+      memberId,
+      assigned: copyAssignment(this.assigned),
+      pendingRevocation: copyAssignment(this.pendingRevocation),
+      partitionEpochs: new Map([...this.partitionEpochs].map(([t, ps]) => [t, new Map(ps)])),
+    });
     m.subscribedTopicNames = [...this.subscribedTopicNames];
     return m;
   }
 
   isReconciledTo(epoch: number): boolean {
     return this.state === 'stable' && this.memberEpoch === epoch;
+  }
+
+  /** The epoch at which the member got the partition, or undefined when it holds it no more. */
+  assignmentEpoch(topicId: string, partition: number): number | undefined {
+    if (!this.assigned.get(topicId)?.has(partition) && !this.pendingRevocation.get(topicId)?.has(partition)) return undefined;
+    return this.partitionEpochs.get(topicId)?.get(partition) ?? this.memberEpoch;
   }
 }
 
@@ -236,6 +250,19 @@ function nextAssignment(
     if (add.size) pendingAssignment.set(t, add);
   }
   const next = member.clone();
+  // Kept and revoking partitions keep their assignment epoch; new ones get the target epoch.
+  const epochs = new Map<string, Map<number, number>>();
+  const keepEpochs = (a: Assignment) => {
+    for (const [t, ps] of a) {
+      for (const p of ps) {
+        if (!epochs.has(t)) epochs.set(t, new Map());
+        epochs.get(t)!.set(p, member.partitionEpochs.get(t)?.get(p) ?? member.memberEpoch);
+      }
+    }
+  };
+  keepEpochs(assigned);
+  keepEpochs(revoke);
+  next.partitionEpochs = epochs;
   if (revoke.size > 0 && ownsAnyOf(owned, revoke)) {
     // Revoke first, at the current epoch; the member acknowledges by no longer reporting them.
     next.state = 'unrevoked_partitions';
@@ -247,8 +274,13 @@ function nextAssignment(
   for (const [t, ps] of pendingAssignment) {
     let set = assigned.get(t);
     if (!set) assigned.set(t, (set = new Set()));
-    for (const p of ps) set.add(p);
+    if (!epochs.has(t)) epochs.set(t, new Map());
+    for (const p of ps) {
+      set.add(p);
+      epochs.get(t)!.set(p, targetEpoch);
+    }
   }
+  for (const [t, ps] of revoke) for (const p of ps) epochs.get(t)?.delete(p);
   next.state = hasUnreleased ? 'unreleased_partitions' : 'stable';
   setEpoch(next, targetEpoch);
   next.assigned = assigned;
@@ -288,6 +320,7 @@ export function consumerGroupToJson(g: ConsumerGroup): string {
       state: m.state,
       assigned: toStored(m.assigned),
       pendingRevocation: toStored(m.pendingRevocation),
+      partitionEpochs: [...m.partitionEpochs].map(([t, ps]) => [t, [...ps]]),
       target: toStored(g.targetAssignment.get(m.memberId) ?? new Map()),
     })),
   });
@@ -298,9 +331,10 @@ export function consumerGroupFromJson(groupId: string, json: string): ConsumerGr
     groupEpoch: number;
     assignmentEpoch: number;
     subscriptionMetadata: [string, TopicMetadata][];
-    members: (Omit<ConsumerMember, 'assigned' | 'pendingRevocation' | 'clone' | 'isReconciledTo'> & {
+    members: (Omit<ConsumerMember, 'assigned' | 'pendingRevocation' | 'partitionEpochs' | 'clone' | 'isReconciledTo' | 'assignmentEpoch'> & {
       assigned: StoredAssignment;
       pendingRevocation: StoredAssignment;
+      partitionEpochs?: [string, [number, number][]][];
       target: StoredAssignment;
     })[];
   };
@@ -310,10 +344,11 @@ export function consumerGroupFromJson(groupId: string, json: string): ConsumerGr
   g.subscriptionMetadata = new Map(s.subscriptionMetadata);
   for (const sm of s.members) {
     const m = new ConsumerMember(sm.memberId);
-    const { assigned, pendingRevocation, target, ...rest } = sm;
+    const { assigned, pendingRevocation, target, partitionEpochs, ...rest } = sm;
     Object.assign(m, rest);
     m.assigned = fromStored(assigned);
     m.pendingRevocation = fromStored(pendingRevocation);
+    m.partitionEpochs = new Map((partitionEpochs ?? []).map(([t, ps]) => [t, new Map(ps)]));
     g.updateMember(m);
     g.targetAssignment.set(m.memberId, fromStored(target));
   }

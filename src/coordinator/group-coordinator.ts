@@ -254,6 +254,7 @@ export class GroupCoordinator implements GroupRuntime {
     return this.mutex.run(req.groupId, async () => {
       let group = this.groups.get(req.groupId);
       let created = false;
+      let partitionCheck: ((topic: string, partition: number) => number) | null = null;
       try {
         if (!group) {
           // No group and generation -1: the admin client or a consumer without group management
@@ -266,7 +267,7 @@ export class GroupCoordinator implements GroupRuntime {
           this.classic.validateOffsetCommit(group, req.memberId, req.groupInstanceId, req.generationIdOrMemberEpoch);
           this.classic.touchMember(group, req.memberId);
         } else {
-          this.consumer.validateOffsetCommit(group, req.memberId, req.generationIdOrMemberEpoch, req.apiVersion);
+          partitionCheck = this.consumer.validateOffsetCommit(group, req.memberId, req.generationIdOrMemberEpoch, req.apiVersion);
         }
       } catch (err) {
         const code = rejectionCode(err);
@@ -284,7 +285,9 @@ export class GroupCoordinator implements GroupRuntime {
             let errorCode: number = ErrorCode.NONE;
             if (p.committedMetadata !== null && Buffer.byteLength(p.committedMetadata) > this.config.offsetMetadataBytesMax) errorCode = ErrorCode.OFFSET_METADATA_TOO_LARGE;
             else if (!topic || p.partitionIndex < 0 || p.partitionIndex >= topic.partitionCount) errorCode = ErrorCode.UNKNOWN_TOPIC_OR_PARTITION;
-            else {
+            else if (partitionCheck !== null && (errorCode = partitionCheck(t.name, p.partitionIndex)) !== ErrorCode.NONE) {
+              // refused for this partition (KIP-1251)
+            } else {
               records.push({
                 groupId: req.groupId,
                 topic: t.name,

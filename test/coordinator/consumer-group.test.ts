@@ -71,6 +71,13 @@ test('a second member: the first revokes before the second gets the partitions (
   assert.deepEqual([d.groups[0].groupState, d.groups[0].groupEpoch, d.groups[0].assignmentEpoch, d.groups[0].assignorName], ['Reconciling', 2, 2, 'uniform']);
   const a3 = await cgh(c, g, { memberId: 'member-a', memberEpoch: 1, owned: owned(a2) });
   assert.equal(a3.memberEpoch, 2, 'revocation acknowledged: A moves to epoch 2');
+  // KIP-1251: a commit still carrying epoch 1 counts for partitions A has held since epoch 1 only.
+  const gc = await GroupClient.connect(b.port, g);
+  const kept = a2.assignment.topicPartitions[0].partitions[0] as number;
+  const given = [0, 1, 2, 3].find((p) => !a2.assignment.topicPartitions[0].partitions.includes(p))!;
+  const late = await gc.commit([{ topic: 't', partition: kept, offset: 1 }, { topic: 't', partition: given, offset: 1 }], { generationId: 1, memberId: 'member-a' });
+  assert.deepEqual(late.topics[0].partitions.map((p: any) => p.errorCode), [ErrorCode.NONE, ErrorCode.STALE_MEMBER_EPOCH]);
+  gc.close();
   const b2 = await cgh(c, g, { memberId: 'member-b', memberEpoch: 2, owned: [] });
   assert.equal(assigned(b2).length, 2);
   assert.deepEqual([...assigned(a2), ...assigned(b2)].sort(), tp(topicId, 0, 1, 2, 3), 'every partition exactly once');

@@ -1,0 +1,286 @@
+// Consumer-group members of every client as long-running processes, each in its own process group,
+// printing one JSON event per line in the shape of Apache Kafka's VerifiableConsumer
+// (partitions_assigned, records_consumed, offsets_committed, ...): VerifiableConsumer itself (Java),
+// franz-groups (franz-go), confluent_member.py (confluent-kafka) and kafkajs-member.ts (kafkajs).
+// Members can be stopped politely (SIGTERM: the consumer leaves the group) or killed (SIGKILL: the
+// coordinator must notice). Every process is killed when the test process exits.
+// VerifiableProducer fills topics.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import { existsSync } from 'node:fs';
+import { cacheDir, kafkaLibsDir, log4jConfigPath, repoRoot, runJava, venvPython } from '../harness.ts';
+import { RawClient } from '../../helpers/raw-client.ts';
+import { ApiKey } from '../../../src/protocol/generated/api-table.ts';
+
+const live = new Set<number>();
+process.on('exit', () => {
+  for (const pid of live) {
+    try {
+      process.kill(-pid, 'SIGKILL');
+    } catch {
+      // gone already
+    }
+  }
+});
+
+export interface VerifiableEvent {
+  name: string;
+  [k: string]: any;
+}
+
+export interface MemberOptions {
+  bootstrap: string;
+  topic: string;
+  groupId: string;
+  protocol: 'classic' | 'consumer';
+  sessionTimeoutMs?: number;
+  instanceId?: string;
+  assignmentStrategy?: string;
+  remoteAssignor?: string;
+  maxMessages?: number;
+}
+
+/** A consumed offset range [min, max] of one partition. */
+export type Range = [number, number];
+
+export class GroupMember {
+  readonly name: string;
+  readonly events: VerifiableEvent[] = [];
+  readonly stderr: string[] = [];
+  private readonly proc: ChildProcess;
+  private readonly exited: Promise<number | null>;
+  private buffered = '';
+
+  constructor(name: string, command: string, args: string[]) {
+    this.name = name;
+    this.proc = spawn(command, args, { cwd: repoRoot, detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, PYTHONUNBUFFERED: '1' } });
+    const pid = this.proc.pid!;
+    live.add(pid);
+    this.exited = new Promise((resolve) =>
+      this.proc.once('exit', (code) => {
+        live.delete(pid);
+        resolve(code);
+      }),
+    );
+    this.proc.stdout!.on('data', (chunk: Buffer) => this.onStdout(chunk.toString()));
+    this.proc.stderr!.on('data', (chunk: Buffer) => {
+      this.stderr.push(chunk.toString());
+      if (this.stderr.length > 200) this.stderr.shift();
+    });
+  }
+
+  private onStdout(text: string): void {
+    this.buffered += text;
+    let nl: number;
+    while ((nl = this.buffered.indexOf('\n')) >= 0) {
+      const line = this.buffered.slice(0, nl).trim();
+      this.buffered = this.buffered.slice(nl + 1);
+      if (line.startsWith('{')) {
+        try {
+          this.events.push(JSON.parse(line) as VerifiableEvent);
+        } catch {
+          // a partial or foreign line
+        }
+      }
+    }
+  }
+
+  get running(): boolean {
+    return this.proc.exitCode === null && this.proc.signalCode === null;
+  }
+
+  /** Resolves with the first event (from index `from`) that matches, or fails after timeoutMs. */
+  async waitFor(what: string, match: (e: VerifiableEvent) => boolean, timeoutMs = 30_000, from = 0): Promise<VerifiableEvent> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const e = this.events.slice(from).find(match);
+      if (e) return e;
+      if (!this.running) throw new Error(`${this.name} exited before ${what}\n${this.diagnostics()}`);
+      if (Date.now() > deadline) throw new Error(`${this.name}: no ${what} within ${timeoutMs} ms\n${this.diagnostics()}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
+  /** Partitions the member holds now, from its last assigned/revoked events (classic: whole sets;
+   *  the consumer protocol reports incremental changes). */
+  currentAssignment(): number[] {
+    const held = new Set<number>();
+    for (const e of this.events) {
+      if (e.name === 'partitions_assigned') for (const p of e.partitions) held.add(p.partition);
+      if (e.name === 'partitions_revoked' || e.name === 'partitions_lost') for (const p of e.partitions) held.delete(p.partition);
+    }
+    return [...held].sort((a, b) => a - b);
+  }
+
+  /** Every consumed range per partition. */
+  consumed(): Map<number, Range[]> {
+    const out = new Map<number, Range[]>();
+    for (const e of this.events) {
+      if (e.name !== 'records_consumed') continue;
+      for (const p of e.partitions) {
+        if (!out.has(p.partition)) out.set(p.partition, []);
+        out.get(p.partition)!.push([p.minOffset, p.maxOffset]);
+      }
+    }
+    return out;
+  }
+
+  count(): number {
+    return this.events.filter((e) => e.name === 'records_consumed').reduce((n, e) => n + e.count, 0);
+  }
+
+  failedCommits(): VerifiableEvent[] {
+    return this.events.filter((e) => e.name === 'offsets_committed' && !e.success);
+  }
+
+  async kill9(): Promise<void> {
+    if (!this.running) return;
+    process.kill(-this.proc.pid!, 'SIGKILL');
+    await this.exited;
+  }
+
+  /** SIGTERM: VerifiableConsumer closes its consumer (which commits nothing more and leaves the group). */
+  async stop(timeoutMs = 20_000): Promise<void> {
+    if (!this.running) return;
+    process.kill(-this.proc.pid!, 'SIGTERM');
+    const timer = setTimeout(() => {
+      if (this.running) process.kill(-this.proc.pid!, 'SIGKILL');
+    }, timeoutMs);
+    await this.exited;
+    clearTimeout(timer);
+  }
+
+  diagnostics(): string {
+    const events = this.events.slice(-12).map((e) => JSON.stringify(e).slice(0, 300));
+    return `--- ${this.name} last events:\n${events.join('\n')}\n--- stderr:\n${this.stderr.join('').slice(-3000)}`;
+  }
+}
+
+/** Apache Kafka's VerifiableConsumer (the Java client of Kafka 4.3.1). */
+export function javaMember(name: string, opts: MemberOptions): GroupMember {
+  const args = [
+    '-XX:+UseSerialGC',
+    '-XX:TieredStopAtLevel=1',
+    '-Xmx192m',
+    `-Dlog4j2.configurationFile=${log4jConfigPath}`,
+    '-cp',
+    join(kafkaLibsDir, '*'),
+    'org.apache.kafka.tools.VerifiableConsumer',
+    '--bootstrap-server',
+    opts.bootstrap,
+    '--topic',
+    opts.topic,
+    '--group-id',
+    opts.groupId,
+    '--group-protocol',
+    opts.protocol,
+    '--reset-policy',
+    'earliest',
+    '--max-messages',
+    String(opts.maxMessages ?? -1),
+  ];
+  if (opts.protocol === 'classic') args.push('--session-timeout', String(opts.sessionTimeoutMs ?? 6000));
+  if (opts.instanceId) args.push('--group-instance-id', opts.instanceId);
+  if (opts.assignmentStrategy) args.push('--assignment-strategy', opts.assignmentStrategy);
+  if (opts.remoteAssignor) args.push('--group-remote-assignor', opts.remoteAssignor);
+  const javaHome = process.env['JAVA_HOME'];
+  return new GroupMember(name, javaHome ? join(javaHome, 'bin', 'java') : 'java', args);
+}
+
+export const franzGroupsPath = join(cacheDir, 'bin', 'franz-groups');
+
+function requireFile(path: string, what: string): void {
+  if (!existsSync(path)) throw new Error(`${what} is not installed (${path} is missing): run scripts/install-test-deps.sh`);
+}
+
+/** franz-go (kgo) with the cooperative-sticky balancer unless another is named. */
+export function franzMember(name: string, opts: MemberOptions & { balancer?: string }): GroupMember {
+  requireFile(franzGroupsPath, 'franz-groups');
+  const args = ['-bootstrap', opts.bootstrap, '-topic', opts.topic, '-group', opts.groupId, '-session-timeout', `${opts.sessionTimeoutMs ?? 6000}ms`];
+  if (opts.balancer) args.push('-balancer', opts.balancer);
+  if (opts.instanceId) args.push('-instance-id', opts.instanceId);
+  return new GroupMember(name, franzGroupsPath, args);
+}
+
+/** confluent-kafka (librdkafka); protocol 'consumer' is KIP-848. */
+export function confluentMember(name: string, opts: MemberOptions): GroupMember {
+  requireFile(venvPython, 'The Python client venv');
+  const script = join(repoRoot, 'test', 'compat', 'groups', 'confluent_member.py');
+  return new GroupMember(name, venvPython, [script, '--bootstrap', opts.bootstrap, '--topic', opts.topic, '--group', opts.groupId, '--protocol', opts.protocol, '--session-timeout-ms', String(opts.sessionTimeoutMs ?? 6000)]);
+}
+
+/** kafkajs, in its own Node process (so it can be killed). */
+export function kafkajsMember(name: string, opts: MemberOptions): GroupMember {
+  const script = join(repoRoot, 'test', 'compat', 'groups', 'kafkajs-member.ts');
+  return new GroupMember(name, process.execPath, [script, opts.bootstrap, opts.topic, opts.groupId, String(opts.sessionTimeoutMs ?? 6000)]);
+}
+
+/** VerifiableProducer: `count` records (values "0".."count-1") at `throughput` records/s (-1: as fast as possible), acks=all. */
+export async function produce(bootstrap: string, topic: string, count: number, throughput = -1, timeoutMs = 60_000): Promise<void> {
+  const r = await runJava(
+    'org.apache.kafka.tools.VerifiableProducer',
+    // Keys cycle through 0..99, so records spread over every partition (unkeyed records would stick
+    // to one partition per batch).
+    ['--bootstrap-server', bootstrap, '--topic', topic, '--max-messages', String(count), '--throughput', String(throughput), '--acks', '-1', '--repeating-keys', '100'],
+    { timeoutMs },
+  );
+  const acked = /"acked":(\d+)/.exec(r.stdout);
+  if (r.code !== 0 || !acked || Number(acked[1]) !== count) throw new Error(`VerifiableProducer acked ${acked?.[1]} of ${count}\n${r.stdout.slice(-2000)}\n${r.stderr.slice(-2000)}`);
+}
+
+/** Whether a group's committed offsets are at the log end (a partition never written has none). */
+export function atLogEnd(o: { end: number[]; committed: number[] }): boolean {
+  return o.committed.every((c, p) => c === o.end[p] || (c === -1 && o.end[p] === 0));
+}
+
+/** Union of consumed ranges per partition: the offsets in [0, end) nobody consumed. */
+export function gaps(ranges: Map<number, Range[]>, endOffsets: number[]): string[] {
+  const out: string[] = [];
+  endOffsets.forEach((end, p) => {
+    const sorted = [...(ranges.get(p) ?? [])].sort((a, b) => a[0] - b[0]);
+    let next = 0;
+    for (const [lo, hi] of sorted) {
+      if (lo > next) out.push(`p${p}:[${next},${lo})`);
+      next = Math.max(next, hi + 1);
+    }
+    if (next < end) out.push(`p${p}:[${next},${end})`);
+  });
+  return out;
+}
+
+export function mergeRanges(members: GroupMember[]): Map<number, Range[]> {
+  const out = new Map<number, Range[]>();
+  for (const m of members) for (const [p, rs] of m.consumed()) out.set(p, [...(out.get(p) ?? []), ...rs]);
+  return out;
+}
+
+/** Log end offsets and committed offsets over the raw protocol, the same way for any broker. */
+export async function groupOffsets(bootstrap: string, groupId: string, topic: string, partitions: number): Promise<{ end: number[]; committed: number[] }> {
+  const [host, port] = bootstrap.split(':');
+  const c = await RawClient.connect(Number(port), host);
+  try {
+    const idx = [...Array(partitions).keys()];
+    const lo = await c.request(ApiKey.ListOffsets, 7, {
+      replicaId: -1,
+      isolationLevel: 0,
+      topics: [{ name: topic, partitions: idx.map((p) => ({ partitionIndex: p, currentLeaderEpoch: -1, timestamp: -1n })) }],
+    });
+    const end = idx.map((p) => Number(lo.topics[0].partitions.find((x: any) => x.partitionIndex === p).offset));
+    const of = await c.request(ApiKey.OffsetFetch, 8, { groups: [{ groupId, topics: [{ name: topic, partitionIndexes: idx }] }], requireStable: false });
+    const committed = idx.map((p) => Number(of.groups[0].topics[0].partitions.find((x: any) => x.partitionIndex === p).committedOffset));
+    return { end, committed };
+  } finally {
+    c.close();
+  }
+}
+
+/** Polls until check() is truthy. */
+export async function eventually<T>(what: string, check: () => Promise<T | null | false | undefined>, timeoutMs: number, onTimeout: () => string = () => ''): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await check();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}\n${onTimeout()}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
