@@ -328,23 +328,25 @@ export class TransactionCoordinator {
   }
 
   private async bumpOrRotate(md: TxnMetadata, timeoutMs: number, expected: { producerId: number; producerEpoch: number } | null): Promise<InitProducerIdResult> {
-    const now = this.now();
-    const base = { ...md.record(), previousProducerId: md.producerId, timeoutMs, state: 'Empty', partitions: [], groups: [], startTimestampMs: -1, lastUpdateTimestampMs: now };
+    // The new state: no transaction, the requested timeout, the current producer id as the previous one.
+    const base = (): TransactionRecord => ({ ...md.record(), previousProducerId: md.producerId, timeoutMs, state: 'Empty', partitions: [], groups: [], startTimestampMs: -1, lastUpdateTimestampMs: this.now() });
     let next: TransactionRecord;
     if (isEpochExhausted(md.producerEpoch) && (expected === null || expected.producerEpoch === md.producerEpoch)) {
       // The epochs of this producer id are used up: continue under a new producer id at epoch 0.
+      const exhaustedEpoch = md.producerEpoch;
       const producerId = await this.ids.nextId();
-      if (md.pendingState !== null || !['Empty', 'CompleteCommit', 'CompleteAbort'].includes(md.state)) return initError(ErrorCode.CONCURRENT_TRANSACTIONS);
-      next = { ...base, producerId, producerEpoch: 0, lastProducerEpoch: expected !== null ? md.producerEpoch : NO_PRODUCER_EPOCH };
+      // Another request may have moved the transactional id on while the id was reserved.
+      if (md.pendingState !== null || md.producerEpoch !== exhaustedEpoch || !['Empty', 'CompleteCommit', 'CompleteAbort'].includes(md.state)) return initError(ErrorCode.CONCURRENT_TRANSACTIONS);
+      next = { ...base(), producerId, producerEpoch: 0, lastProducerEpoch: expected !== null ? exhaustedEpoch : NO_PRODUCER_EPOCH };
     } else if (expected === null) {
-      next = { ...base, producerEpoch: md.producerEpoch + 1, lastProducerEpoch: NO_PRODUCER_EPOCH };
+      next = { ...base(), producerEpoch: md.producerEpoch + 1, lastProducerEpoch: NO_PRODUCER_EPOCH };
     } else if (md.producerEpoch === NO_PRODUCER_EPOCH || expected.producerEpoch === md.producerEpoch) {
       // The producer resumes after an error and nobody else took over: bump, remembering the old epoch.
       if (isEpochExhausted(md.producerEpoch)) return initError(ErrorCode.PRODUCER_FENCED);
-      next = { ...base, producerEpoch: md.producerEpoch + 1, lastProducerEpoch: md.producerEpoch };
+      next = { ...base(), producerEpoch: md.producerEpoch + 1, lastProducerEpoch: md.producerEpoch };
     } else if (expected.producerEpoch === md.lastProducerEpoch) {
       // A retry of a bump whose answer was lost: answer the same epoch again.
-      next = { ...base, producerEpoch: md.producerEpoch, lastProducerEpoch: md.lastProducerEpoch };
+      next = { ...base(), producerEpoch: md.producerEpoch, lastProducerEpoch: md.lastProducerEpoch };
     } else {
       return initError(ErrorCode.PRODUCER_FENCED);
     }
