@@ -459,6 +459,36 @@ describe('link client against Apache Kafka 4.3.1', { skip: skipKafka }, () => {
     }
   });
 
+  test('TLS (SSL and SASL_SSL) with the broker certificate trusted; an untrusted one fails at once', async () => {
+    const cases = [
+      { securityProtocol: 'SSL' as const, bootstrap: kafka.sslBootstrap, port: kafka.sslPort },
+      { securityProtocol: 'SASL_SSL' as const, bootstrap: kafka.saslSslBootstrap, port: kafka.saslSslPort, sasl: { mechanism: 'SCRAM-SHA-512' as const, username: SASL_USER, password: SASL_PASSWORD } },
+    ];
+    for (const { port, ...options } of cases) {
+      const tls = new KafkaClient({ ...options, tls: { ca: kafka.certificatePem } });
+      try {
+        const m = await tls.metadata({ topics: [DATA] });
+        assert.equal(m.brokers.get(1)!.port, port, options.securityProtocol);
+        const [p] = ok(await tls.fetch([{ topic: DATA, partition: 0, offset: 0 }]));
+        assert.deepEqual(batchesOf(p!), segmentBatches(kafka.logDir, DATA, 0), options.securityProtocol);
+      } finally {
+        await tls.close();
+      }
+    }
+    const untrusted = new KafkaClient({ bootstrap: kafka.sslBootstrap, securityProtocol: 'SSL', tls: {} });
+    try {
+      const { ms } = await elapsed(() => assert.rejects(untrusted.metadata({ timeoutMs: 10_000 }), (e: KafkaClientError) => {
+        assert.equal(e.code, 'STRAIT_LINK_AUTHENTICATION');
+        assert.equal(e.retriable, false);
+        assert.match(e.message, /TLS handshake with bootstrap 127\.0\.0\.1:\d+ failed: self[- ]signed certificate/);
+        return true;
+      }));
+      assert.ok(ms < 3000, `not retried until the time limit (${ms} ms)`);
+    } finally {
+      await untrusted.close();
+    }
+  });
+
   test('the broker stops and restarts on the same port: the client reconnects and resumes', async () => {
     const [before] = ok(await client.fetch([{ topic: DATA, partition: 0, offset: 0 }]));
     const t0 = performance.now();
@@ -556,5 +586,18 @@ describe('link client against Strait', () => {
     assert.ok((await client.listGroups()).some((g) => g.groupId === 'strait-group'));
     const [group] = ok(await client.describeGroups(['strait-group']));
     assert.equal(group!.state, 'Empty');
+  });
+
+  test('an API Strait does not serve fails clearly, or works once it does', async () => {
+    const acls = (await client.apiVersions()).find((a) => a.name === 'DescribeAcls')!;
+    if (acls.broker === null) {
+      await assert.rejects(client.describeAcls(), (e: KafkaClientError) => {
+        assert.equal(e.code, 'STRAIT_LINK_UNSUPPORTED_VERSION');
+        assert.match(e.message, /does not support DescribeAcls \(API key 29\)/);
+        return true;
+      });
+    } else {
+      await client.describeAcls().catch((e: KafkaClientError) => assert.equal(e.errorName, 'SECURITY_DISABLED'));
+    }
   });
 });

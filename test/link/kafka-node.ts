@@ -1,15 +1,16 @@
 // A single-node Apache Kafka 4.3.1 (KRaft, broker and controller in one JVM) that, unlike the
 // compat harness's, can be stopped and started again on the same ports and data (the link client's
-// reconnect test), has a SASL_PLAINTEXT listener with PLAIN and SCRAM users next to the PLAINTEXT
-// one, and exposes its log folder so tests can compare fetched batches with the bytes on disk.
+// reconnect test), has SSL, SASL_PLAINTEXT and SASL_SSL listeners (a throw-away self-signed
+// certificate; PLAIN and SCRAM users) next to the PLAINTEXT one, and exposes its log folder so
+// tests can compare fetched batches with the bytes on disk.
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, kafkaLibsDir, kafkaVersion, log4jConfigPath, probeApiVersions, runJava } from '../compat/harness.ts';
+import { freePort, kafkaLibsDir, kafkaVersion, log4jConfigPath, probeApiVersions, runCommand, runJava } from '../compat/harness.ts';
 
 export const SASL_USER = 'alice';
 export const SASL_PASSWORD = 'alice-secret';
@@ -19,8 +20,14 @@ export interface KafkaNode {
   clusterId: string;
   port: number;
   saslPort: number;
+  sslPort: number;
+  saslSslPort: number;
   bootstrap: string;
   saslBootstrap: string;
+  sslBootstrap: string;
+  saslSslBootstrap: string;
+  /** PEM of the self-signed certificate the TLS listeners present (for 127.0.0.1). */
+  certificatePem: string;
   /** Where partition folders live: `${logDir}/${topic}-${partition}/00000000000000000000.log`. */
   logDir: string;
   running(): boolean;
@@ -66,9 +73,10 @@ function exited(child: ChildProcess, timeoutMs: number): Promise<boolean> {
 
 export async function startKafkaNode(extraConfig: Record<string, string> = {}): Promise<KafkaNode> {
   const nodeId = 1;
-  const [port, saslPort, controllerPort] = [await freePort(), await freePort(), await freePort()];
+  const [port, saslPort, sslPort, saslSslPort, controllerPort] = [await freePort(), await freePort(), await freePort(), await freePort(), await freePort()];
   const dir = await mkdtemp(join(tmpdir(), 'strait-link-kafka-'));
   dirs.add(dir);
+  const tls = await makeKeystore(dir);
   const logDir = join(dir, 'data');
   const clusterId = randomBytes(16).toString('base64url');
   const jaas = (module: string, options = ''): string => `${module} required${options};`;
@@ -76,15 +84,21 @@ export async function startKafkaNode(extraConfig: Record<string, string> = {}): 
     'process.roles': 'broker,controller',
     'node.id': String(nodeId),
     'controller.quorum.voters': `${nodeId}@127.0.0.1:${controllerPort}`,
-    listeners: `PLAINTEXT://127.0.0.1:${port},SASL_PLAINTEXT://127.0.0.1:${saslPort},CONTROLLER://127.0.0.1:${controllerPort}`,
-    'advertised.listeners': `PLAINTEXT://127.0.0.1:${port},SASL_PLAINTEXT://127.0.0.1:${saslPort}`,
+    listeners: `PLAINTEXT://127.0.0.1:${port},SASL_PLAINTEXT://127.0.0.1:${saslPort},SSL://127.0.0.1:${sslPort},SASL_SSL://127.0.0.1:${saslSslPort},CONTROLLER://127.0.0.1:${controllerPort}`,
+    'advertised.listeners': `PLAINTEXT://127.0.0.1:${port},SASL_PLAINTEXT://127.0.0.1:${saslPort},SSL://127.0.0.1:${sslPort},SASL_SSL://127.0.0.1:${saslSslPort}`,
     'controller.listener.names': 'CONTROLLER',
     'inter.broker.listener.name': 'PLAINTEXT',
-    'listener.security.protocol.map': 'PLAINTEXT:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT,CONTROLLER:PLAINTEXT',
+    'listener.security.protocol.map': 'PLAINTEXT:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT,SSL:SSL,SASL_SSL:SASL_SSL,CONTROLLER:PLAINTEXT',
+    'ssl.keystore.type': 'PKCS12',
+    'ssl.keystore.location': tls.keystorePath,
+    'ssl.keystore.password': tls.password,
+    'ssl.key.password': tls.password,
     'sasl.enabled.mechanisms': 'PLAIN,SCRAM-SHA-256,SCRAM-SHA-512',
-    'listener.name.sasl_plaintext.plain.sasl.jaas.config': jaas('org.apache.kafka.common.security.plain.PlainLoginModule', ` user_${SASL_USER}="${SASL_PASSWORD}"`),
-    'listener.name.sasl_plaintext.scram-sha-256.sasl.jaas.config': jaas('org.apache.kafka.common.security.scram.ScramLoginModule'),
-    'listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config': jaas('org.apache.kafka.common.security.scram.ScramLoginModule'),
+    ...Object.fromEntries(['sasl_plaintext', 'sasl_ssl'].flatMap((listener) => [
+      [`listener.name.${listener}.plain.sasl.jaas.config`, jaas('org.apache.kafka.common.security.plain.PlainLoginModule', ` user_${SASL_USER}="${SASL_PASSWORD}"`)],
+      [`listener.name.${listener}.scram-sha-256.sasl.jaas.config`, jaas('org.apache.kafka.common.security.scram.ScramLoginModule')],
+      [`listener.name.${listener}.scram-sha-512.sasl.jaas.config`, jaas('org.apache.kafka.common.security.scram.ScramLoginModule')],
+    ])),
     'log.dirs': logDir,
     'num.partitions': '1',
     'offsets.topic.replication.factor': '1',
@@ -150,8 +164,13 @@ export async function startKafkaNode(extraConfig: Record<string, string> = {}): 
     clusterId,
     port,
     saslPort,
+    sslPort,
+    saslSslPort,
     bootstrap: `127.0.0.1:${port}`,
     saslBootstrap: `127.0.0.1:${saslPort}`,
+    sslBootstrap: `127.0.0.1:${sslPort}`,
+    saslSslBootstrap: `127.0.0.1:${saslSslPort}`,
+    certificatePem: tls.certificatePem,
     logDir,
     running: () => child !== null,
     stop,
@@ -163,4 +182,19 @@ export async function startKafkaNode(extraConfig: Record<string, string> = {}): 
     },
     output: () => output,
   };
+}
+
+/** A self-signed certificate for 127.0.0.1 and a PKCS12 keystore holding it with its key (openssl). */
+async function makeKeystore(dir: string): Promise<{ keystorePath: string; password: string; certificatePem: string }> {
+  const password = randomBytes(12).toString('hex');
+  const [keyPath, certPath, keystorePath] = ['tls-key.pem', 'tls-cert.pem', 'keystore.p12'].map((f) => join(dir, f)) as [string, string, string];
+  const steps: string[][] = [
+    ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', keyPath, '-out', certPath, '-days', '2', '-subj', '/CN=strait-link-test', '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost'],
+    ['pkcs12', '-export', '-in', certPath, '-inkey', keyPath, '-out', keystorePath, '-passout', `pass:${password}`, '-name', 'kafka'],
+  ];
+  for (const args of steps) {
+    const r = await runCommand('openssl', args, { timeoutMs: 30_000 });
+    if (r.code !== 0) throw new Error(`openssl ${args[0]} failed:\n${r.stderr}`);
+  }
+  return { keystorePath, password, certificatePem: readFileSync(certPath, 'utf8') };
 }
