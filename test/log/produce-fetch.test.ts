@@ -303,3 +303,28 @@ test('a failed WAL write (disk full) fails those produces retriably; later ones 
   c2.close();
   await e.stop();
 });
+
+test('WAL segments roll under concurrent produce without failing any write', async () => {
+  const d = await startTestBroker({ ...SETTINGS, 'wal.segment.bytes': String(1024 * 1024), 'wal.flush.bytes.max': String(128 * 1024) });
+  const cl = await RawClient.connect(d.port);
+  try {
+    await cl.request(ApiKey.CreateTopics, 7, { topics: [{ name: 'pf-roll', numPartitions: 4, replicationFactor: 1 }], timeoutMs: 1000 });
+    // Several producers appending one after another keep writes arriving while segments roll.
+    const value = 'v'.repeat(20_000);
+    const clients = await Promise.all(Array.from({ length: 8 }, () => RawClient.connect(d.port)));
+    const codes = await Promise.all(
+      clients.map(async (k, i) => {
+        const out: number[] = [];
+        for (let n = 0; n < 60; n++) out.push((await produce('pf-roll', i % 4, batch([value]), -1, k)).errorCode);
+        k.close();
+        return out;
+      }),
+    );
+    assert.equal(codes.flat().filter((code) => code !== 0).length, 0, 'every produce succeeded across segment rolls');
+    const walFiles = readdirSync(join(d.dataDir, 'wal')).length;
+    assert.ok(walFiles >= 5, `segments rolled (${walFiles} files)`);
+  } finally {
+    cl.close();
+    await d.stop();
+  }
+});

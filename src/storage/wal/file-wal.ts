@@ -242,10 +242,11 @@ export class FileWal {
     } catch (err) {
       await this.fail(err as Error, batch, start);
     }
-    this.flushing = false;
+    // Still "flushing" while a full segment is replaced, so no other flush writes or rolls meanwhile.
     if (this.segmentBytes >= this.opts.segmentBytesMax && !this.failure) {
       await this.roll(this.segment + 1).catch((err) => this.fail(err as Error, [], this.segmentBytes));
     }
+    this.flushing = false;
     this.schedule();
   }
 
