@@ -44,7 +44,8 @@ interface Target {
 }
 
 const targets: Target[] = [
-  { name: 'strait', start: () => startStrait({ args: ['--log-level', 'warn'] }) },
+  // The harness starts Kafka with group.initial.rebalance.delay.ms=0; Strait gets the same.
+  { name: 'strait', start: () => startStrait({ args: ['--log-level', 'warn', '--group-initial-rebalance-delay-ms', '0'] }) },
   { name: 'kafka', start: () => startApacheKafka() },
   { name: 'kafka-fsync', start: () => startApacheKafka({ config: { 'log.flush.interval.messages': '1' } }) },
 ];
