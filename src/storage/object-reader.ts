@@ -67,12 +67,12 @@ export class ObjectReader {
       const r = ranges[i]!;
       let pos = 0;
       while (pos + HEADER_BYTES <= r.sizeBytes) {
-        const header = await this.bytes(r.objectKey, r.position + pos, HEADER_BYTES);
+        const header = await this.bytes(r.objectKey, r.position + pos, HEADER_BYTES, r.position + r.sizeBytes);
         const size = 12 + header.readInt32BE(8);
         const last = Number(header.readBigInt64BE(0)) + header.readInt32BE(23);
         if (last >= offset) {
           if (used + size > maxBytes && !(minOneBatch && out.length === 0)) return out;
-          out.push(await this.bytes(r.objectKey, r.position + pos, size));
+          out.push(await this.bytes(r.objectKey, r.position + pos, size, r.position + r.sizeBytes));
           used += size;
         }
         pos += size;
@@ -93,11 +93,13 @@ export class ObjectReader {
     return out;
   }
 
-  /** Bytes [start, start+length) of an object, from cached blocks. */
-  private async bytes(key: string, start: number, length: number): Promise<Buffer> {
+  /** Bytes [start, start+length) of an object, from cached blocks. Reading on towards `readAheadEnd`
+   *  (the end of the range being scanned) starts fetching the next block before it is needed. */
+  private async bytes(key: string, start: number, length: number, readAheadEnd = 0): Promise<Buffer> {
     const bs = this.opts.blockBytes;
     const first = Math.floor(start / bs);
     const last = Math.floor((start + length - 1) / bs);
+    if ((last + 1) * bs < readAheadEnd) void this.block(key, last + 1).catch(() => {});
     if (first === last) {
       const block = await this.block(key, first);
       const from = start - first * bs;
