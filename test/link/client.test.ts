@@ -3,6 +3,7 @@
 // on demand, and against Strait for the APIs Strait serves. Fetched batches are compared with the
 // bytes of Kafka's own segment files.
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -108,6 +109,22 @@ describe('link client: negotiation, timeouts and bounds (scripted brokers)', () 
     for (const f of fakes) await f.close();
   });
 
+  test('refuses options it cannot honour, naming them', () => {
+    const cases: [ConstructorParameters<typeof KafkaClient>[0], RegExp][] = [
+      [{ bootstrap: [] }, /at least one bootstrap server/],
+      [{ bootstrap: 'kafka-1' }, /"kafka-1" is not host:port/],
+      [{ bootstrap: 'kafka-1:99999' }, /is not host:port/],
+      [{ bootstrap: 'k:9092', securityProtocol: 'SASL_SSL' }, /SASL_SSL needs sasl options/],
+      [{ bootstrap: 'k:9092', sasl: { mechanism: 'PLAIN', username: 'u', password: 'p' } }, /sasl options need securityProtocol SASL_PLAINTEXT or SASL_SSL/],
+      [{ bootstrap: 'k:9092', tls: {} }, /tls options need securityProtocol SSL or SASL_SSL/],
+      [{ bootstrap: 'k:9092', inFlightRequestsMax: 0 }, /inFlightRequestsMax must be a number >= 1/],
+    ];
+    for (const [options, message] of cases) {
+      assert.throws(() => new KafkaClient(options), (e: KafkaClientError) => e.code === 'STRAIT_LINK_INVALID_ARGUMENT' && message.test(e.message), String(message));
+    }
+    assert.doesNotThrow(() => new KafkaClient({ bootstrap: ' a:1, [::1]:9092 ' }).close());
+  });
+
   test('falls back to an older ApiVersions (KIP-511), uses the highest common version, and fails clearly when there is none', async () => {
     const fake = await startFakeBroker((req) => {
       if (req.apiKey === ApiKey.ApiVersions) {
@@ -147,6 +164,45 @@ describe('link client: negotiation, timeouts and bounds (scripted brokers)', () 
       assert.match(e.message, /does not support DescribeAcls/);
       return true;
     });
+  });
+
+  test('follows a moved leader: NOT_LEADER_OR_FOLLOWER, FENCED_LEADER_EPOCH and UNKNOWN_TOPIC_OR_PARTITION refresh the metadata and retry', async () => {
+    const topicId = randomBytes(16).toString('base64url');
+    const batch = buildBatch({ records: [{ value: 'a', timestamp: BASE_TS }, { value: 'b', timestamp: BASE_TS }] });
+    // What successive Metadata answers say (the last one repeats): stale leader, stale epoch, then right.
+    const views = [{ leader: 7, epoch: 1 }, { leader: 8, epoch: 1 }, { leader: 8, epoch: 2 }];
+    let metadataCalls = 0;
+    let unknownSent = false;
+    const fetches: { node: number; epoch: number }[] = [];
+    const brokers: FakeBroker[] = [];
+    const script = (node: number) => (req: { apiKey: number; body: any }) => {
+      if (req.apiKey === ApiKey.ApiVersions) return apiVersionsBody({ [ApiKey.Metadata]: [0, 12], [ApiKey.Fetch]: [4, 17] });
+      if (req.apiKey === ApiKey.Metadata) {
+        const view = views[Math.min(metadataCalls++, views.length - 1)]!;
+        return {
+          brokers: brokers.map((b, i) => ({ nodeId: 7 + i, host: '127.0.0.1', port: b.port, rack: null })),
+          clusterId: 'moving',
+          controllerId: 7,
+          topics: [{ errorCode: 0, name: 'moved', topicId, isInternal: false, partitions: [{ errorCode: 0, partitionIndex: 0, leaderId: view.leader, leaderEpoch: view.epoch, replicaNodes: [7, 8], isrNodes: [7, 8], offlineReplicas: [] }] }],
+        };
+      }
+      const asked = req.body.topics[0].partitions[0];
+      fetches.push({ node, epoch: asked.currentLeaderEpoch });
+      const errorCode = node !== 8 ? 6 : asked.currentLeaderEpoch < 2 ? 74 : !unknownSent ? 3 : 0;
+      unknownSent ||= errorCode === 3;
+      const partition = { partitionIndex: 0, errorCode, highWatermark: errorCode ? -1n : 2n, lastStableOffset: errorCode ? -1n : 2n, logStartOffset: errorCode ? -1n : 0n, records: errorCode ? null : batch };
+      return { errorCode: 0, responses: [{ topic: 'moved', topicId, partitions: [partition] }] };
+    };
+    brokers.push(await startFakeBroker(script(7)), await startFakeBroker(script(8)));
+    fakes.push(...brokers);
+    const c = client({ bootstrap: brokers[0]!.bootstrap, retryBackoffMs: 10 });
+    const [p] = ok(await c.fetch([{ topic: 'moved', partition: 0, offset: 0 }]));
+    assert.deepEqual(batchesOf(p!), [batch]);
+    assert.deepEqual([p!.leaderId, p!.leaderEpoch, p!.highWatermark], [8, 2, 2]);
+    assert.deepEqual(fetches, [{ node: 7, epoch: 1 }, { node: 8, epoch: 1 }, { node: 8, epoch: 2 }, { node: 8, epoch: 2 }]);
+    assert.equal(metadataCalls, 4, 'one refresh after each of the three errors');
+    const fetchVersions = [...brokers[0]!.requests, ...brokers[1]!.requests].filter((r) => r.apiKey === ApiKey.Fetch).map((r) => r.version);
+    assert.deepEqual(new Set(fetchVersions), new Set([17]), 'fetched by topic id');
   });
 
   test('a dead bootstrap server fails within the time limit, naming the cause', async () => {

@@ -36,6 +36,9 @@ export interface Limits {
   startedAtMs: number;
 }
 
+/** A retry needs at least this long before the deadline to be worth starting. */
+const LAST_TRY_MS_MIN = 20;
+
 export type CoordinatorType = 'group' | 'transaction';
 const COORDINATOR_KEY_TYPE: Record<CoordinatorType, number> = { group: 0, transaction: 1 };
 
@@ -96,10 +99,14 @@ export class ClientCore {
     }
   }
 
-  /** Sleeps before retry number `retry`; false when the deadline would pass first. */
+  /**
+   * Sleeps before retry number `retry`, cut short so one last try fits before the deadline (an
+   * operation uses the time it was given); false when not even that fits.
+   */
   async backoff(retry: number, limits: Limits): Promise<boolean> {
-    const waitMs = backoffMs(retry, this.settings.retryBackoffMs, this.settings.retryBackoffMsMax);
-    if (nowMs() + waitMs >= limits.deadlineMs) return false;
+    const remainingMs = limits.deadlineMs - nowMs();
+    if (remainingMs <= LAST_TRY_MS_MIN) return false;
+    const waitMs = Math.min(backoffMs(retry, this.settings.retryBackoffMs, this.settings.retryBackoffMsMax), remainingMs - LAST_TRY_MS_MIN);
     if (!(await sleep(waitMs, this.pool.signal))) throw closedError();
     return true;
   }
