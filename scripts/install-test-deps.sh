@@ -142,6 +142,27 @@ install_franz_data() {
   summary+=("franz-data built")
 }
 
+# --- franz-go group member (consumer-group tests) ----------------------------------------------
+install_franz_groups() {
+  local src="$REPO/test/compat/franz-groups" bin="$CACHE/bin/franz-groups" stamp_file="$CACHE/bin/.franz-groups.stamp" stamp
+  stamp=$(stamp_of "$src/go.mod" "$src/go.sum" "$src/main.go")
+  if fresh "$stamp_file" "$stamp" && [[ -x "$bin" ]]; then
+    summary+=("franz-groups cached")
+    return
+  fi
+  need go "install Go"
+  log "building .cache/bin/franz-groups"
+  (
+    cd "$src"
+    export GOPATH="$DOWNLOADS/go" GOMODCACHE="$DOWNLOADS/go/mod" GOCACHE="$DOWNLOADS/go/cache"
+    export GOTOOLCHAIN=local GOFLAGS="-mod=readonly -buildvcs=false"
+    go build -o "$bin.tmp" . >&2
+  )
+  mv "$bin.tmp" "$bin"
+  echo "$stamp" >"$stamp_file"
+  summary+=("franz-groups built")
+}
+
 # --- MinIO (built from source with the Go module proxy) -------------------------------------------
 # A cold build downloads about 1.6 GB of modules into .cache/go/mod and takes a few minutes; the
 # module and build caches are shared with the franz-go build.
@@ -198,6 +219,7 @@ install_kcat
 install_python
 install_franz
 install_franz_data
+install_franz_groups
 install_minio
 install_npm
 

@@ -190,11 +190,18 @@ export function isSubset(owned: OwnedPartitions, a: Assignment): boolean {
 /** A request's epoch must be the member's, or its previous one when the client only missed the
  *  response that moved it on (and owns nothing it should not). */
 export function checkMemberEpoch(member: ConsumerMember, receivedEpoch: number, owned: OwnedPartitions): void {
+  // Kafka's messages, word for word.
   if (receivedEpoch > member.memberEpoch) {
-    reject(ErrorCode.FENCED_MEMBER_EPOCH, `member epoch ${receivedEpoch} is newer than the coordinator's ${member.memberEpoch}; the member must rejoin`);
+    reject(
+      ErrorCode.FENCED_MEMBER_EPOCH,
+      `The consumer group member has a greater member epoch (${receivedEpoch}) than the one known by the group coordinator (${member.memberEpoch}). The member must abandon all its partitions and rejoin.`,
+    );
   }
   if (receivedEpoch < member.memberEpoch && (receivedEpoch !== member.previousMemberEpoch || !isSubset(owned, member.assigned))) {
-    reject(ErrorCode.FENCED_MEMBER_EPOCH, `member epoch ${receivedEpoch} is older than the coordinator's ${member.memberEpoch}; the member must rejoin`);
+    reject(
+      ErrorCode.FENCED_MEMBER_EPOCH,
+      `The consumer group member has a smaller member epoch (${receivedEpoch}) than the one known by the group coordinator (${member.memberEpoch}). The member must abandon all its partitions and rejoin.`,
+    );
   }
 }
 

@@ -123,8 +123,8 @@ test('member epochs: newer is fenced; the previous epoch is accepted only with a
   const m = member(5, { t: [0, 1] });
   assert.doesNotThrow(() => checkMemberEpoch(m, 5, null));
   assert.doesNotThrow(() => checkMemberEpoch(m, 4, [{ topicId: 't', partitions: [1] }]));
-  assert.throws(() => checkMemberEpoch(m, 6, null), /newer/);
-  assert.throws(() => checkMemberEpoch(m, 4, null), /older/);
-  assert.throws(() => checkMemberEpoch(m, 4, [{ topicId: 't', partitions: [2] }]), /older/);
-  assert.throws(() => checkMemberEpoch(m, 3, []), /older/);
+  assert.throws(() => checkMemberEpoch(m, 6, null), /greater/);
+  assert.throws(() => checkMemberEpoch(m, 4, null), /smaller/);
+  assert.throws(() => checkMemberEpoch(m, 4, [{ topicId: 't', partitions: [2] }]), /smaller/);
+  assert.throws(() => checkMemberEpoch(m, 3, []), /smaller/);
 });
