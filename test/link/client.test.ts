@@ -510,6 +510,8 @@ describe('link client against Apache Kafka 4.3.1', { skip: skipKafka }, () => {
         return true;
       }));
       assert.ok(ms < 3000, `not retried until the time limit (${ms} ms)`);
+      // A client-wide failure rejects partition operations too, rather than hiding in each partition.
+      await assert.rejects(wrong.fetch([{ topic: DATA, partition: 0, offset: 0 }]), (e: KafkaClientError) => e.code === 'STRAIT_LINK_AUTHENTICATION');
     } finally {
       await wrong.close();
     }

@@ -113,11 +113,18 @@ export async function startKafkaNode(extraConfig: Record<string, string> = {}): 
   };
   const propertiesPath = join(dir, 'server.properties');
   writeFileSync(propertiesPath, Object.entries(config).map(([k, v]) => `${k}=${v}`).join('\n') + '\n');
-  const format = await runJava('kafka.tools.StorageTool', [
+  const formatArgs = [
     'format', '-t', clusterId, '-c', propertiesPath,
     '--add-scram', `SCRAM-SHA-256=[name=${SASL_USER},password=${SASL_PASSWORD}]`,
     '--add-scram', `SCRAM-SHA-512=[name=${SASL_USER},password=${SASL_PASSWORD}]`,
-  ], { timeoutMs: 60_000 });
+  ];
+  let format = await runJava('kafka.tools.StorageTool', formatArgs, { timeoutMs: 60_000 });
+  if (format.code !== 0) {
+    // Seen once on a loaded machine and not since: say what happened, then try once more.
+    console.log(`# kafka-storage format failed (exit ${format.code}), retrying:\n${format.stdout}\n${format.stderr}`);
+    rmSync(logDir, { recursive: true, force: true });
+    format = await runJava('kafka.tools.StorageTool', formatArgs, { timeoutMs: 60_000 });
+  }
   if (format.code !== 0) throw new Error(`kafka-storage format failed:\n${format.stdout}\n${format.stderr}`);
 
   let child: ChildProcess | null = null;

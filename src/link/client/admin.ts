@@ -8,6 +8,7 @@ import type { DescribeConfigsResponse, DescribeConfigsResult } from '../../proto
 import type { BrokerConnection } from './connection.ts';
 import type { CallOptions, ClientCore, Limits } from './core.ts';
 import { KafkaClientError, invalidArgument, kafkaError } from './errors.ts';
+import { pushTo } from './route.ts';
 
 // ---- DescribeConfigs ----------------------------------------------------------------------------
 
@@ -69,7 +70,7 @@ export async function describeConfigs(core: ClientCore, resources: readonly Conf
   const requests = new Map<string, ConfigResource[]>();
   for (const r of resources) {
     const key = r.type === 'broker' ? `broker:${r.name}` : 'any';
-    requests.set(key, [...(requests.get(key) ?? []), r]);
+    pushTo(requests, key, r);
   }
   const answers = new Map<string, ConfigResourceResult>();
   await Promise.all([...requests].map(([key, group]) =>

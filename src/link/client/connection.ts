@@ -89,8 +89,8 @@ export class BrokerConnection {
     this.settings = settings;
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
-    socket.on('error', (err) => this.fail(connectionError(`connection to ${label} failed: ${err.message}`, err)));
-    socket.on('close', () => this.fail(connectionError(`connection to ${label} closed by the broker`)));
+    socket.on('error', (err) => this.fail(connectionError(`connection to ${this.label} failed: ${err.message}`, err)));
+    socket.on('close', () => this.fail(connectionError(`connection to ${this.label} closed by the broker`)));
   }
 
   /**

@@ -108,6 +108,14 @@ export function needsMetadataRefresh(err: KafkaClientError): boolean {
   return REFRESH_METADATA_ON.has(err.kafkaError);
 }
 
+/**
+ * Failures of the client as a whole (closed, credentials or certificates refused) rather than of
+ * one partition or group: operations reject with them instead of reporting them per partition.
+ */
+export function isClientWide(err: KafkaClientError): boolean {
+  return err.code === 'STRAIT_LINK_CLOSED' || err.code === 'STRAIT_LINK_AUTHENTICATION';
+}
+
 /** Errors that mean the caller's leader epoch is out of date (KIP-320); retrying it unchanged is useless. */
 export function isEpochError(errorCode: number): boolean {
   return errorCode === ErrorCode.FENCED_LEADER_EPOCH || errorCode === ErrorCode.UNKNOWN_LEADER_EPOCH;

@@ -17,6 +17,7 @@ import type { CallOptions, ClientCore, Limits } from './core.ts';
 import { KafkaClientError, kafkaError } from './errors.ts';
 import { toBigInt, toNumber } from './int64.ts';
 import { hasTopicId } from './metadata.ts';
+import { groupByTopic } from './offsets.ts';
 import { Failed, partitionFailure, runOnLeaders } from './route.ts';
 import type { Routed, TopicPartition } from './route.ts';
 
@@ -118,8 +119,6 @@ async function fetchFromLeader(
 ): Promise<(FetchedPartition | Failed)[]> {
   // Fetch v13+ names topics by id (KIP-516); a topic without one must use v12 at most.
   const allIds = items.every((x) => hasTopicId(x.topic));
-  const byTopic = new Map<string, Routed<FetchPartitionRequest>[]>();
-  for (const x of items) byTopic.set(x.topic.name, [...(byTopic.get(x.topic.name) ?? []), x]);
   const { version, response } = await conn.request<FetchResponse>(
     ApiKey.Fetch,
     () => ({
@@ -130,7 +129,7 @@ async function fetchFromLeader(
       // A full fetch outside any fetch session (KIP-227): session id 0, epoch -1.
       sessionId: 0,
       sessionEpoch: -1,
-      topics: [...byTopic.values()].map((parts) => ({
+      topics: groupByTopic(items).map((parts) => ({
         topic: parts[0]!.topic.name,
         topicId: parts[0]!.topic.topicId,
         partitions: parts.map((x) => ({

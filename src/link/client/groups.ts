@@ -9,7 +9,7 @@ import type { OffsetFetchResponse, OffsetFetchResponsePartition } from '../../pr
 import type { BrokerConnection } from './connection.ts';
 import { brokerLabel } from './core.ts';
 import type { CallOptions, ClientCore, CoordinatorType, Limits } from './core.ts';
-import { KafkaClientError, asClientError, kafkaError } from './errors.ts';
+import { KafkaClientError, asClientError, isClientWide, kafkaError } from './errors.ts';
 import { toNumber } from './int64.ts';
 import type { BrokerInfo } from './metadata.ts';
 import { Failed } from './route.ts';
@@ -35,6 +35,7 @@ async function runOnCoordinators<Out>(
   for (let attempt = 0; pending.length > 0; attempt++) {
     const retry: string[] = [];
     const fail = (groupId: string, f: Failed): void => {
+      if (isClientWide(f.error)) throw f.error;
       results.set(groupId, f.error);
       core.coordinatorMoved(groupId, 'group', f.error.kafkaError);
       if (f.retry) retry.push(groupId);
@@ -45,7 +46,11 @@ async function runOnCoordinators<Out>(
       for (const groupId of pending) {
         const c = coordinators.get(groupId)!;
         if (c instanceof KafkaClientError) fail(groupId, new Failed(c));
-        else byBroker.set(c.nodeId, { broker: c, groupIds: [...(byBroker.get(c.nodeId)?.groupIds ?? []), groupId] });
+        else {
+          const entry = byBroker.get(c.nodeId);
+          if (entry) entry.groupIds.push(groupId);
+          else byBroker.set(c.nodeId, { broker: c, groupIds: [groupId] });
+        }
       }
       await Promise.all([...byBroker.values()].map(async ({ broker, groupIds: ids }) => {
         try {

@@ -53,6 +53,8 @@ export class ConnectionPool {
     if (!slot.opening) {
       const waitMs = slot.retryAtMs - nowMs();
       if (waitMs > 0) {
+        // Refused credentials or certificates stay refused: no point waiting to be told again.
+        if (slot.lastError && !slot.lastError.retriable) throw slot.lastError;
         if (nowMs() + waitMs >= deadlineMs) {
           const last = slot.lastError ? `: ${slot.lastError.message}` : '';
           throw connectionError(`${label} is in reconnect backoff for ${Math.ceil(waitMs)} ms more${last}`, slot.lastError ?? undefined);

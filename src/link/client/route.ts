@@ -5,7 +5,7 @@
 import { ErrorCode } from '../../protocol/generated/errors.ts';
 import type { BrokerConnection } from './connection.ts';
 import type { ClientCore, Limits } from './core.ts';
-import { KafkaClientError, asClientError, kafkaError, needsMetadataRefresh } from './errors.ts';
+import { KafkaClientError, asClientError, isClientWide, kafkaError, needsMetadataRefresh } from './errors.ts';
 import type { ClusterMetadata, PartitionInfo, TopicInfo } from './metadata.ts';
 
 export interface TopicPartition {
@@ -45,6 +45,7 @@ export async function runOnLeaders<In extends TopicPartition, Out>(
     const retry: number[] = [];
     let refresh = false;
     const fail = (i: number, f: Failed): void => {
+      if (isClientWide(f.error)) throw f.error;
       results[i] = f.error;
       if (f.retry) retry.push(i);
       // Even an error returned to the caller (an epoch it chose) means our routing view is old.
@@ -62,7 +63,7 @@ export async function runOnLeaders<In extends TopicPartition, Out>(
       for (const i of pending) {
         const where = route(metadata, inputs[i]!, limits);
         if (where instanceof Failed) fail(i, where);
-        else byLeader.set(where.partition.leaderId, [...(byLeader.get(where.partition.leaderId) ?? []), { index: i, routed: where }]);
+        else pushTo(byLeader, where.partition.leaderId, { index: i, routed: where });
       }
       await Promise.all([...byLeader].map(([leaderId, items]) => sendToLeader(core, leaderId, items, limits, send, results, fail)));
     }
@@ -159,4 +160,10 @@ export function partitionFailure(errorCode: number, name: string, callerEpoch: b
   const error = kafkaError(errorCode, `partition ${name}`, brokerMessage);
   const epochError = errorCode === ErrorCode.FENCED_LEADER_EPOCH || errorCode === ErrorCode.UNKNOWN_LEADER_EPOCH;
   return new Failed(error, error.retriable && !(epochError && callerEpoch));
+}
+
+export function pushTo<K, V>(map: Map<K, V[]>, key: K, value: V): void {
+  const list = map.get(key);
+  if (list) list.push(value);
+  else map.set(key, [value]);
 }
