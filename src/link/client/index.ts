@@ -1,5 +1,16 @@
 // The link client's surface: a small Kafka client for reading from (and forwarding writes to) any
 // Kafka-compatible cluster, used by mirror fetchers, syncers, write forwarding and reverse links.
+//
+//   const source = new KafkaClient({ bootstrap: 'kafka-1:9092,kafka-2:9092' });
+//   const { topics } = await source.metadata({ topics: ['orders'] });
+//   const [p] = await source.fetch([{ topic: 'orders', partition: 0, offset: 0 }], { maxWaitMs: 500 });
+//   if (p.error === null) await log.appendAtOffsets(p.records, Date.now()); // whole batches, as stored
+//   await source.close();
+//
+// Partition and group operations return one result per input, each with its own `error` (a
+// KafkaClientError naming the Kafka error); retriable errors are retried first, with a metadata
+// refresh when leadership may have moved. Whole-operation failures (closed client, refused
+// credentials, timeouts of single-request operations) reject.
 export { KafkaClient } from './client.ts';
 export type { MetadataOptions, RequestTarget, SendRequestOptions } from './client.ts';
 export { KafkaClientError } from './errors.ts';
