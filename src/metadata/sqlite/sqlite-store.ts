@@ -33,13 +33,15 @@ export class SqliteMetadataStore implements MetadataStore {
   private migrate(): void {
     const db = this.db!;
     db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, description TEXT NOT NULL, applied_at_ms INTEGER NOT NULL)');
-    const current = (db.prepare('SELECT COALESCE(MAX(version), 0) AS v FROM schema_migrations').get() as Row).v as number;
-    const latest = SQLITE_MIGRATIONS[SQLITE_MIGRATIONS.length - 1]!.version;
-    if (current > latest) {
-      throw new Error(`schema version ${current} is newer than this Strait understands (${latest}); upgrade Strait`);
+    const applied = new Set((db.prepare('SELECT version FROM schema_migrations').all() as Row[]).map((r) => r.version as number));
+    const latest = Math.max(...SQLITE_MIGRATIONS.map((m) => m.version));
+    const newest = Math.max(0, ...applied);
+    if (newest > latest) {
+      throw new Error(`schema version ${newest} is newer than this Strait understands (${latest}); upgrade Strait`);
     }
-    for (const m of SQLITE_MIGRATIONS) {
-      if (m.version <= current) continue;
+    // Every known migration not applied yet runs, in version order, each in its own transaction.
+    for (const m of [...SQLITE_MIGRATIONS].sort((a, b) => a.version - b.version)) {
+      if (applied.has(m.version)) continue;
       this.transaction(() => {
         db.exec(m.sql);
         db.prepare('INSERT INTO schema_migrations (version, description, applied_at_ms) VALUES (?, ?, ?)').run(m.version, m.description, Date.now());
