@@ -36,7 +36,7 @@ function run(cmd: string, args: string[]): void {
 const all = findTests(join(root, 'test'));
 const isLong = (f: string) => f.endsWith('.long.test.ts');
 // Tests that drive third-party software (Kafka's jars, kcat, Python and Go clients, MinIO).
-const needsDeps = (f: string) => /^test\/(compat|faults|e2e)\//.test(f) || /\/java-[^/]*$/.test(f);
+const needsDeps = (f: string) => /^test\/(compat|faults|e2e|link)\//.test(f) || /\/java-[^/]*$/.test(f);
 let files: string[];
 if (mode === 'long') files = all.filter(isLong);
 else if (mode === 'unit') files = all.filter((f) => !isLong(f) && !needsDeps(f));
