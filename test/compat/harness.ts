@@ -73,6 +73,8 @@ export interface StartStraitOptions {
   env?: Record<string, string>;
   /** Reuse a data folder (to restart on the same data); it is then never removed by the harness. */
   dataDir?: string;
+  /** Listen on this port instead of a free one (a restart where clients expect the same address). */
+  port?: number;
   readyTimeoutMs?: number;
 }
 
@@ -405,7 +407,7 @@ export async function startApacheKafka(options: StartKafkaOptions = {}): Promise
  * --data-dir DIR`, ready when the port accepts connections.
  */
 export async function startStrait(options: StartStraitOptions = {}): Promise<StraitHandle> {
-  const port = await freePort();
+  const port = options.port ?? (await freePort());
   const ownDataDir = options.dataDir === undefined;
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'strait-data-'));
   if (ownDataDir) tempDirs.add(dataDir);
