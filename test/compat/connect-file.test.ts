@@ -2,7 +2,8 @@
 // keeps its configs, offsets and statuses in compacted topics on Strait (replication factor 1) and
 // serves its REST API on a free 127.0.0.1 port. A FileStreamSource connector reads a file into a
 // topic and a FileStreamSink connector writes that topic to another file; the sink file must end up
-// with exactly the source lines, in order, within a bounded time. Connect is stopped before Strait.
+// with exactly the source lines, in order, within a bounded time, and the internal topics must be
+// compact (ConfigCommand). Connect is stopped before Strait.
 // Needs scripts/install-test-deps.sh (Kafka's jars with connect-runtime and connect-file, a JDK).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -10,7 +11,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, kafkaLibsDir, log4jConfigPath, startStrait, type StraitHandle } from './harness.ts';
+import { freePort, kafkaLibsDir, log4jConfigPath, runJava, startStrait, type StraitHandle } from './harness.ts';
 import { javaBin } from './java-program.ts';
 import { createTopic } from '../faults/crash-produce.ts';
 
@@ -186,6 +187,15 @@ test('Kafka Connect distributed: FileStreamSource -> topic -> FileStreamSink cop
       assert.deepEqual(status.json.tasks.map((task: { state: string }) => task.state), ['RUNNING'], `${name}: ${JSON.stringify(status.json)}`);
     }
     t.diagnostic(`${lines.length} lines through Connect in ${Date.now() - begin} ms (from Connect's start)`);
+
+    // Connect created its three internal topics on Strait, compacted.
+    const described = await runJava('kafka.admin.ConfigCommand', ['--bootstrap-server', broker.bootstrap, '--describe', '--all', '--entity-type', 'topics'], { timeoutMs: 60_000 });
+    assert.equal(described.code, 0, described.stderr);
+    for (const internal of ['strait-connect-configs', 'strait-connect-offsets', 'strait-connect-status']) {
+      const section = described.stdout.split(/(?=All configs for topic )/).find((s) => s.startsWith(`All configs for topic ${internal} `));
+      assert.ok(section !== undefined, `${internal} not described:\n${described.stdout.slice(0, 3000)}`);
+      assert.match(section, /cleanup\.policy=compact\b/, `${internal}:\n${section.slice(0, 2000)}`);
+    }
   } finally {
     await connect?.stop();
     await broker.stop();
