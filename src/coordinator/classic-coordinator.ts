@@ -142,13 +142,8 @@ export class ClassicCoordinator {
       return out.resolve(joinError(ErrorCode.INCONSISTENT_GROUP_PROTOCOL, memberId));
     }
     if (group.pendingJoinMembers.has(memberId)) return this.addMemberThenRebalanceOrCompleteJoin(group, req, memberId, out);
-    try {
-      group.validateMember(memberId, req.groupInstanceId);
-    } catch (err) {
-      const code = rejectionCode(err);
-      if (code === null) throw err;
-      return out.resolve(joinError(code, memberId));
-    }
+    const rejected = group.memberRejection(memberId, req.groupInstanceId);
+    if (rejected !== null) return out.resolve(joinError(rejected, memberId));
     const member = group.member(memberId);
     switch (group.state) {
       case 'PreparingRebalance':
@@ -403,13 +398,8 @@ export class ClassicCoordinator {
 
   private validateSync(group: ClassicGroup, req: SyncRequest): number | null {
     if (group.is('Dead')) return ErrorCode.COORDINATOR_NOT_AVAILABLE;
-    try {
-      group.validateMember(req.memberId, req.groupInstanceId);
-    } catch (err) {
-      const code = rejectionCode(err);
-      if (code === null) throw err;
-      return code;
-    }
+    const rejected = group.memberRejection(req.memberId, req.groupInstanceId);
+    if (rejected !== null) return rejected;
     if (req.generationId !== group.generationId) return ErrorCode.ILLEGAL_GENERATION;
     const inconsistent = (a: string | null, b: string | null) => a !== null && b !== null && a !== b;
     if (inconsistent(req.protocolType, group.protocolType) || inconsistent(req.protocolName, group.protocolName)) return ErrorCode.INCONSISTENT_GROUP_PROTOCOL;
@@ -453,13 +443,8 @@ export class ClassicCoordinator {
     const group = this.rt.groups.get(req.groupId);
     if (!group || group.type !== 'classic') return ErrorCode.UNKNOWN_MEMBER_ID;
     if (group.is('Dead')) return ErrorCode.COORDINATOR_NOT_AVAILABLE;
-    try {
-      group.validateMember(req.memberId, req.groupInstanceId);
-    } catch (err) {
-      const code = rejectionCode(err);
-      if (code === null) throw err;
-      return code;
-    }
+    const rejected = group.memberRejection(req.memberId, req.groupInstanceId);
+    if (rejected !== null) return rejected;
     if (req.generationId !== group.generationId) return ErrorCode.ILLEGAL_GENERATION;
     if (group.is('Empty')) return ErrorCode.UNKNOWN_MEMBER_ID;
     const member = group.member(req.memberId);
@@ -530,12 +515,9 @@ export class ClassicCoordinator {
         this.rt.timers.cancel(heartbeatKey(group.groupId, m.memberId));
         answer(ErrorCode.NONE);
       } else {
-        try {
-          group.validateMember(m.memberId, m.groupInstanceId);
-        } catch (err) {
-          const code = rejectionCode(err);
-          if (code === null) throw err;
-          answer(code);
+        const rejected = group.memberRejection(m.memberId, m.groupInstanceId);
+        if (rejected !== null) {
+          answer(rejected);
           continue;
         }
         this.removeLeavingMember(group, m.memberId);

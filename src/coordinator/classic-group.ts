@@ -359,6 +359,18 @@ export class ClassicGroup {
     return max;
   }
 
+  /** The Kafka error code validateMember would reject this member with, or null when it is valid. */
+  memberRejection(memberId: string, groupInstanceId: string | null): number | null {
+    try {
+      this.validateMember(memberId, groupInstanceId);
+      return null;
+    } catch (err) {
+      const code = rejectionCode(err);
+      if (code === null) throw err;
+      return code;
+    }
+  }
+
   validateMember(memberId: string, groupInstanceId: string | null): void {
     if (groupInstanceId !== null) {
       const existing = this.staticMembers.get(groupInstanceId);
