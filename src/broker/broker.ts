@@ -8,7 +8,7 @@ import type { Logger } from '../common/logger.ts';
 import { StraitError } from '../common/errors.ts';
 import { ErrorCode } from '../protocol/generated/errors.ts';
 import { SqliteMetadataStore } from '../metadata/index.ts';
-import type { MetadataStore } from '../metadata/index.ts';
+import type { MetadataStore, TopicRecord } from '../metadata/index.ts';
 import { TopicAdmin } from '../cluster/topics.ts';
 import { TopicCatalog } from '../cluster/catalog.ts';
 import { createRouter } from '../api/index.ts';
@@ -144,17 +144,17 @@ export class Broker {
 
     const router = createRouter({ fetchSessionSlots: cfg.fetchSessionSlots, transactions, groups });
     const topicListener = {
-      created: (t: Parameters<TopicCatalog['put']>[0]) => {
+      created: (t: TopicRecord) => {
         catalog.put(t);
         logs.ensureTopic(t);
       },
-      deleted: (t: Parameters<TopicCatalog['put']>[0]) => {
+      deleted: (t: TopicRecord) => {
         catalog.remove(t.topicId);
         logs.dropTopic(t.topicId);
         for (let p = 0; p < t.partitionCount; p++) reader.invalidate(t.topicId, p);
         groups.onTopicDeleted(t.name).catch((err: unknown) => this.log.warn('could not delete committed offsets of a deleted topic', { topic: t.name, err: err as Error }));
       },
-      changed: (t: Parameters<TopicCatalog['put']>[0]) => {
+      changed: (t: TopicRecord) => {
         catalog.put(t);
         logs.ensureTopic(t);
         logs.updateSettings(t.topicId, t.configs);
