@@ -1,45 +1,15 @@
 // Compiles and runs test/java/src/main/java/io/strait/test/TxnClient.java (transactional producers,
 // consume-transform-produce, read_committed consumers in assign mode) against Apache Kafka 4.3.1's
-// jars, for the transaction compatibility tests. The classes are kept in
-// .cache/txn-client/classes-HASH (HASH of the source and the jar names).
+// jars, for the transaction compatibility tests (compiled once by java-program.ts).
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { cacheDir, kafkaLibsDir, log4jConfigPath, repoRoot, runCommand, runJava, type RunResult } from './harness.ts';
+import { kafkaLibsDir, log4jConfigPath, repoRoot, runCommand, runJava, type RunResult } from './harness.ts';
+import { compileJavaProgram, javaBin } from './java-program.ts';
 
-const source = join(repoRoot, 'test', 'java', 'src', 'main', 'java', 'io', 'strait', 'test', 'TxnClient.java');
-const workDir = join(cacheDir, 'txn-client');
-const installHint = 'run scripts/install-test-deps.sh (Kafka 4.3.1 jars in .cache/kafka/libs; a JDK 17+ with javac on PATH)';
 const jvmArgs = ['-XX:+UseSerialGC', '-XX:TieredStopAtLevel=1', '-Xshare:auto', '-Xmx256m'];
 
-function javaBin(name: 'java' | 'javac'): string {
-  const home = process.env['JAVA_HOME'];
-  return home !== undefined && home !== '' ? join(home, 'bin', name) : name;
-}
-
-let compiled: Promise<string> | undefined;
-
 export function compileTxnClient(): Promise<string> {
-  compiled ??= compile();
-  return compiled;
-}
-
-async function compile(): Promise<string> {
-  if (!existsSync(kafkaLibsDir)) throw new Error(`${kafkaLibsDir} is missing: ${installHint}`);
-  const jars = readdirSync(kafkaLibsDir).filter((j) => j.endsWith('.jar')).sort();
-  const hash = createHash('sha256').update(readFileSync(source)).update(jars.join('\n')).digest('hex').slice(0, 16);
-  const dir = join(workDir, `classes-${hash}`);
-  if (existsSync(join(dir, 'io', 'strait', 'test', 'TxnClient.class'))) return dir;
-  mkdirSync(workDir, { recursive: true });
-  for (const old of readdirSync(workDir)) if (old.startsWith('classes-')) rmSync(join(workDir, old), { recursive: true, force: true });
-  const tmp = `${dir}.tmp-${process.pid}`;
-  rmSync(tmp, { recursive: true, force: true });
-  mkdirSync(tmp, { recursive: true });
-  const r = await runCommand(javaBin('javac'), ['-encoding', 'UTF-8', '-nowarn', '-d', tmp, '-cp', join(kafkaLibsDir, '*'), source], { timeoutMs: 120_000 });
-  if (r.code !== 0) throw new Error(`javac failed (${installHint}):\n${r.stdout}\n${r.stderr}`);
-  renameSync(tmp, dir);
-  return dir;
+  return compileJavaProgram('TxnClient');
 }
 
 async function javaArgs(command: string, options: Record<string, string | number>): Promise<string[]> {
