@@ -63,6 +63,8 @@ export class ProducerState {
   readonly producers = new Map<number, ProducerEntry>();
   /** Aborted transactions in offset order of their markers. */
   aborted: AbortedTxn[] = [];
+  /** Producers with an open transaction; lets every fetch skip the scan when there are none. */
+  private openTxns = 0;
 
   /**
    * Checks the idempotent batches of one produce request (positions into buf) against this state
@@ -128,7 +130,10 @@ export class ProducerState {
       if (entry.batches.length === BATCHES_RETAINED) entry.batches.shift();
       entry.batches.push({ firstSeq, lastSeq: lastSequenceOf(firstSeq, batchLastOffsetDelta(buf, pos)), firstOffset, lastOffset: batchLastOffset(buf, pos), timestamp });
       entry.lastTimestamp = timestamp;
-      if (attributes & ATTR_TRANSACTIONAL && entry.txnFirstOffset < 0) entry.txnFirstOffset = firstOffset;
+      if (attributes & ATTR_TRANSACTIONAL && entry.txnFirstOffset < 0) {
+        entry.txnFirstOffset = firstOffset;
+        this.openTxns++;
+      }
     }
   }
 
@@ -142,6 +147,7 @@ export class ProducerState {
     if (type === CONTROL_TYPE_ABORT && entry.txnFirstOffset >= 0) {
       this.aborted.push({ producerId: entry.producerId, firstOffset: entry.txnFirstOffset, lastOffset: record.offset });
     }
+    if (entry.txnFirstOffset >= 0) this.openTxns--;
     entry.txnFirstOffset = -1;
     entry.epoch = Math.max(entry.epoch, batchProducerEpoch(buf, pos));
     entry.lastTimestamp = Math.max(entry.lastTimestamp, record.timestamp);
@@ -149,6 +155,7 @@ export class ProducerState {
 
   /** The first offset of the oldest open transaction, or -1 when none is open. */
   firstOpenTxnOffset(): number {
+    if (this.openTxns === 0) return -1;
     let first = -1;
     for (const e of this.producers.values()) if (e.txnFirstOffset >= 0 && (first < 0 || e.txnFirstOffset < first)) first = e.txnFirstOffset;
     return first;
@@ -170,6 +177,7 @@ export class ProducerState {
     for (const [pid, e] of this.producers) {
       if (e.lastTimestamp >= 0 && nowMs - e.lastTimestamp > expirationMs) {
         this.producers.delete(pid);
+        if (e.txnFirstOffset >= 0) this.openTxns--;
         n++;
       }
     }
@@ -180,6 +188,7 @@ export class ProducerState {
     const s = new ProducerState();
     for (const [pid, e] of this.producers) s.producers.set(pid, { ...e, batches: e.batches.map((b) => ({ ...b })) });
     s.aborted = [...this.aborted];
+    s.openTxns = this.openTxns;
     return s;
   }
 
@@ -191,7 +200,10 @@ export class ProducerState {
     const s = new ProducerState();
     if (!text) return s;
     const parsed = JSON.parse(text) as { producers: ProducerEntry[]; aborted: AbortedTxn[] };
-    for (const e of parsed.producers) s.producers.set(e.producerId, { ...e, txnFirstOffset: e.txnFirstOffset ?? -1 });
+    for (const e of parsed.producers) {
+      s.producers.set(e.producerId, { ...e, txnFirstOffset: e.txnFirstOffset ?? -1 });
+      if ((e.txnFirstOffset ?? -1) >= 0) s.openTxns++;
+    }
     s.aborted = parsed.aborted ?? [];
     return s;
   }
