@@ -100,16 +100,17 @@ install_python() {
   summary+=("python venv installed")
 }
 
-# --- franz-go program ---------------------------------------------------------------------------
-install_franz() {
-  local src="$REPO/test/compat/franz" bin="$CACHE/bin/franz-client" stamp_file="$CACHE/bin/.franz-client.stamp" stamp
+# --- small Go programs under test/compat (franz-go clients) --------------------------------------
+# install_go_program DIR NAME: builds test/compat/DIR into .cache/bin/NAME when its sources changed.
+install_go_program() {
+  local src="$REPO/test/compat/$1" bin="$CACHE/bin/$2" stamp_file="$CACHE/bin/.$2.stamp" stamp
   stamp=$(stamp_of "$src/go.mod" "$src/go.sum" "$src/main.go")
   if fresh "$stamp_file" "$stamp" && [[ -x "$bin" ]]; then
-    summary+=("franz-client cached")
+    summary+=("$2 cached")
     return
   fi
   need go "install Go"
-  log "building .cache/bin/franz-client"
+  log "building .cache/bin/$2"
   (
     cd "$src"
     export GOPATH="$DOWNLOADS/go" GOMODCACHE="$DOWNLOADS/go/mod" GOCACHE="$DOWNLOADS/go/cache"
@@ -118,49 +119,7 @@ install_franz() {
   )
   mv "$bin.tmp" "$bin"
   echo "$stamp" >"$stamp_file"
-  summary+=("franz-client built")
-}
-
-# --- franz-go data program (produce/consume for the data-path tests) ------------------------------
-install_franz_data() {
-  local src="$REPO/test/compat/franz-data" bin="$CACHE/bin/franz-data" stamp_file="$CACHE/bin/.franz-data.stamp" stamp
-  stamp=$(stamp_of "$src/go.mod" "$src/go.sum" "$src/main.go")
-  if fresh "$stamp_file" "$stamp" && [[ -x "$bin" ]]; then
-    summary+=("franz-data cached")
-    return
-  fi
-  need go "install Go"
-  log "building .cache/bin/franz-data"
-  (
-    cd "$src"
-    export GOPATH="$DOWNLOADS/go" GOMODCACHE="$DOWNLOADS/go/mod" GOCACHE="$DOWNLOADS/go/cache"
-    export GOTOOLCHAIN=local GOFLAGS="-mod=readonly -buildvcs=false"
-    go build -o "$bin.tmp" . >&2
-  )
-  mv "$bin.tmp" "$bin"
-  echo "$stamp" >"$stamp_file"
-  summary+=("franz-data built")
-}
-
-# --- franz-go group member (consumer-group tests) ----------------------------------------------
-install_franz_groups() {
-  local src="$REPO/test/compat/franz-groups" bin="$CACHE/bin/franz-groups" stamp_file="$CACHE/bin/.franz-groups.stamp" stamp
-  stamp=$(stamp_of "$src/go.mod" "$src/go.sum" "$src/main.go")
-  if fresh "$stamp_file" "$stamp" && [[ -x "$bin" ]]; then
-    summary+=("franz-groups cached")
-    return
-  fi
-  need go "install Go"
-  log "building .cache/bin/franz-groups"
-  (
-    cd "$src"
-    export GOPATH="$DOWNLOADS/go" GOMODCACHE="$DOWNLOADS/go/mod" GOCACHE="$DOWNLOADS/go/cache"
-    export GOTOOLCHAIN=local GOFLAGS="-mod=readonly -buildvcs=false"
-    go build -o "$bin.tmp" . >&2
-  )
-  mv "$bin.tmp" "$bin"
-  echo "$stamp" >"$stamp_file"
-  summary+=("franz-groups built")
+  summary+=("$2 built")
 }
 
 # --- MinIO (built from source with the Go module proxy) -------------------------------------------
@@ -217,9 +176,9 @@ install_npm() {
 install_kafka
 install_kcat
 install_python
-install_franz
-install_franz_data
-install_franz_groups
+install_go_program franz franz-client
+install_go_program franz-data franz-data
+install_go_program franz-groups franz-groups
 install_minio
 install_npm
 
