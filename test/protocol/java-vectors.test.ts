@@ -13,13 +13,12 @@
 // Versions where Kafka 4.3.1's message definition lays a message out differently from our spec are
 // reported as known differences (KNOWN_LAYOUT_DIFFERENCES below must list exactly those), never
 // skipped silently. Needs Java 17+ and the Kafka jars: scripts/install-test-deps.sh installs them.
-// The compiled program is kept in .cache/codec-vectors/classes-HASH (HASH of the source and jars);
+// The compiled program is kept by java-program.ts in .cache/java-programs/CodecVectors-HASH;
 // each run leaves what it sent and got in .cache/codec-vectors/{input,output}.jsonl, and any
 // failures in full in .cache/codec-vectors/*-failures.txt.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { spawn, spawnSync } from 'node:child_process';
 import type { ChildProcessWithoutNullStreams } from 'node:child_process';
 import { createInterface } from 'node:readline';
@@ -31,11 +30,11 @@ import type { MessageCodec } from '../../src/protocol/codec.ts';
 import { ZERO_UUID } from '../../src/protocol/primitives.ts';
 import { SCHEMA, inRange, randomMessage } from './schema-values.ts';
 import type { Range, SchemaField, SchemaMessage } from './schema-values.ts';
+import { compileJavaProgram } from '../compat/java-program.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const LIBS = join(ROOT, '.cache/kafka/libs');
 const WORK = join(ROOT, '.cache/codec-vectors');
-const SOURCE = join(ROOT, 'test/java/src/main/java/io/strait/test/CodecVectors.java');
 const INSTALL_HINT = 'run scripts/install-test-deps.sh (it installs the Kafka 4.3.1 jars into .cache/kafka/libs; Java 17+ must be on PATH)';
 const SEEDS = [1, 2, 3];
 const JAVA_SEEDS = [1, 2];
@@ -80,25 +79,6 @@ function preflight(): void {
   for (const want of ['kafka-clients-4.3.1', 'jackson-databind-', 'jackson-core-']) {
     if (!jars.some((j) => j.startsWith(want) && j.endsWith('.jar'))) throw new Error(`${want}*.jar is missing from .cache/kafka/libs: ${INSTALL_HINT}`);
   }
-}
-
-/** Compiles CodecVectors.java into .cache/codec-vectors/classes-HASH, reusing an earlier build of the same source. */
-function compile(): string {
-  const jars = readdirSync(LIBS).filter((j) => j.endsWith('.jar')).sort();
-  const hash = createHash('sha256').update(readFileSync(SOURCE)).update(jars.join('\n')).digest('hex').slice(0, 16);
-  const dir = join(WORK, `classes-${hash}`);
-  if (existsSync(join(dir, 'io/strait/test/CodecVectors.class'))) return dir;
-  for (const old of existsSync(WORK) ? readdirSync(WORK) : []) {
-    if (old.startsWith('classes-')) rmSync(join(WORK, old), { recursive: true, force: true });
-  }
-  const tmp = `${dir}.tmp-${process.pid}`;
-  rmSync(tmp, { recursive: true, force: true });
-  mkdirSync(tmp, { recursive: true });
-  const r = sh('javac', ['-encoding', 'UTF-8', '-nowarn', '-d', tmp, '-cp', `${LIBS}/*`, SOURCE]);
-  if (!r.ok) throw new Error(`javac failed:\n${r.out}`);
-  rmSync(dir, { recursive: true, force: true });
-  renameSync(tmp, dir);
-  return dir;
 }
 
 // ---- schema walking -------------------------------------------------------------------------------
@@ -434,7 +414,7 @@ const key = (name: string, v: number): string => `${name} v${v}`;
 
 async function doRun(): Promise<Run> {
   preflight();
-  const classes = compile();
+  const classes = await compileJavaProgram('CodecVectors');
   const names = Object.keys(SCHEMA).sort();
   const started = Date.now();
   const java = new JavaSession(classes);
