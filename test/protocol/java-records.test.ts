@@ -12,12 +12,12 @@
 //     and read in Java to the same records TypeScript reads.
 //
 // Needs Java 17+ and the Kafka jars: scripts/install-test-deps.sh installs them. The compiled
-// program is kept in .cache/record-vectors/classes-HASH (HASH of the source and the jar list); each
+// program is kept by java-program.ts in .cache/java-programs/RecordVectors-HASH; each
 // run leaves what it sent and got in .cache/record-vectors/{ts-batches,output}.jsonl.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -36,11 +36,11 @@ import {
   verifyCrc,
 } from '../../src/protocol/records/index.ts';
 import type { BuildBatchOptions, Compression, DecodedBatch, RecordInput } from '../../src/protocol/records/index.ts';
+import { compileJavaProgram } from '../compat/java-program.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const LIBS = join(ROOT, '.cache/kafka/libs');
 const WORK = join(ROOT, '.cache/record-vectors');
-const SOURCE = join(ROOT, 'test/java/src/main/java/io/strait/test/RecordVectors.java');
 const LOG_CONFIG = join(ROOT, 'test/java/log4j2.properties');
 const INSTALL_HINT = 'run scripts/install-test-deps.sh (it installs the Kafka 4.3.1 jars into .cache/kafka/libs; Java 17+ must be on PATH)';
 const CODECS: Compression[] = ['none', 'gzip', 'snappy', 'lz4', 'zstd'];
@@ -62,25 +62,6 @@ function preflight(): void {
   for (const want of ['kafka-clients-4.3.1', 'jackson-databind-', 'jackson-core-', 'lz4-java-', 'snappy-java-', 'zstd-jni-']) {
     if (!jars.some((j) => j.startsWith(want) && j.endsWith('.jar'))) throw new Error(`${want}*.jar is missing from .cache/kafka/libs: ${INSTALL_HINT}`);
   }
-}
-
-/** Compiles RecordVectors.java into .cache/record-vectors/classes-HASH, reusing an earlier build of the same source. */
-function compile(): string {
-  const jars = readdirSync(LIBS).filter((j) => j.endsWith('.jar')).sort();
-  const hash = createHash('sha256').update(readFileSync(SOURCE)).update(jars.join('\n')).digest('hex').slice(0, 16);
-  const dir = join(WORK, `classes-${hash}`);
-  if (existsSync(join(dir, 'io/strait/test/RecordVectors.class'))) return dir;
-  for (const old of existsSync(WORK) ? readdirSync(WORK) : []) {
-    if (old.startsWith('classes-')) rmSync(join(WORK, old), { recursive: true, force: true });
-  }
-  const tmp = `${dir}.tmp-${process.pid}`;
-  rmSync(tmp, { recursive: true, force: true });
-  mkdirSync(tmp, { recursive: true });
-  const r = sh('javac', ['-encoding', 'UTF-8', '-nowarn', '-d', tmp, '-cp', `${LIBS}/*`, SOURCE]);
-  if (!r.ok) throw new Error(`javac failed:\n${r.out}`);
-  rmSync(dir, { recursive: true, force: true });
-  renameSync(tmp, dir);
-  return dir;
 }
 
 // ---- descriptions: one shape for what Java reads and what TypeScript reads --------------------------
@@ -322,9 +303,9 @@ interface Run {
   tsBuilt: Map<string, Buffer>;
 }
 
-function run(): Run {
+async function run(): Promise<Run> {
   preflight();
-  const classes = compile();
+  const classes = await compileJavaProgram('RecordVectors');
   const tsBuilt = tsCases();
   // Java's batches rebuilt by TypeScript in their own codec (the compaction path) go to Java too;
   // they are added after Java's first answer, so Java runs twice.
@@ -363,7 +344,7 @@ function runJava(classes: string, tsBuilt: Map<string, Buffer>): { java: Map<str
 let result: Run | null = null;
 let failure: Error | null = null;
 try {
-  result = run();
+  result = await run();
 } catch (e) {
   failure = e as Error;
 }
