@@ -3,5 +3,6 @@
 // not record data lives here; broker memory is only a cache of it.
 export type { MetadataStore, TopicRecord, PartitionRecord, NewTopic, BrokerRecord, ObjectRange, NewObjectRange, ProducerSnapshot } from './store.ts';
 export type { GroupRecord, CommittedOffsetRecord } from './store.ts';
+export type { LinkRecord, MirrorRecord, LinkGroupRecord } from './store.ts';
 export { SqliteMetadataStore } from './sqlite/sqlite-store.ts';
 export { randomKafkaUuid } from './ids.ts';

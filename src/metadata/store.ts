@@ -109,6 +109,15 @@ export interface MetadataStore {
   addPartitions(topicId: string, newCount: number, leaderId: number): Promise<boolean>;
   /** Replaces a topic's config overrides as a whole. */
   setTopicConfigs(topicId: string, configs: Record<string, string>): Promise<void>;
+  /** Sets a partition's leader epoch (a promoted mirror starts above the source's epochs). */
+  setLeaderEpoch(topicId: string, partitionIndex: number, leaderEpoch: number): Promise<void>;
+  /**
+   * Cuts a partition's log at `offset` (a mirror whose source diverged): ranges starting at or past
+   * it are dropped; a range holding it is shortened to end there, `keepBytes` long. Atomic.
+   */
+  truncateRanges(topicId: string, partitionIndex: number, offset: number, cut: { objectId: number; baseOffset: number; keepBytes: number; maxTimestamp: number } | null): Promise<void>;
+  /** Moves an empty (or wholly discarded) partition to start at `offset`: log start there, no ranges. */
+  resetPartition(topicId: string, partitionIndex: number, offset: number): Promise<void>;
 
   /** Records an uploaded object, the ranges it holds and the producer state at each range's end,
    *  atomically; returns the object id. */
@@ -161,6 +170,16 @@ export interface MetadataStore {
   saveTxnOffsets(offsets: TxnOffsetRecord[]): Promise<void>;
   /** The pending offsets of every transaction, by transactional id. */
   txnOffsets(): Promise<TxnOffsetRecord[]>;
+  saveLink(link: LinkRecord): Promise<void>;
+  /** Deletes a link with its group sync state, atomically; false when it did not exist. */
+  deleteLink(name: string): Promise<boolean>;
+  links(): Promise<LinkRecord[]>;
+  saveMirror(mirror: MirrorRecord): Promise<void>;
+  deleteMirror(topicId: string): Promise<void>;
+  mirrors(): Promise<MirrorRecord[]>;
+  saveLinkGroup(group: LinkGroupRecord): Promise<void>;
+  linkGroups(linkName: string): Promise<LinkGroupRecord[]>;
+
   /** Saves a transaction's state and deletes its pending offsets, atomically: the transaction ended
    *  (a commit has made its offsets committed offsets before). */
   finishTransaction(txn: TransactionRecord): Promise<void>;
@@ -192,4 +211,35 @@ export interface TransactionRecord {
 export interface TxnOffsetRecord extends CommittedOffsetRecord {
   transactionalId: string;
   producerId: number;
+}
+
+/** A link to a source cluster; `spec` is the link's settings as JSON (see link/spec.ts). */
+export interface LinkRecord {
+  name: string;
+  linkId: string;
+  spec: string;
+  /** 'active' or 'paused'. */
+  state: string;
+  createdAtMs: number;
+  updatedAtMs: number;
+}
+
+/** A topic fed by a link. */
+export interface MirrorRecord {
+  topicId: string;
+  linkName: string;
+  sourceTopic: string;
+  /** 'mirroring', 'promoting', 'promoted' or 'failed-over'. */
+  state: string;
+  /** JSON of the last promote/failover report of the topic, or null. */
+  lastPromotion: string | null;
+  updatedAtMs: number;
+}
+
+/** Sync state of one consumer group of a link; 'active-on-strait' groups are never synced again. */
+export interface LinkGroupRecord {
+  linkName: string;
+  groupId: string;
+  state: string;
+  updatedAtMs: number;
 }

@@ -137,4 +137,33 @@ export const SQLITE_MIGRATIONS: { version: number; description: string; sql: str
       );
     `,
   },
+  {
+    version: 6,
+    description: 'links: links to source clusters, mirror topics, per-group sync state',
+    sql: `
+      CREATE TABLE links (
+        name TEXT PRIMARY KEY,
+        link_id TEXT NOT NULL,
+        spec TEXT NOT NULL,
+        state TEXT NOT NULL,
+        created_at_ms INTEGER NOT NULL,
+        updated_at_ms INTEGER NOT NULL
+      );
+      CREATE TABLE mirror_topics (
+        topic_id TEXT PRIMARY KEY,
+        link_name TEXT NOT NULL,
+        source_topic TEXT NOT NULL,
+        state TEXT NOT NULL,
+        last_promotion TEXT,
+        updated_at_ms INTEGER NOT NULL
+      );
+      CREATE TABLE link_groups (
+        link_name TEXT NOT NULL,
+        group_id TEXT NOT NULL,
+        state TEXT NOT NULL,
+        updated_at_ms INTEGER NOT NULL,
+        PRIMARY KEY (link_name, group_id)
+      );
+    `,
+  },
 ];

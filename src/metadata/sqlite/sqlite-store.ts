@@ -7,6 +7,7 @@ import { randomKafkaUuid } from '../ids.ts';
 import type { BrokerRecord, MetadataStore, NewObjectRange, NewTopic, ObjectRange, PartitionRecord, ProducerSnapshot, TopicRecord } from '../store.ts';
 import type { CommittedOffsetRecord, GroupRecord } from '../store.ts';
 import type { TransactionRecord, TxnOffsetRecord } from '../store.ts';
+import type { LinkGroupRecord, LinkRecord, MirrorRecord } from '../store.ts';
 import { SQLITE_MIGRATIONS } from './migrations.ts';
 
 type Row = Record<string, unknown>;
@@ -128,7 +129,10 @@ export class SqliteMetadataStore implements MetadataStore {
   }
 
   async deleteTopic(topicId: string): Promise<boolean> {
-    return this.transaction(() => Number(this.stmt('DELETE FROM topics WHERE topic_id = ?').run(topicId).changes) > 0);
+    return this.transaction(() => {
+      this.stmt('DELETE FROM mirror_topics WHERE topic_id = ?').run(topicId);
+      return Number(this.stmt('DELETE FROM topics WHERE topic_id = ?').run(topicId).changes) > 0;
+    });
   }
 
   private topicFromRow(r: Row): TopicRecord {
@@ -275,6 +279,91 @@ export class SqliteMetadataStore implements MetadataStore {
       this.stmt('DELETE FROM object_ranges WHERE topic_id = ? AND partition_index = ? AND end_offset <= ?').run(topicId, partitionIndex, start);
       return start;
     });
+  }
+
+  async setLeaderEpoch(topicId: string, partitionIndex: number, leaderEpoch: number): Promise<void> {
+    this.stmt('UPDATE partitions SET leader_epoch = ? WHERE topic_id = ? AND partition_index = ?').run(leaderEpoch, topicId, partitionIndex);
+  }
+
+  async truncateRanges(topicId: string, partitionIndex: number, offset: number, cut: { objectId: number; baseOffset: number; keepBytes: number; maxTimestamp: number } | null): Promise<void> {
+    this.transaction(() => {
+      this.stmt('DELETE FROM object_ranges WHERE topic_id = ? AND partition_index = ? AND base_offset >= ?').run(topicId, partitionIndex, offset);
+      if (cut) {
+        this.stmt('UPDATE object_ranges SET end_offset = ?, size_bytes = ?, max_timestamp = ? WHERE topic_id = ? AND partition_index = ? AND base_offset = ? AND object_id = ?').run(
+          offset,
+          cut.keepBytes,
+          cut.maxTimestamp,
+          topicId,
+          partitionIndex,
+          cut.baseOffset,
+          cut.objectId,
+        );
+      }
+      this.stmt('DELETE FROM producer_snapshots WHERE topic_id = ? AND partition_index = ? AND end_offset > ?').run(topicId, partitionIndex, offset);
+    });
+  }
+
+  async resetPartition(topicId: string, partitionIndex: number, offset: number): Promise<void> {
+    this.transaction(() => {
+      this.stmt('DELETE FROM object_ranges WHERE topic_id = ? AND partition_index = ?').run(topicId, partitionIndex);
+      this.stmt('DELETE FROM producer_snapshots WHERE topic_id = ? AND partition_index = ?').run(topicId, partitionIndex);
+      this.stmt('UPDATE partitions SET log_start_offset = ? WHERE topic_id = ? AND partition_index = ?').run(offset, topicId, partitionIndex);
+    });
+  }
+
+  async saveLink(l: LinkRecord): Promise<void> {
+    this.stmt(
+      `INSERT INTO links (name, link_id, spec, state, created_at_ms, updated_at_ms) VALUES (?, ?, ?, ?, ?, ?)
+       ON CONFLICT (name) DO UPDATE SET spec = excluded.spec, state = excluded.state, updated_at_ms = excluded.updated_at_ms`,
+    ).run(l.name, l.linkId, l.spec, l.state, l.createdAtMs, l.updatedAtMs);
+  }
+
+  async deleteLink(name: string): Promise<boolean> {
+    return this.transaction(() => {
+      this.stmt('DELETE FROM link_groups WHERE link_name = ?').run(name);
+      return Number(this.stmt('DELETE FROM links WHERE name = ?').run(name).changes) > 0;
+    });
+  }
+
+  async links(): Promise<LinkRecord[]> {
+    const rows = this.stmt('SELECT * FROM links ORDER BY name').all() as Row[];
+    return rows.map((r) => ({ name: r.name as string, linkId: r.link_id as string, spec: r.spec as string, state: r.state as string, createdAtMs: r.created_at_ms as number, updatedAtMs: r.updated_at_ms as number }));
+  }
+
+  async saveMirror(m: MirrorRecord): Promise<void> {
+    this.stmt(
+      `INSERT INTO mirror_topics (topic_id, link_name, source_topic, state, last_promotion, updated_at_ms) VALUES (?, ?, ?, ?, ?, ?)
+       ON CONFLICT (topic_id) DO UPDATE SET link_name = excluded.link_name, source_topic = excluded.source_topic, state = excluded.state,
+         last_promotion = excluded.last_promotion, updated_at_ms = excluded.updated_at_ms`,
+    ).run(m.topicId, m.linkName, m.sourceTopic, m.state, m.lastPromotion, m.updatedAtMs);
+  }
+
+  async deleteMirror(topicId: string): Promise<void> {
+    this.stmt('DELETE FROM mirror_topics WHERE topic_id = ?').run(topicId);
+  }
+
+  async mirrors(): Promise<MirrorRecord[]> {
+    const rows = this.stmt('SELECT * FROM mirror_topics ORDER BY link_name, source_topic').all() as Row[];
+    return rows.map((r) => ({
+      topicId: r.topic_id as string,
+      linkName: r.link_name as string,
+      sourceTopic: r.source_topic as string,
+      state: r.state as string,
+      lastPromotion: (r.last_promotion as string | null) ?? null,
+      updatedAtMs: r.updated_at_ms as number,
+    }));
+  }
+
+  async saveLinkGroup(g: LinkGroupRecord): Promise<void> {
+    this.stmt(
+      `INSERT INTO link_groups (link_name, group_id, state, updated_at_ms) VALUES (?, ?, ?, ?)
+       ON CONFLICT (link_name, group_id) DO UPDATE SET state = excluded.state, updated_at_ms = excluded.updated_at_ms`,
+    ).run(g.linkName, g.groupId, g.state, g.updatedAtMs);
+  }
+
+  async linkGroups(linkName: string): Promise<LinkGroupRecord[]> {
+    const rows = this.stmt('SELECT * FROM link_groups WHERE link_name = ? ORDER BY group_id').all(linkName) as Row[];
+    return rows.map((r) => ({ linkName: r.link_name as string, groupId: r.group_id as string, state: r.state as string, updatedAtMs: r.updated_at_ms as number }));
   }
 
   async unreferencedObjects(nowMs: number, graceMs: number): Promise<{ objectId: number; key: string }[]> {

@@ -1,0 +1,110 @@
+// What the broker offers about links to the HTTP API, the CLI and the console: the operations and
+// the shapes they answer with. The link manager (link-manager.ts) implements it.
+import type { LinkSpec, LinkSpecInput } from './spec.ts';
+
+export type LinkState = 'active' | 'paused';
+/** mirroring: fed by the link, read-only; promoted / failed-over: local writes, no longer fed. */
+export type MirrorState = 'mirroring' | 'promoting' | 'promoted' | 'failed-over';
+
+export interface MirrorPartitionStatus {
+  partition: number;
+  /** Next offset the mirror will append (its log end offset). */
+  mirroredEndOffset: number;
+  logStartOffset: number;
+  /** Source high watermark and log start offset as last seen in a fetch; -1 before the first. */
+  sourceHighWatermark: number;
+  sourceLogStartOffset: number;
+  sourceLeaderEpoch: number;
+  /** sourceHighWatermark − mirroredEndOffset, never below 0. */
+  lagRecords: number;
+  /** Seconds since the mirror last had everything the source had (0 when caught up). */
+  lagSeconds: number;
+  /** Set while the partition cannot make progress (source error, storage error…). */
+  error: string | null;
+  /** Log truncations after source divergence (unclean leader election), most recent last. */
+  truncations: { atMs: number; fromOffset: number; toOffset: number; reason: string }[];
+}
+
+export interface MirrorStatus {
+  topic: string;
+  sourceTopic: string;
+  state: MirrorState;
+  partitions: MirrorPartitionStatus[];
+  lagRecords: number;
+  /** The latest promote or failover report of this topic, when there was one. */
+  lastPromotion: PromotionReport['topics'][number] | null;
+}
+
+export interface GroupSyncStatus {
+  groupId: string;
+  /** synced: offsets copied; active-on-strait: the group has had members on Strait and is no longer synced. */
+  state: 'synced' | 'pending' | 'active-on-strait' | 'error';
+  lastSyncMs: number;
+  /** Partitions whose source offset is beyond what the mirror holds yet: held back until mirrored. */
+  heldBack: number;
+  offsetsSynced: number;
+  error: string | null;
+}
+
+export interface LinkDescription {
+  name: string;
+  linkId: string;
+  state: LinkState;
+  spec: LinkSpec;
+  createdAtMs: number;
+  /** null when the source answers; otherwise what went wrong the last time it was asked. */
+  sourceError: string | null;
+  sourceClusterId: string | null;
+  mirrors: MirrorStatus[];
+  groups: GroupSyncStatus[];
+  aclsSynced: number;
+  lastConfigSyncMs: number;
+  lastGroupSyncMs: number;
+  lastAclSyncMs: number;
+}
+
+export interface PromoteOptions {
+  /** Topics to promote; every mirror of the link when left out. */
+  topics?: string[];
+  /** How long to wait for the mirror to reach the source's high watermark (promote only). */
+  timeoutMs?: number;
+}
+
+export interface PromotionReport {
+  link: string;
+  kind: 'promote' | 'failover';
+  topics: {
+    topic: string;
+    state: MirrorState;
+    /** Per partition: where local writes start, and (failover) the source end offset last seen. */
+    partitions: { partition: number; endOffset: number; sourceEndOffsetLastSeen: number; lossWindowRecords: number }[];
+    /** Total records the source may hold that the mirror does not (failover; 0 for promote). */
+    lossWindowRecords: number;
+    /** Transactions left open in the mirrored data that promotion aborted with markers. */
+    abortedTransactions: number;
+    groupsSynced: number;
+  }[];
+}
+
+export interface MetricSample {
+  name: string;
+  help: string;
+  type: 'gauge' | 'counter';
+  labels: Record<string, string>;
+  value: number;
+}
+
+export interface LinkService {
+  create(input: LinkSpecInput): Promise<LinkDescription>;
+  list(): Promise<LinkDescription[]>;
+  describe(name: string): Promise<LinkDescription>;
+  pause(name: string): Promise<LinkDescription>;
+  resume(name: string): Promise<LinkDescription>;
+  /** Refused while mirror topics still mirror unless force (they are then failed over). */
+  delete(name: string, options?: { force?: boolean }): Promise<void>;
+  /** Creates a mirror of one source topic (also done by auto-create for matching topics). */
+  mirrorTopic(name: string, sourceTopic: string): Promise<MirrorStatus>;
+  promote(name: string, options?: PromoteOptions): Promise<PromotionReport>;
+  failover(name: string, options?: PromoteOptions): Promise<PromotionReport>;
+  metrics(): MetricSample[];
+}
