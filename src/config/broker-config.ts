@@ -36,6 +36,15 @@ export const BROKER_CONFIG_DEFS: Record<string, ConfigDef> = {
     validate: (v) => validateListeners(v),
   },
   'broker.rack': { kind: 'string', default: null, doc: 'Rack (zone) of this broker, shown to clients in Metadata.' },
+  'http.listener': {
+    kind: 'string',
+    default: '127.0.0.1:9095',
+    doc: 'Address (host:port) of the HTTP admin API and /metrics; port 0 takes a free port; empty disables it.',
+    validate: (v) => {
+      const l = parseHttpListener(v);
+      return typeof l === 'string' ? l : null;
+    },
+  },
   'data.dir': { kind: 'string', default: './data', doc: 'Directory for the metadata database, WAL and local object store.' },
   'socket.request.max.bytes': {
     kind: 'int',
@@ -157,6 +166,8 @@ export interface BrokerConfig {
   logLevel: LogLevel;
   storage: StorageConfig;
   fetchSessionSlots: number;
+  /** Where the HTTP admin API and /metrics listen (port 0: a free port); null when disabled. */
+  httpListener: { host: string; port: number } | null;
   /** Every effective value by Kafka name, for DescribeConfigs and `strait config`. */
   values: Record<string, string | null>;
   /** Where each value came from: 'default', 'file …', 'environment' or 'command line'. */
@@ -172,6 +183,19 @@ function parseListener(uri: string): Listener | string {
   if (port > 65535) return `port ${port} in '${uri}' is out of range`;
   if (m[1] !== 'PLAINTEXT') return `listener '${m[1]}' is not supported yet (only PLAINTEXT)`;
   return { name: m[1]!, host: m[2]!.replace(/^\[|\]$/g, ''), port };
+}
+
+const HOST_PORT_RE = /^(\[[0-9a-fA-F:.]+\]|[^:/\s\[\]]+):(\d{1,5})$/;
+
+/** http.listener: "host:port" ("[::1]:9095" for IPv6); empty (or blanks) means disabled, null. */
+export function parseHttpListener(value: string): { host: string; port: number } | null | string {
+  const v = value.trim();
+  if (v === '') return null;
+  const m = HOST_PORT_RE.exec(v);
+  if (!m) return `must be host:port (or empty to disable), got '${value}'`;
+  const port = Number(m[2]);
+  if (port > 65535) return `port ${port} in '${value}' is out of range`;
+  return { host: m[1]!.replace(/^\[|\]$/g, ''), port };
 }
 
 /** Kafka's assignor class names are accepted too, so a Kafka server.properties works unchanged. */
@@ -247,8 +271,9 @@ export interface ConfigSources {
 
 /** STRAIT_NODE_ID → node.id. */
 export function envKey(name: string): string | null {
-  // STRAIT_CONFIG names the file; STRAIT_TEST_* belong to the test suite.
-  if (!name.startsWith('STRAIT_') || name === 'STRAIT_CONFIG' || name.startsWith('STRAIT_TEST_')) return null;
+  // STRAIT_CONFIG names the file; STRAIT_ADMIN_URL tells `strait link` where the admin API is (a
+  // shell that sets it must still be able to start a broker); STRAIT_TEST_* belong to the test suite.
+  if (!name.startsWith('STRAIT_') || name === 'STRAIT_CONFIG' || name === 'STRAIT_ADMIN_URL' || name.startsWith('STRAIT_TEST_')) return null;
   return name.slice(7).toLowerCase().replace(/_/g, '.');
 }
 
@@ -345,6 +370,7 @@ export function loadBrokerConfig(sources: ConfigSources): BrokerConfig {
   return {
     storage,
     fetchSessionSlots: Number(v('max.incremental.fetch.session.cache.slots')),
+    httpListener: parseHttpListener(v('http.listener') ?? '') as { host: string; port: number } | null,
     nodeId: Number(values['node.id']),
     listeners: listenerList,
     advertisedListeners: advertised,

@@ -57,3 +57,19 @@ test('properties parsing and environment names', () => {
   assert.equal(envKey('STRAIT_DATA_DIR'), 'data.dir');
   assert.equal(envKey('PATH'), null);
 });
+
+test('http.listener: host:port, port 0 for a free port, empty disables, bad values named with their source', () => {
+  assert.deepEqual(loadBrokerConfig({}).httpListener, { host: '127.0.0.1', port: 9095 });
+  assert.deepEqual(loadBrokerConfig({ flags: { 'http.listener': '0.0.0.0:0' } }).httpListener, { host: '0.0.0.0', port: 0 });
+  assert.deepEqual(loadBrokerConfig({ flags: { 'http.listener': '[::1]:8080' } }).httpListener, { host: '::1', port: 8080 });
+  assert.equal(loadBrokerConfig({ flags: { 'http.listener': '' } }).httpListener, null);
+  assert.equal(loadBrokerConfig({ env: { STRAIT_HTTP_LISTENER: '' } }).httpListener, null);
+  assert.throws(() => loadBrokerConfig({ env: { STRAIT_HTTP_LISTENER: 'localhost' } }), /environment: http\.listener must be host:port \(or empty to disable\), got 'localhost'/);
+  assert.throws(() => loadBrokerConfig({ flags: { 'http.listener': 'http://127.0.0.1:9095' } }), /command line: http\.listener must be host:port/);
+  assert.throws(() => loadBrokerConfig({ flags: { 'http.listener': '127.0.0.1:70000' } }), /command line: http\.listener port 70000 in '127\.0\.0\.1:70000' is out of range/);
+});
+
+test('STRAIT_ADMIN_URL is the CLI\'s setting, not an unknown broker config', () => {
+  assert.equal(envKey('STRAIT_ADMIN_URL'), null);
+  assert.doesNotThrow(() => loadBrokerConfig({ env: { STRAIT_ADMIN_URL: 'http://127.0.0.1:9095' } }));
+});

@@ -16,7 +16,8 @@ export interface TestBroker {
 
 export async function startTestBroker(settings: Record<string, string> = {}, log: Logger = silentLogger): Promise<TestBroker> {
   const dataDir = settings['data.dir'] ?? mkdtempSync(join(tmpdir(), 'strait-test-'));
-  const config = loadBrokerConfig({ flags: { listeners: 'PLAINTEXT://127.0.0.1:0', 'data.dir': dataDir, ...settings } });
+  // The HTTP admin API takes a free port too: its default 127.0.0.1:9095 would collide between brokers.
+  const config = loadBrokerConfig({ flags: { listeners: 'PLAINTEXT://127.0.0.1:0', 'http.listener': '127.0.0.1:0', 'data.dir': dataDir, ...settings } });
   const broker = new Broker(config, log);
   await broker.start();
   return {
