@@ -4,5 +4,6 @@
 export type { MetadataStore, TopicRecord, PartitionRecord, NewTopic, BrokerRecord, ObjectRange, NewObjectRange, ProducerSnapshot } from './store.ts';
 export type { GroupRecord, CommittedOffsetRecord } from './store.ts';
 export type { LinkRecord, MirrorRecord, LinkGroupRecord } from './store.ts';
+export type { AclBindingRecord, AclRecord } from './store.ts';
 export { SqliteMetadataStore } from './sqlite/sqlite-store.ts';
 export { randomKafkaUuid } from './ids.ts';

@@ -180,6 +180,15 @@ export interface MetadataStore {
   saveLinkGroup(group: LinkGroupRecord): Promise<void>;
   linkGroups(linkName: string): Promise<LinkGroupRecord[]>;
 
+  /** Replaces the whole set of ACL bindings of one source (`source` wins over any `source` field
+   *  of the bindings; duplicates count once), atomically; returns how many bindings are new and how
+   *  many are gone. */
+  replaceAcls(source: string, bindings: readonly AclBindingRecord[]): Promise<{ added: number; removed: number }>;
+  /** Every ACL binding of every source, ordered by resource, then entry, then source. */
+  acls(): Promise<AclRecord[]>;
+  /** Deletes every ACL binding of one source; returns how many there were. */
+  deleteAcls(source: string): Promise<number>;
+
   /** Saves a transaction's state and deletes its pending offsets, atomically: the transaction ended
    *  (a commit has made its offsets committed offsets before). */
   finishTransaction(txn: TransactionRecord): Promise<void>;
@@ -242,4 +251,26 @@ export interface LinkGroupRecord {
   groupId: string;
   state: string;
   updatedAtMs: number;
+}
+
+/** One ACL binding as Kafka describes it (AclBinding: a resource pattern and an access control
+ *  entry). The enum fields hold Kafka's codes: resource type (TOPIC 2, GROUP 3, CLUSTER 4,
+ *  TRANSACTIONAL_ID 5, DELEGATION_TOKEN 6, USER 7), pattern type (LITERAL 3, PREFIXED 4), operation
+ *  (ALL 2, READ 3, …) and permission type (DENY 2, ALLOW 3). */
+export interface AclBindingRecord {
+  resourceType: number;
+  /** '*' in a LITERAL pattern is Kafka's wildcard; CLUSTER's only name is 'kafka-cluster'. */
+  resourceName: string;
+  patternType: number;
+  /** 'User:alice', 'User:*', … */
+  principal: string;
+  /** '*' for any host. */
+  host: string;
+  operation: number;
+  permissionType: number;
+}
+
+/** An ACL binding and who owns it: 'link:<name>' for a binding synced from a link's source cluster. */
+export interface AclRecord extends AclBindingRecord {
+  source: string;
 }

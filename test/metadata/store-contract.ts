@@ -1,7 +1,7 @@
 // The contract every MetadataStore engine must pass, run against the real engine.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { MetadataStore } from '../../src/metadata/store.ts';
+import type { AclBindingRecord, MetadataStore } from '../../src/metadata/store.ts';
 import { randomKafkaUuid } from '../../src/metadata/ids.ts';
 
 export function metadataStoreContract(engine: string, open: () => Promise<{ store: MetadataStore; reopen(): Promise<MetadataStore>; cleanup(): Promise<void> }>): void {
@@ -136,6 +136,49 @@ export function metadataStoreContract(engine: string, open: () => Promise<{ stor
     assert.equal(await again.deleteGroup('g1'), false);
     assert.deepEqual(await again.committedOffsets(), [], 'deleting a group deletes its offsets');
     assert.deepEqual((await again.groups()).map((g) => g.groupId), ['g2']);
+    await h.cleanup();
+  });
+
+  test(`${engine}: ACL bindings are replaced per source, listed in order, and deleted per source`, async () => {
+    const h = await open();
+    const s = h.store;
+    const acl = (resourceName: string, operation: number, extra: Partial<AclBindingRecord> = {}): AclBindingRecord => ({
+      resourceType: 2,
+      resourceName,
+      patternType: 3,
+      principal: 'User:alice',
+      host: '*',
+      operation,
+      permissionType: 3,
+      ...extra,
+    });
+    const read = acl('orders', 3);
+    const write = acl('orders', 4);
+    const prefixed = acl('orders', 3, { patternType: 4 });
+    const deny = acl('orders', 3, { permissionType: 2, host: '10.0.0.1' });
+    const group = acl('g1', 3, { resourceType: 3 });
+    assert.deepEqual(await s.acls(), []);
+    assert.deepEqual(await s.replaceAcls('link:a', [read, write, group, read]), { added: 3, removed: 0 }, 'a duplicate binding counts once');
+    assert.deepEqual(await s.replaceAcls('link:b', [read, prefixed]), { added: 2, removed: 0 });
+    assert.deepEqual(await s.replaceAcls('link:a', [read, deny, group]), { added: 1, removed: 1 }, 'only the difference changes');
+    assert.deepEqual(await s.replaceAcls('link:a', [group, deny, read]), { added: 0, removed: 0 }, 'order does not matter');
+    // Ordered by resource type, name, pattern type, principal, host ('*' before '1'), operation,
+    // permission type, then source.
+    const all = [
+      { source: 'link:a', ...read },
+      { source: 'link:b', ...read },
+      { source: 'link:a', ...deny },
+      { source: 'link:b', ...prefixed },
+      { source: 'link:a', ...group },
+    ];
+    assert.deepEqual(await s.acls(), all);
+    const again = await h.reopen();
+    assert.deepEqual(await again.acls(), all, 'ACLs survive reopening');
+    assert.equal(await again.deleteAcls('link:a'), 3);
+    assert.equal(await again.deleteAcls('link:a'), 0);
+    assert.deepEqual(await again.acls(), [{ source: 'link:b', ...read }, { source: 'link:b', ...prefixed }], 'other sources keep theirs');
+    assert.deepEqual(await again.replaceAcls('link:b', []), { added: 0, removed: 2 }, 'an empty set empties the source');
+    assert.deepEqual(await again.acls(), []);
     await h.cleanup();
   });
 }

@@ -166,4 +166,21 @@ export const SQLITE_MIGRATIONS: { version: number; description: string; sql: str
       );
     `,
   },
+  {
+    version: 7,
+    description: 'ACL bindings by source (ACLs synced from a link\'s source cluster)',
+    sql: `
+      CREATE TABLE acls (
+        source TEXT NOT NULL,
+        resource_type INTEGER NOT NULL,
+        resource_name TEXT NOT NULL,
+        pattern_type INTEGER NOT NULL,
+        principal TEXT NOT NULL,
+        host TEXT NOT NULL,
+        operation INTEGER NOT NULL,
+        permission_type INTEGER NOT NULL,
+        PRIMARY KEY (source, resource_type, resource_name, pattern_type, principal, host, operation, permission_type)
+      );
+    `,
+  },
 ];

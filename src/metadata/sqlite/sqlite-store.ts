@@ -8,6 +8,7 @@ import type { BrokerRecord, MetadataStore, NewObjectRange, NewTopic, ObjectRange
 import type { CommittedOffsetRecord, GroupRecord } from '../store.ts';
 import type { TransactionRecord, TxnOffsetRecord } from '../store.ts';
 import type { LinkGroupRecord, LinkRecord, MirrorRecord } from '../store.ts';
+import type { AclBindingRecord, AclRecord } from '../store.ts';
 import { SQLITE_MIGRATIONS } from './migrations.ts';
 
 type Row = Record<string, unknown>;
@@ -366,6 +367,51 @@ export class SqliteMetadataStore implements MetadataStore {
     return rows.map((r) => ({ linkName: r.link_name as string, groupId: r.group_id as string, state: r.state as string, updatedAtMs: r.updated_at_ms as number }));
   }
 
+  // --- ACLs ----------------------------------------------------------------------------------------
+
+  async replaceAcls(source: string, bindings: readonly AclBindingRecord[]): Promise<{ added: number; removed: number }> {
+    const wanted = new Map<string, AclBindingRecord>();
+    for (const b of bindings) wanted.set(aclKey(b), b);
+    return this.transaction(() => {
+      const rows = this.stmt('SELECT * FROM acls WHERE source = ?').all(source) as Row[];
+      const present = new Set<string>();
+      const del = this.stmt(
+        `DELETE FROM acls WHERE source = ? AND resource_type = ? AND resource_name = ? AND pattern_type = ? AND principal = ? AND host = ?
+         AND operation = ? AND permission_type = ?`,
+      );
+      let removed = 0;
+      for (const r of rows) {
+        const b = aclFromRow(r);
+        const key = aclKey(b);
+        present.add(key);
+        if (wanted.has(key)) continue;
+        del.run(source, b.resourceType, b.resourceName, b.patternType, b.principal, b.host, b.operation, b.permissionType);
+        removed++;
+      }
+      const put = this.stmt(
+        'INSERT INTO acls (source, resource_type, resource_name, pattern_type, principal, host, operation, permission_type) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
+      );
+      let added = 0;
+      for (const [key, b] of wanted) {
+        if (present.has(key)) continue;
+        put.run(source, b.resourceType, b.resourceName, b.patternType, b.principal, b.host, b.operation, b.permissionType);
+        added++;
+      }
+      return { added, removed };
+    });
+  }
+
+  async acls(): Promise<AclRecord[]> {
+    const rows = this.stmt(
+      'SELECT * FROM acls ORDER BY resource_type, resource_name, pattern_type, principal, host, operation, permission_type, source',
+    ).all() as Row[];
+    return rows.map((r) => ({ source: r.source as string, ...aclFromRow(r) }));
+  }
+
+  async deleteAcls(source: string): Promise<number> {
+    return Number(this.stmt('DELETE FROM acls WHERE source = ?').run(source).changes);
+  }
+
   async unreferencedObjects(nowMs: number, graceMs: number): Promise<{ objectId: number; key: string }[]> {
     return this.transaction(() => {
       this.stmt(
@@ -548,6 +594,23 @@ export class SqliteMetadataStore implements MetadataStore {
       this.putTransaction(t);
     });
   }
+}
+
+function aclFromRow(r: Row): AclBindingRecord {
+  return {
+    resourceType: r.resource_type as number,
+    resourceName: r.resource_name as string,
+    patternType: r.pattern_type as number,
+    principal: r.principal as string,
+    host: r.host as string,
+    operation: r.operation as number,
+    permissionType: r.permission_type as number,
+  };
+}
+
+/** One string per distinct binding (the fields of the table's key but the source). */
+function aclKey(b: AclBindingRecord): string {
+  return JSON.stringify([b.resourceType, b.resourceName, b.patternType, b.principal, b.host, b.operation, b.permissionType]);
 }
 
 /** Signals inside a transaction that a compaction lost its race with retention. */
