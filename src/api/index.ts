@@ -17,6 +17,7 @@ import { createPartitionsHandler } from './create-partitions.ts';
 import { alterConfigsHandler, incrementalAlterConfigsHandler } from './alter-configs.ts';
 import { deleteRecordsHandler } from './delete-records.ts';
 import { describeLogDirsHandler } from './describe-log-dirs.ts';
+import { describeAclsHandler } from './describe-acls.ts';
 // Transaction coordinator APIs.
 import { addPartitionsToTxnHandler } from './add-partitions-to-txn.ts';
 import { addOffsetsToTxnHandler } from './add-offsets-to-txn.ts';
@@ -63,6 +64,7 @@ export const HANDLERS = [
   describeClusterHandler,
   describeTopicPartitionsHandler,
   findCoordinatorHandler,
+  describeAclsHandler,
 ];
 
 export interface RouterOptions {
