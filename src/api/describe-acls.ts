@@ -89,9 +89,9 @@ function compare(a: string, b: string): number {
 
 export const describeAclsHandler: ApiHandler<DescribeAclsRequest, DescribeAclsResponse> = {
   apiKey: ApiKey.DescribeAcls,
-  // v0 has no pattern type field: its filter is LITERAL (the codec's default of 3), so it never
-  // matches a PREFIXED binding that v0 could not express.
-  minVersion: 0,
+  // Kafka 4 serves v1-v3: v0 (no pattern types, before KIP-290) went with KIP-896, and Strait
+  // advertises what Kafka 4.3.1 does.
+  minVersion: 1,
   maxVersion: 3,
   async handle(req, ctx) {
     // Kafka refuses to build a request with an UNKNOWN component: the request fails to parse and the

@@ -114,13 +114,13 @@ after(async () => {
 const describeAcls = (version: number, f: Partial<AclBindingFilter> = {}) => c.request(ApiKey.DescribeAcls, version, filter(f));
 
 test('DescribeAcls on a store without ACLs answers an empty list, not SECURITY_DISABLED', async () => {
-  for (const version of [0, 1, 2, 3]) {
-    const r = await describeAcls(version, version === 0 ? { patternTypeFilter: LITERAL } : {});
+  for (const version of [1, 2, 3]) {
+    const r = await describeAcls(version);
     assert.deepEqual([r.errorCode, r.errorMessage, r.resources], [ErrorCode.NONE, '', []], `v${version}`);
   }
 });
 
-test('DescribeAcls serves what the store holds, every source once, v0 only literal patterns', async () => {
+test('DescribeAcls serves what the store holds, every source once', async () => {
   await store.replaceAcls('link:a', [ordersLiteral, ordPrefixed, wildcard]);
   await store.replaceAcls('link:b', [ordersLiteral, groupLiteral]);
   const v3 = await describeAcls(3, { resourceNameFilter: 'orders', patternTypeFilter: MATCH });
@@ -128,12 +128,17 @@ test('DescribeAcls serves what the store holds, every source once, v0 only liter
   assert.equal(v3.resources[0].acls.length, 1, 'a binding two sources hold is described once');
   const v1 = await describeAcls(1, { resourceTypeFilter: TOPIC, patternTypeFilter: PREFIXED });
   assert.deepEqual(v1.resources, aclResources([ordPrefixed]));
-  // v0 has no pattern type field: the filter is LITERAL.
-  const v0 = await describeAcls(0, { patternTypeFilter: LITERAL });
-  assert.deepEqual(v0.resources.map((r: { resourceName: string }) => r.resourceName), ['*', 'orders', 'orders']);
+  const v2 = await describeAcls(2, { patternTypeFilter: LITERAL });
+  assert.deepEqual(v2.resources.map((r: { resourceName: string }) => r.resourceName), ['*', 'orders', 'orders']);
   await store.replaceAcls('link:a', []);
   assert.deepEqual((await describeAcls(3)).resources, aclResources([ordersLiteral, groupLiteral]), 'a replaced set is seen at once');
   await store.deleteAcls('link:b');
+});
+
+test('DescribeAcls v0 is not served, as on Kafka 4 (KIP-896)', async () => {
+  const raw = await RawClient.connect(b.port);
+  await assert.rejects(raw.request(ApiKey.DescribeAcls, 0, filter({ patternTypeFilter: LITERAL })), /connection closed/);
+  raw.close();
 });
 
 test('DescribeAcls with an UNKNOWN filter component closes the connection, as Kafka does', async () => {
