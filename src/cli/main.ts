@@ -3,13 +3,15 @@
 import { loadBrokerConfig, BROKER_CONFIG_DEFS } from '../config/broker-config.ts';
 import { createLogger } from '../common/logger.ts';
 import { StraitError } from '../common/errors.ts';
-import { Broker } from '../broker/broker.ts';
+import { runLinkCommand } from './link-commands.ts';
 
 const USAGE = `Usage: strait <command> [options]
 
 Commands:
   start            Start a broker (embedded SQLite metadata and local storage by default).
   config           Print every broker setting with its default and meaning (--markdown: as a table).
+  link             Create, inspect, promote and delete links of a running broker
+                   (strait link --help for its commands).
 
 Options for start:
   --config FILE    Read settings from a Java-style .properties file.
@@ -68,6 +70,9 @@ async function start(argv: string[]): Promise<void> {
     throw err;
   }
   const log = createLogger(config.logLevel, { node: config.nodeId });
+  // Loaded here, not at the top: the broker's module graph takes about a second to load, which
+  // `strait link` and `strait config` have no use for.
+  const { Broker } = await import('../broker/broker.ts');
   const broker = new Broker(config, log);
   let stopping = false;
   const stop = async (signal: string) => {
@@ -110,6 +115,10 @@ switch (command) {
     break;
   case 'config':
     printConfig(rest.includes('--markdown'));
+    break;
+  case 'link':
+    // exitCode, not exit(): what was written to a pipe is flushed first.
+    process.exitCode = await runLinkCommand(rest);
     break;
   case undefined:
   case '-h':
