@@ -1,5 +1,5 @@
 // The composition root of one broker process: config → metadata store → object store → WAL replay
-// → partition logs → services → API router → network server. stop() drains in-flight requests,
+// → partition logs → services (coordinators, links) → API router → network server. stop() drains in-flight requests,
 // then closes the pieces in reverse order.
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -24,13 +24,14 @@ import { ObjectReader } from '../storage/object-reader.ts';
 import { LogManager } from '../log/log-manager.ts';
 import { ProducerIdManager } from '../coordinator/producer-ids.ts';
 import { TransactionCoordinator } from '../coordinator/transactions.ts';
-import { Jobs } from './jobs.ts';
+import { Jobs } from '../common/jobs.ts';
 import { GroupCoordinator } from '../coordinator/group-coordinator.ts';
 import { groupCoordinatorConfig } from '../coordinator/group-config.ts';
 import { enforceRetention } from '../log/retention.ts';
 import { collectGarbage } from '../storage/garbage-collector.ts';
 import { compactObjects } from '../storage/object-compactor.ts';
 import { cleanLogs } from '../log/log-cleaner.ts';
+import { LinkManager } from '../link/link-manager.ts';
 
 export class Broker {
   readonly config: BrokerConfig;
@@ -45,6 +46,7 @@ export class Broker {
   jobs: Jobs | null = null;
   transactions: TransactionCoordinator | null = null;
   groups: GroupCoordinator | null = null;
+  links: LinkManager | null = null;
   bound: ListenerSpec[] = [];
 
   /** Test hook handed to the WAL (see WalOptions.faults). */
@@ -125,9 +127,10 @@ export class Broker {
     jobs.add('offsets-retention', groupConfig.offsetsRetentionCheckIntervalMs, () => groups.expireOffsets());
 
     // Transaction coordinator: after the logs (it completes decided transactions with markers).
+    const producerIds = new ProducerIdManager(store);
     const transactions = new TransactionCoordinator({
       store,
-      producerIds: new ProducerIdManager(store),
+      producerIds,
       logs,
       catalog,
       log: this.log,
@@ -172,6 +175,10 @@ export class Broker {
       apiVersions: () => router.apiVersions(),
     };
     router.bind(services);
+    // Links: mirror topics are made read-only before any client can connect.
+    const links = new LinkManager({ store, logs, topics: services.topics, catalog, groups, producerIds, log: this.log.child({ component: 'links' }) });
+    await links.load();
+    this.links = links;
     this.server = new KafkaServer(
       router,
       { requestSizeBytesMax: cfg.requestSizeBytesMax, inflightRequestsMax: cfg.inflightRequestsMax, idleMsMax: cfg.connectionIdleMsMax },
@@ -183,6 +190,7 @@ export class Broker {
       const b = this.bound.find((l) => l.name === a.name);
       if (a.port === 0 && b) a.port = b.port;
     }
+    links.start();
     const advertised = cfg.advertisedListeners[0]!;
     await store.registerBroker({ nodeId: cfg.nodeId, host: advertised.host, port: advertised.port, rack: cfg.rack });
     this.log.info('broker started', {
@@ -198,6 +206,7 @@ export class Broker {
     // Parked JoinGroup/SyncGroup requests are answered (NOT_COORDINATOR) so the server can drain.
     this.groups?.shutdown();
     await this.server?.close();
+    await this.links?.stop();
     await this.jobs?.stop();
     await this.transactions?.close();
     await this.uploader?.close();

@@ -10,6 +10,7 @@ import type { Logger } from '../common/logger.ts';
 import type { TopicCatalog } from '../cluster/catalog.ts';
 import type { CommittedOffsetRecord, MetadataStore } from '../metadata/store.ts';
 import { ErrorCode } from '../protocol/generated/errors.ts';
+import { StraitError } from '../common/errors.ts';
 import type { GroupCoordinatorConfig } from './group-config.ts';
 import { KeyedMutex, KeyedTimers } from './timers.ts';
 import { CommittedOffsets, OffsetWriter } from './offsets.ts';
@@ -575,19 +576,49 @@ export class GroupCoordinator implements GroupRuntime {
     const byGroup = new Map<string, CommittedOffsetRecord[]>();
     for (const r of records) byGroup.set(r.groupId, [...(byGroup.get(r.groupId) ?? []), r]);
     for (const [groupId, list] of byGroup) {
-      await this.mutex.run(groupId, async () => {
-        await this.writer.write(list);
-        for (const r of list) {
-          this.offsets.set(groupId, r.topic, r.partitionIndex, {
-            committedOffset: r.committedOffset,
-            leaderEpoch: r.leaderEpoch,
-            metadata: r.metadata ?? '',
-            commitTimestampMs: r.commitTimestampMs,
-            expireTimestampMs: r.expireTimestampMs,
-          });
-        }
-        if (!this.groups.has(groupId)) this.groups.set(groupId, new ClassicGroup(groupId, this.now()));
+      await this.mutex.run(groupId, () => this.writeOffsets(groupId, list));
+    }
+  }
+
+  // --- offsets synced from a linked source cluster (see link/group-sync.ts) -----------------------
+
+  /**
+   * Whether consumers have used the group here: members now, or a generation (group epoch) that
+   * only a join moves past 0, so a group whose consumers came and went is recognised too.
+   */
+  usedHere(groupId: string): boolean {
+    const g = this.groups.get(groupId);
+    if (!g) return false;
+    return g.members.size > 0 || (g.type === 'classic' ? g.generationId > 0 : g.groupEpoch > 0);
+  }
+
+  /**
+   * Copies committed offsets from a source cluster into a group no consumer has used here, durable
+   * first. Checked under the group's lock: a used group gets nothing ('active'), so a consumer that
+   * moved here never has its commits overwritten.
+   */
+  async importOffsets(groupId: string, records: CommittedOffsetRecord[]): Promise<'imported' | 'active'> {
+    if (!this.active) throw new StraitError('STRAIT_COORDINATOR_UNAVAILABLE', 'the group coordinator is not serving');
+    return this.mutex.run(groupId, async () => {
+      if (this.usedHere(groupId)) return 'active' as const;
+      if (records.length > 0) await this.writeOffsets(groupId, records);
+      return 'imported' as const;
+    });
+  }
+
+  /** Offsets written outside OffsetCommit (a committed transaction, a link): durable, then visible.
+   *  A group that does not exist becomes a simple classic group, as with OffsetCommit. Under the lock. */
+  private async writeOffsets(groupId: string, records: CommittedOffsetRecord[]): Promise<void> {
+    await this.writer.write(records);
+    for (const r of records) {
+      this.offsets.set(groupId, r.topic, r.partitionIndex, {
+        committedOffset: r.committedOffset,
+        leaderEpoch: r.leaderEpoch,
+        metadata: r.metadata ?? '',
+        commitTimestampMs: r.commitTimestampMs,
+        expireTimestampMs: r.expireTimestampMs,
       });
     }
+    if (!this.groups.has(groupId)) this.groups.set(groupId, new ClassicGroup(groupId, this.now()));
   }
 }

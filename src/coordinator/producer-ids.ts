@@ -25,4 +25,16 @@ export class ProducerIdManager {
     }
     return this.next++;
   }
+
+  /**
+   * Makes every id this manager hands out from now on larger than `producerId`: ids found in
+   * mirrored data belong to the source cluster's producers, whose state a promoted mirror keeps.
+   */
+  async reserveAbove(producerId: number): Promise<void> {
+    if (producerId < this.next) return;
+    const counter = await this.store.reserveIds('producer_id', 0);
+    if (producerId >= counter) await this.store.reserveIds('producer_id', producerId + 1 - counter);
+    // The block in hand may hold ids at or below producerId: skip past them.
+    this.next = Math.max(this.next, Math.min(producerId + 1, this.end));
+  }
 }

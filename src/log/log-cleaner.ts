@@ -111,6 +111,8 @@ export async function cleanLogs(logs: LogManager, o: LogCleanerOptions): Promise
   const stats = emptyStats();
   for (const p of [...logs.all()]) {
     if (!p.settings.compacted) continue;
+    // A mirror's head follows its source; its own policies apply once it is promoted.
+    if (p.mirrorOf !== null) continue;
     try {
       const r = await cleanPartition(p, o);
       if (!r) continue;

@@ -9,7 +9,7 @@ import { PartitionLog } from './partition-log.ts';
 import type { ColdReader, DurableSink, LogShared, TailEntry, WalAppender } from './partition-log.ts';
 import { topicSettings } from './topic-settings.ts';
 import type { TopicSettings } from './topic-settings.ts';
-import { RECORD_BATCH_OVERHEAD, batchMaxTimestamp, batchSizeAt } from '../protocol/records/index.ts';
+import { RECORD_BATCH_OVERHEAD, batchLastOffset, batchMaxTimestamp, batchPartitionLeaderEpoch, batchSizeAt } from '../protocol/records/index.ts';
 import { ProducerState } from './producer-state.ts';
 import type { ProducerSnapshot } from '../metadata/store.ts';
 
@@ -60,11 +60,19 @@ export class LogManager {
       log.durableProducers = log.uploadedProducers.clone();
     }
     let replayed = 0;
-    for (const e of replay) {
+    for (const e of applyTruncationMarkers(replay)) {
       const log = this.logs.get(key(e.topicId, e.partition));
       // Entries of deleted topics, and entries already in committed objects, are skipped.
       if (!log || e.endOffset <= log.highWatermark) continue;
-      assert(e.baseOffset >= log.highWatermark, `WAL entry ${e.topicId}:${e.partition}@${e.baseOffset} overlaps uploaded data ending at ${log.highWatermark}`);
+      if (e.baseOffset < log.highWatermark) {
+        // Only a mirror's log is ever cut (truncateTo uploads first): its WAL may still hold data
+        // from before the cut that is partly uploaded. The part past the uploaded end comes back
+        // and the mirror fetcher checks it against the source again.
+        const rest = batchesFrom(e.data, log.highWatermark);
+        if (rest.length === 0) continue;
+        e.data = rest;
+        e.baseOffset = log.highWatermark;
+      }
       log.producers.apply(e.data);
       log.addDurable({ topicId: e.topicId, partition: e.partition, baseOffset: e.baseOffset, endOffset: e.endOffset, data: e.data, maxTimestamp: maxTimestampOf(e.data), uploaded: false }, e.position);
       replayed++;
@@ -126,6 +134,93 @@ export class LogManager {
     return log.logStartOffset;
   }
 
+  /**
+   * Cuts a mirror partition's log back to `offset` (its source diverged: an unclean leader election
+   * there). Everything durable is uploaded first, so the cut is a metadata change: ranges past the
+   * offset are dropped, the one holding it is shortened. A marker in the WAL makes a replay after a
+   * crash drop what came before it at or past the offset. Producer state is rebuilt from the batches
+   * kept. Returns the offset the log now ends at (the start of the batch holding `offset`).
+   */
+  async truncateTo(log: PartitionLog, offset: number): Promise<number> {
+    if (offset >= log.highWatermark) return log.highWatermark;
+    if (offset <= log.logStartOffset) return this.resetTo(log, log.logStartOffset, true);
+    await this.shared.sink.flush();
+    const ranges = await this.store.objectRanges(log.topicId, log.partition);
+    let cut: { objectId: number; baseOffset: number; keepBytes: number; maxTimestamp: number } | null = null;
+    let end = offset;
+    const holding = ranges.find((r) => r.baseOffset < offset && r.endOffset > offset);
+    if (holding) {
+      let keep = 0;
+      let maxTs = -1;
+      let lastEnd = holding.baseOffset;
+      for (const buf of await this.cold.readRange(holding)) {
+        for (let pos = 0; pos + RECORD_BATCH_OVERHEAD <= buf.length; pos += batchSizeAt(buf, pos)) {
+          if (batchLastOffset(buf, pos) >= offset) break;
+          keep += batchSizeAt(buf, pos);
+          maxTs = Math.max(maxTs, batchMaxTimestamp(buf, pos));
+          lastEnd = batchLastOffset(buf, pos) + 1;
+        }
+      }
+      end = lastEnd;
+      cut = keep > 0 ? { objectId: holding.objectId, baseOffset: holding.baseOffset, keepBytes: keep, maxTimestamp: maxTs } : null;
+    }
+    await this.store.truncateRanges(log.topicId, log.partition, end, cut);
+    this.cold.invalidate(log.topicId, log.partition);
+    log.cutTail(end);
+    await this.shared.wal.append({ topicId: log.topicId, partition: log.partition, baseOffset: end, endOffset: end, data: Buffer.alloc(0) });
+    await this.rebuildProducers(log);
+    return end;
+  }
+
+  /**
+   * Empties a partition and starts it at `offset` (a mirror that fell behind the source's log start,
+   * or a new mirror of a source whose head was deleted), as a Kafka follower's truncateFullyAndStartAt.
+   */
+  async resetTo(log: PartitionLog, offset: number, truncating = false): Promise<number> {
+    if (!truncating && log.highWatermark >= offset) return this.advanceLogStartOffset(log, offset);
+    await this.shared.sink.flush();
+    await this.store.resetPartition(log.topicId, log.partition, offset);
+    this.cold.invalidate(log.topicId, log.partition);
+    log.tail = [];
+    log.logStartOffset = offset;
+    log.cutTail(offset);
+    await this.shared.wal.append({ topicId: log.topicId, partition: log.partition, baseOffset: offset, endOffset: offset, data: Buffer.alloc(0) });
+    log.producers = new ProducerState();
+    log.durableProducers = new ProducerState();
+    log.uploadedProducers = new ProducerState();
+    return offset;
+  }
+
+  /** Leader epoch of the log's last batch, or -1 when the log holds none. */
+  async lastBatchEpoch(log: PartitionLog): Promise<number> {
+    let bufs: Buffer[] = [];
+    if (log.tail.length > 0) bufs = [log.tail[log.tail.length - 1]!.data];
+    else {
+      const last = (await this.cold.ranges(log.topicId, log.partition)).at(-1);
+      if (last && last.endOffset > log.logStartOffset) bufs = await this.cold.readRange(last);
+    }
+    let epoch = -1;
+    for (const b of bufs) for (let pos = 0; pos + RECORD_BATCH_OVERHEAD <= b.length; pos += batchSizeAt(b, pos)) epoch = batchPartitionLeaderEpoch(b, pos);
+    return epoch;
+  }
+
+  /** Producer state from every batch header of the log (rare: after a truncation). */
+  private async rebuildProducers(log: PartitionLog): Promise<void> {
+    const state = new ProducerState();
+    let offset = log.logStartOffset;
+    while (offset < log.highWatermark) {
+      const r = await log.read(offset, 8 * 1024 * 1024, true);
+      if (r.batches.length === 0) break;
+      for (const b of r.batches) {
+        state.apply(b);
+        for (let pos = 0; pos + RECORD_BATCH_OVERHEAD <= b.length; pos += batchSizeAt(b, pos)) offset = batchLastOffset(b, pos) + 1;
+      }
+    }
+    log.producers = state;
+    log.durableProducers = state.clone();
+    log.uploadedProducers = state.clone();
+  }
+
   /** Producer state at the end of each partition's part of an upload (see Uploader). */
   producerSnapshots(items: TailEntry[]): { snapshots: ProducerSnapshot[]; commit(): void } {
     const next = new Map<PartitionLog, { state: ProducerState; endOffset: number }>();
@@ -177,6 +272,38 @@ export class LogManager {
       this.tailQueueHead = 0;
     }
   }
+}
+
+/**
+ * A WAL entry without data is a truncation marker (LogManager.truncateTo): entries of the same
+ * partition written before it are cut to the batches below its offset. Markers themselves go.
+ */
+export function applyTruncationMarkers(replay: ReplayedEntry[]): ReplayedEntry[] {
+  const limit = new Map<string, number>();
+  const out: ReplayedEntry[] = [];
+  for (let i = replay.length - 1; i >= 0; i--) {
+    const e = replay[i]!;
+    const k = key(e.topicId, e.partition);
+    if (e.data.length === 0) {
+      limit.set(k, Math.min(limit.get(k) ?? Infinity, e.baseOffset));
+      continue;
+    }
+    const cut = limit.get(k);
+    if (cut === undefined || e.endOffset <= cut) out.push(e);
+    else if (e.baseOffset < cut) {
+      let pos = 0;
+      while (pos + RECORD_BATCH_OVERHEAD <= e.data.length && batchLastOffset(e.data, pos) < cut) pos += batchSizeAt(e.data, pos);
+      if (pos > 0) out.push({ ...e, data: e.data.subarray(0, pos), endOffset: cut });
+    }
+  }
+  return out.reverse();
+}
+
+/** The batches of `data` that end at or after `offset`. */
+function batchesFrom(data: Buffer, offset: number): Buffer {
+  let pos = 0;
+  while (pos + RECORD_BATCH_OVERHEAD <= data.length && batchLastOffset(data, pos) < offset) pos += batchSizeAt(data, pos);
+  return data.subarray(pos);
 }
 
 function maxTimestampOf(data: Buffer): number {

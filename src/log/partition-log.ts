@@ -58,6 +58,8 @@ export interface ColdReader {
 /** Where durable data goes once it is in the WAL (the uploader). */
 export interface DurableSink {
   onDurable(entry: TailEntry, position: WalPosition): void;
+  /** Uploads everything durable so far (before a truncation rewrites what is uploaded). */
+  flush(): Promise<void>;
 }
 
 export interface WalAppender {
@@ -107,6 +109,11 @@ export class PartitionLog {
   durableProducers = new ProducerState();
   /** Producer state as of the end of uploaded data: the baseline saved with each upload. */
   uploadedProducers = new ProducerState();
+  /**
+   * Set while the partition is a mirror fed by a link: clients may not write (the reason is their
+   * error message) and local retention and cleaning leave it alone, since its head follows the source.
+   */
+  mirrorOf: string | null = null;
   /** Appends written to the WAL but not yet durable, oldest first. */
   private inflight: { endOffset: number; durable: Promise<boolean> }[] = [];
 
@@ -124,6 +131,9 @@ export class PartitionLog {
 
   /** Validates, assigns offsets, writes to the WAL; resolves once durable (or failed). */
   async append(records: Buffer, nowMs: number): Promise<AppendOutcome> {
+    if (this.mirrorOf !== null) {
+      return { errorCode: ErrorCode.POLICY_VIOLATION, errorMessage: this.mirrorOf, baseOffset: -1, logAppendTimeMs: -1, logStartOffset: -1, recordErrors: [] };
+    }
     const check = checkBatches(records, this.settings, nowMs, this.label);
     if (check.errorCode !== ErrorCode.NONE) {
       return { errorCode: check.errorCode, errorMessage: check.message, baseOffset: -1, logAppendTimeMs: -1, logStartOffset: -1, recordErrors: check.recordErrors };
@@ -149,19 +159,23 @@ export class PartitionLog {
   /**
    * Appends batches that already carry their offsets, byte for byte (a mirror of another cluster's
    * partition). Offsets must rise from the log end; gaps (compacted source data, transaction
-   * markers elsewhere) are kept. The batches' CRCs are verified, nothing in them is changed.
+   * markers elsewhere) are kept. The batches' CRCs are verified, nothing in them is changed. An
+   * empty log whose start offset lies inside the first batch (the source deleted records up to the
+   * middle of a batch) takes that whole batch, as a Kafka follower does.
    */
   async appendAtOffsets(records: Buffer, nowMs: number): Promise<AppendOutcome> {
     let first = -1;
     let end = this.nextOffset;
     let maxTimestamp = -1;
+    const empty = this.nextOffset === this.logStartOffset && this.highWatermark === this.nextOffset && this.inflight.length === 0;
     try {
       for (let pos = 0; pos < records.length; ) {
         const size = batchSizeAt(records, pos);
         const base = batchBaseOffset(records, pos);
-        if (base < end) throw new Error(`batch at offset ${base} is below the log end ${end}`);
+        const straddles = pos === 0 && empty && batchLastOffset(records, pos) >= end;
+        if (base < end && !straddles) throw new Error(`batch at offset ${base} is below the log end ${end}`);
         if (!verifyCrc(records, pos, size)) throw new Error(`batch at offset ${base} is corrupt`);
-        if (first < 0) first = base;
+        if (first < 0) first = Math.max(base, end);
         end = batchLastOffset(records, pos) + 1;
         maxTimestamp = Math.max(maxTimestamp, batchMaxTimestamp(records, pos));
         pos += size;
@@ -308,6 +322,27 @@ export class PartitionLog {
       if (from >= 0) out.push(data.subarray(from, pos));
     }
     return out;
+  }
+
+  /**
+   * Drops everything at or after `offset` from memory (the tail) and moves the log end there; the
+   * caller has cut uploaded ranges and rebuilt producer state (LogManager.truncateTo).
+   */
+  cutTail(offset: number): void {
+    assert(this.inflight.length === 0, `truncating ${this.label} with appends in flight`);
+    const kept: TailEntry[] = [];
+    for (const e of this.tail) {
+      if (e.endOffset <= offset) kept.push(e);
+      else if (e.baseOffset < offset) {
+        let pos = 0;
+        while (pos + RECORD_BATCH_OVERHEAD <= e.data.length && batchLastOffset(e.data, pos) < offset) pos += batchSizeAt(e.data, pos);
+        if (pos > 0) kept.push({ ...e, data: e.data.subarray(0, pos), endOffset: offset });
+      }
+    }
+    this.tail = kept;
+    this.nextOffset = offset;
+    this.highWatermark = offset;
+    this.wake();
   }
 
   /** Calls fn once the next time data arrives or the log changes; returns a function that cancels. */

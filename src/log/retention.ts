@@ -15,6 +15,8 @@ export async function enforceRetention(logs: LogManager, cold: ColdReader, nowMs
   const stats: RetentionStats = { rangesDeleted: 0, bytesDeleted: 0 };
   for (const p of [...logs.all()]) {
     if (!p.settings.deleteRetention) continue;
+    // A mirror's head follows its source; its own policies apply once it is promoted.
+    if (p.mirrorOf !== null) continue;
     const r = await retainPartition(p, logs, cold, nowMs);
     if (r.rangesDeleted > 0) {
       stats.rangesDeleted += r.rangesDeleted;

@@ -1,0 +1,83 @@
+// Consumer-group offset sync: committed offsets of matching source groups are copied as they are
+// (offsets are identical on both sides, so nothing is translated) into idle groups on Strait. A
+// group that has members on Strait is Strait's from then on and never synced again. An offset past
+// what the mirror holds yet is held back (a consumer starting there would be out of range), and the
+// group's earlier offset for that partition stays until the mirror catches up.
+import type { GroupCoordinator } from '../coordinator/group-coordinator.ts';
+import type { CommittedOffsetRecord, MetadataStore } from '../metadata/store.ts';
+import type { KafkaClient } from './client/index.ts';
+import type { MirrorPartition } from './mirror-fetcher.ts';
+import type { GroupSyncStatus } from './service.ts';
+
+export interface GroupSyncContext {
+  linkName: string;
+  client: KafkaClient;
+  groups: GroupCoordinator;
+  store: MetadataStore;
+  /** The mirror partition of a source topic-partition, when that topic is mirrored and not promoted. */
+  mirrorOf(sourceTopic: string, partition: number): MirrorPartition | undefined;
+  accept(groupId: string): boolean;
+  /** Sync status per group, kept by the link between runs. */
+  status: Map<string, GroupSyncStatus>;
+}
+
+const ACTIVE = 'active-on-strait';
+
+/** One sync pass. `only` limits it to these groups (a promotion's final sync). */
+export async function syncGroupOffsets(c: GroupSyncContext, only?: readonly string[]): Promise<number> {
+  const owned = new Set((await c.store.linkGroups(c.linkName)).filter((g) => g.state === ACTIVE).map((g) => g.groupId));
+  const listed = only ? [...only] : (await c.client.listGroups()).filter((g) => g.protocolType === 'consumer' || g.protocolType === '').map((g) => g.groupId);
+  const ids = listed.filter((id) => c.accept(id) && !owned.has(id));
+  for (const id of owned) c.status.set(id, { ...(c.status.get(id) ?? blank(id)), state: ACTIVE });
+  if (ids.length === 0) return 0;
+  const fetched = await c.client.offsetFetch(ids);
+  let written = 0;
+  const now = Date.now();
+  for (const g of fetched) {
+    const st: GroupSyncStatus = { ...(c.status.get(g.groupId) ?? blank(g.groupId)), lastSyncMs: now, heldBack: 0, error: null };
+    c.status.set(g.groupId, st);
+    if (g.error) {
+      st.state = 'error';
+      st.error = `${g.error.errorName}: ${g.error.message}`;
+      continue;
+    }
+    const here = c.groups.committed(g.groupId);
+    const records: CommittedOffsetRecord[] = [];
+    for (const o of g.offsets) {
+      if (o.error || o.offset < 0) continue;
+      const mirror = c.mirrorOf(o.topic, o.partition);
+      if (!mirror) continue;
+      if (o.offset > mirror.log.highWatermark) {
+        st.heldBack++;
+        continue;
+      }
+      const current = here?.get(mirror.topic)?.get(o.partition);
+      if (current && current.committedOffset === o.offset && current.leaderEpoch === o.leaderEpoch && current.metadata === (o.metadata ?? '')) continue;
+      records.push({
+        groupId: g.groupId,
+        topic: mirror.topic,
+        partitionIndex: o.partition,
+        committedOffset: o.offset,
+        leaderEpoch: o.leaderEpoch,
+        metadata: o.metadata,
+        commitTimestampMs: now,
+        expireTimestampMs: null,
+      });
+    }
+    const outcome = await c.groups.importOffsets(g.groupId, records);
+    if (outcome === 'active') {
+      // Members joined on Strait: the group moved, and Strait is authoritative for it from now on.
+      st.state = ACTIVE;
+      await c.store.saveLinkGroup({ linkName: c.linkName, groupId: g.groupId, state: ACTIVE, updatedAtMs: now });
+      continue;
+    }
+    written += records.length;
+    st.offsetsSynced += records.length;
+    st.state = st.heldBack > 0 ? 'pending' : 'synced';
+  }
+  return written;
+}
+
+function blank(groupId: string): GroupSyncStatus {
+  return { groupId, state: 'pending', lastSyncMs: 0, heldBack: 0, offsetsSynced: 0, error: null };
+}

@@ -1,0 +1,566 @@
+// The link manager: every link of this broker, its client to the source cluster, its mirror fetcher
+// and its periodic syncs (topics, partitions and configs; group offsets; ACLs), plus promotion and
+// failover. Links and mirror topics live in metadata, so after a restart (or kill -9) everything
+// resumes from there: each mirror partition goes on from its own log end, checked against the
+// source's leader epochs first.
+import type { Logger } from '../common/logger.ts';
+import { StraitError } from '../common/errors.ts';
+import { Jobs } from '../common/jobs.ts';
+import { ErrorCode } from '../protocol/generated/errors.ts';
+import type { TopicAdmin } from '../cluster/topics.ts';
+import type { TopicCatalog } from '../cluster/catalog.ts';
+import type { GroupCoordinator } from '../coordinator/group-coordinator.ts';
+import type { ProducerIdManager } from '../coordinator/producer-ids.ts';
+import type { LogManager } from '../log/log-manager.ts';
+import { randomKafkaUuid } from '../metadata/ids.ts';
+import type { LinkRecord, MetadataStore, MirrorRecord, TopicRecord } from '../metadata/store.ts';
+import { KafkaClient } from './client/index.ts';
+import type { KafkaClientOptions } from './client/index.ts';
+import { syncGroupOffsets } from './group-sync.ts';
+import { MirrorFetcher, MirrorPartition } from './mirror-fetcher.ts';
+import type {
+  GroupSyncStatus,
+  LinkDescription,
+  LinkService,
+  LinkState,
+  MetricSample,
+  MirrorState,
+  MirrorStatus,
+  PromoteOptions,
+  PromotionReport,
+} from './service.ts';
+import { matcher, parseLinkSpec, redactedSpec } from './spec.ts';
+import type { LinkSpec, LinkSpecInput } from './spec.ts';
+import { mirrorConfigs, sameConfigs } from './topic-sync.ts';
+
+export interface LinkManagerOptions {
+  store: MetadataStore;
+  logs: LogManager;
+  topics: TopicAdmin;
+  catalog: TopicCatalog;
+  groups: GroupCoordinator;
+  producerIds: ProducerIdManager;
+  log: Logger;
+  /** Called with (client, linkName, accept) to copy the source's ACLs; returns how many are synced. */
+  syncAcls?: (client: KafkaClient, source: string, accept: (resourceType: string, resourceName: string) => boolean) => Promise<number>;
+}
+
+const PROMOTE_TIMEOUT_MS_DEFAULT = 60_000;
+const SOURCE_CHECK_TIMEOUT_MS = 10_000;
+
+interface Mirror {
+  record: MirrorRecord;
+  /** Source configs Strait could not take (unknown or invalid here), with why. */
+  skippedConfigs: { name: string; reason: string }[];
+}
+
+/** One link at run time. */
+class Link {
+  record: LinkRecord;
+  spec: LinkSpec;
+  client: KafkaClient;
+  fetcher: MirrorFetcher;
+  jobs: Jobs | null = null;
+  readonly mirrors = new Map<string, Mirror>();
+  readonly groupStatus = new Map<string, GroupSyncStatus>();
+  sourceError: string | null = null;
+  sourceClusterId: string | null = null;
+  lastConfigSyncMs = 0;
+  lastGroupSyncMs = 0;
+  lastAclSyncMs = 0;
+  aclsSynced = 0;
+  /** Serialises metadata syncs with mirror creation and promotion. */
+  busy: Promise<unknown> = Promise.resolve();
+
+  constructor(record: LinkRecord, spec: LinkSpec, client: KafkaClient, fetcher: MirrorFetcher) {
+    this.record = record;
+    this.spec = spec;
+    this.client = client;
+    this.fetcher = fetcher;
+  }
+
+  /** Runs fn after every earlier serialised operation of this link. */
+  serial<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.busy.then(fn, fn);
+    this.busy = run.catch(() => undefined);
+    return run;
+  }
+}
+
+export class LinkManager implements LinkService {
+  private readonly o: LinkManagerOptions;
+  private readonly links = new Map<string, Link>();
+  private started = false;
+
+  constructor(o: LinkManagerOptions) {
+    this.o = o;
+  }
+
+  /** Loads links and mirrors and makes mirror partitions read-only; call before clients connect. */
+  async load(): Promise<void> {
+    const mirrors = await this.o.store.mirrors();
+    for (const rec of await this.o.store.links()) {
+      const { spec } = parseLinkSpec({ name: rec.name, ...JSON.parse(rec.spec) });
+      const link = this.newLink(rec, spec);
+      for (const m of mirrors.filter((x) => x.linkName === rec.name)) {
+        // A promotion interrupted by a crash had not switched the topic: it is still a mirror.
+        if (m.state === 'promoting') m.state = 'mirroring';
+        link.mirrors.set(m.sourceTopic, { record: m, skippedConfigs: [] });
+        if (m.state === 'mirroring') this.attach(link, m);
+      }
+    }
+    this.o.log.info('links loaded', { links: this.links.size, mirrors: mirrors.length });
+  }
+
+  /** Starts fetching and syncing for every active link. */
+  start(): void {
+    this.started = true;
+    for (const link of this.links.values()) if (link.record.state === 'active') this.run(link);
+  }
+
+  async stop(): Promise<void> {
+    this.started = false;
+    await Promise.all([...this.links.values()].map((l) => this.halt(l)));
+    for (const l of this.links.values()) await l.client.close();
+  }
+
+  // --- LinkService -------------------------------------------------------------------------------
+
+  async create(input: LinkSpecInput): Promise<LinkDescription> {
+    const { name, spec } = parseLinkSpec(input);
+    if (this.links.has(name)) throw new StraitError('STRAIT_LINK_EXISTS', `link '${name}' already exists`);
+    const now = Date.now();
+    const record: LinkRecord = { name, linkId: randomKafkaUuid(), spec: JSON.stringify(spec), state: 'active', createdAtMs: now, updatedAtMs: now };
+    const link = this.newLink(record, spec);
+    try {
+      const md = await link.client.metadata({ topics: [], timeoutMs: SOURCE_CHECK_TIMEOUT_MS });
+      link.sourceClusterId = md.clusterId;
+    } catch (err) {
+      this.links.delete(name);
+      await link.client.close();
+      throw new StraitError('STRAIT_LINK_SOURCE_UNAVAILABLE', `cannot reach the source cluster of link '${name}' at ${spec.bootstrap.join(',')}: ${(err as Error).message}`);
+    }
+    await this.o.store.saveLink(record);
+    this.o.log.info('link created', { link: name, bootstrap: spec.bootstrap.join(','), topics: spec.topics });
+    if (this.started) this.run(link);
+    await link.serial(() => this.syncMetadata(link)).catch(() => undefined);
+    return this.describe(name);
+  }
+
+  async list(): Promise<LinkDescription[]> {
+    return Promise.all([...this.links.keys()].sort().map((n) => this.describe(n)));
+  }
+
+  async describe(name: string): Promise<LinkDescription> {
+    const link = this.get(name);
+    const now = Date.now();
+    const mirrors: MirrorStatus[] = [];
+    for (const m of link.mirrors.values()) mirrors.push(this.mirrorStatus(link, m, now));
+    return {
+      name,
+      linkId: link.record.linkId,
+      state: link.record.state as LinkState,
+      spec: redactedSpec(link.spec),
+      createdAtMs: link.record.createdAtMs,
+      sourceError: link.sourceError,
+      sourceClusterId: link.sourceClusterId,
+      mirrors,
+      groups: [...link.groupStatus.values()].sort((a, b) => a.groupId.localeCompare(b.groupId)),
+      aclsSynced: link.aclsSynced,
+      lastConfigSyncMs: link.lastConfigSyncMs,
+      lastGroupSyncMs: link.lastGroupSyncMs,
+      lastAclSyncMs: link.lastAclSyncMs,
+    };
+  }
+
+  async pause(name: string): Promise<LinkDescription> {
+    const link = this.get(name);
+    if (link.record.state !== 'paused') {
+      await this.halt(link);
+      await this.saveState(link, 'paused');
+      this.o.log.info('link paused', { link: name });
+    }
+    return this.describe(name);
+  }
+
+  async resume(name: string): Promise<LinkDescription> {
+    const link = this.get(name);
+    if (link.record.state !== 'active') {
+      await this.saveState(link, 'active');
+      if (this.started) this.run(link);
+      this.o.log.info('link resumed', { link: name });
+    }
+    return this.describe(name);
+  }
+
+  async delete(name: string, options: { force?: boolean } = {}): Promise<void> {
+    const link = this.get(name);
+    const live = [...link.mirrors.values()].filter((m) => m.record.state === 'mirroring').map((m) => m.record.sourceTopic);
+    if (live.length > 0 && !options.force) {
+      throw new StraitError(
+        'STRAIT_LINK_HAS_MIRRORS',
+        `link '${name}' still mirrors ${live.join(', ')}: promote or fail them over first, or delete with force (which fails them over)`,
+      );
+    }
+    if (live.length > 0) await this.failover(name, { topics: live });
+    await this.halt(link);
+    await link.client.close();
+    for (const m of link.mirrors.values()) await this.o.store.deleteMirror(m.record.topicId);
+    await this.o.store.deleteLink(name);
+    this.links.delete(name);
+    this.o.log.info('link deleted', { link: name });
+  }
+
+  async mirrorTopic(name: string, sourceTopic: string): Promise<MirrorStatus> {
+    const link = this.get(name);
+    const m = await link.serial(() => this.createMirror(link, sourceTopic, null));
+    return this.mirrorStatus(link, m, Date.now());
+  }
+
+  async promote(name: string, options: PromoteOptions = {}): Promise<PromotionReport> {
+    const link = this.get(name);
+    const mirrors = this.selectMirrors(link, options.topics);
+    const deadline = Date.now() + (options.timeoutMs ?? PROMOTE_TIMEOUT_MS_DEFAULT);
+    const sourceEnds = await this.waitForSourceEnd(link, mirrors, deadline);
+    // Final group sync while the mirror still holds everything the source has.
+    const groupsSynced = await syncGroupOffsets(this.groupContext(link)).catch((err: unknown) => {
+      this.o.log.warn('final group offset sync before promotion failed', { link: name, err: err as Error });
+      return 0;
+    });
+    return this.switchToLocal(link, mirrors, 'promote', sourceEnds, groupsSynced);
+  }
+
+  async failover(name: string, options: PromoteOptions = {}): Promise<PromotionReport> {
+    const link = this.get(name);
+    const mirrors = this.selectMirrors(link, options.topics);
+    const lastSeen = new Map<string, number>();
+    for (const m of mirrors) {
+      for (const p of link.fetcher.all().filter((x) => x.sourceTopic === m.record.sourceTopic)) lastSeen.set(`${m.record.sourceTopic}-${p.partition}`, p.sourceHighWatermark);
+    }
+    return this.switchToLocal(link, mirrors, 'failover', lastSeen, 0);
+  }
+
+  metrics(): MetricSample[] {
+    const out: MetricSample[] = [];
+    const now = Date.now();
+    for (const link of this.links.values()) {
+      out.push({ name: 'strait_link_active', help: '1 while the link fetches and syncs, 0 while paused.', type: 'gauge', labels: { link: link.record.name }, value: link.record.state === 'active' ? 1 : 0 });
+      out.push({ name: 'strait_link_source_available', help: '1 when the last request to the source cluster succeeded.', type: 'gauge', labels: { link: link.record.name }, value: link.sourceError === null ? 1 : 0 });
+      for (const p of link.fetcher.all()) {
+        const s = p.status(now);
+        const labels = { link: link.record.name, topic: p.topic, partition: String(p.partition) };
+        out.push({ name: 'strait_mirror_lag_records', help: 'Records the source partition has that the mirror does not have yet.', type: 'gauge', labels, value: s.lagRecords });
+        out.push({ name: 'strait_mirror_lag_seconds', help: 'Seconds since the mirror partition last had everything its source had.', type: 'gauge', labels, value: s.lagSeconds });
+        out.push({ name: 'strait_mirror_end_offset', help: 'Log end offset of the mirror partition.', type: 'gauge', labels, value: s.mirroredEndOffset });
+        out.push({ name: 'strait_mirror_source_high_watermark', help: 'High watermark of the source partition, as last fetched.', type: 'gauge', labels, value: s.sourceHighWatermark });
+        out.push({ name: 'strait_mirror_truncations_total', help: 'Truncations of the mirror after the source log diverged.', type: 'counter', labels, value: s.truncations.length });
+        out.push({ name: 'strait_mirror_partition_error', help: '1 while the mirror partition cannot make progress.', type: 'gauge', labels, value: s.error === null ? 0 : 1 });
+      }
+      for (const g of link.groupStatus.values()) {
+        out.push({ name: 'strait_link_group_offsets_synced_total', help: 'Committed offsets copied from the source group.', type: 'counter', labels: { link: link.record.name, group: g.groupId }, value: g.offsetsSynced });
+      }
+    }
+    return out;
+  }
+
+  /** The mirror partition of a local topic, for tests and tools. */
+  mirrorPartition(topic: string, partition: number): MirrorPartition | undefined {
+    for (const l of this.links.values()) for (const p of l.fetcher.all()) if (p.topic === topic && p.partition === partition) return p;
+    return undefined;
+  }
+
+  // --- internals ---------------------------------------------------------------------------------
+
+  private get(name: string): Link {
+    const link = this.links.get(name);
+    if (!link) throw new StraitError('STRAIT_LINK_NOT_FOUND', `no link named '${name}'`);
+    return link;
+  }
+
+  private newLink(record: LinkRecord, spec: LinkSpec): Link {
+    const client = new KafkaClient(clientOptions(record.name, spec, this.o.log));
+    const fetcher = new MirrorFetcher({
+      linkName: record.name,
+      client,
+      logs: this.o.logs,
+      store: this.o.store,
+      log: this.o.log.child({ component: 'mirror-fetcher', link: record.name }),
+      fetchMaxBytes: spec.fetchMaxBytes,
+      fetchPartitionMaxBytes: spec.fetchPartitionMaxBytes,
+      fetchMaxWaitMs: spec.fetchMaxWaitMs,
+    });
+    const link = new Link(record, spec, client, fetcher);
+    this.links.set(record.name, link);
+    return link;
+  }
+
+  private run(link: Link): void {
+    link.fetcher.start();
+    const jobs = new Jobs(this.o.log.child({ link: link.record.name }));
+    link.jobs = jobs;
+    jobs.add('link-metadata-sync', link.spec.metadataSyncIntervalMs, () => link.serial(() => this.syncMetadata(link)));
+    jobs.add('link-group-sync', link.spec.groupSyncIntervalMs, () => this.syncGroups(link));
+    if (link.spec.aclSync && this.o.syncAcls) jobs.add('link-acl-sync', link.spec.aclSyncIntervalMs, () => this.syncAcls(link));
+  }
+
+  private async halt(link: Link): Promise<void> {
+    await link.jobs?.stop();
+    link.jobs = null;
+    await link.fetcher.stop();
+  }
+
+  private async saveState(link: Link, state: LinkState): Promise<void> {
+    link.record = { ...link.record, state, updatedAtMs: Date.now() };
+    await this.o.store.saveLink(link.record);
+  }
+
+  /** Marks a mirror topic's logs read-only and hands its partitions to the fetcher. */
+  private attach(link: Link, m: MirrorRecord): void {
+    const reason = `Topic '${this.topicName(m)}' is a mirror of '${m.sourceTopic}' fed by link '${m.linkName}'; it accepts writes once promoted (strait link promote ${m.linkName}).`;
+    for (const log of this.o.logs.partitionsOf(m.topicId)) {
+      log.mirrorOf = reason;
+      if (!link.fetcher.get(m.sourceTopic, log.partition)) link.fetcher.add(new MirrorPartition(this.topicName(m), m.sourceTopic, log.partition, log));
+    }
+  }
+
+  private topicName(m: MirrorRecord): string {
+    return this.o.catalog.byId(m.topicId)?.name ?? m.sourceTopic;
+  }
+
+  /** Topic list, partition counts and configs from the source; new matching topics become mirrors. */
+  private async syncMetadata(link: Link): Promise<void> {
+    let md;
+    try {
+      md = await link.client.metadata({ topics: null });
+      link.sourceError = null;
+      link.sourceClusterId = md.clusterId;
+    } catch (err) {
+      link.sourceError = (err as Error).message;
+      throw err;
+    }
+    const wanted = matcher(link.spec.topics);
+    const byName = md.topics;
+    if (link.spec.autoCreateMirrors) {
+      for (const t of md.topics.values()) {
+        if (t.isInternal || !wanted(t.name) || link.mirrors.has(t.name)) continue;
+        await this.createMirror(link, t.name, t.partitions.length).catch((err: unknown) =>
+          this.o.log.warn('cannot create a mirror topic', { link: link.record.name, topic: t.name, err: err as Error }),
+        );
+      }
+    }
+    const live = [...link.mirrors.values()].filter((m) => m.record.state === 'mirroring');
+    if (live.length === 0) return;
+    const described = await link.client.describeConfigs(live.map((m) => ({ type: 'topic' as const, name: m.record.sourceTopic })));
+    for (let i = 0; i < live.length; i++) {
+      const m = live[i]!;
+      const topic = this.o.catalog.byId(m.record.topicId);
+      const src = byName.get(m.record.sourceTopic);
+      if (!topic || !src) continue;
+      if (src.partitions.length > topic.partitionCount) {
+        const problem = await this.o.topics.addPartitions(topic, src.partitions.length, false);
+        if (problem) this.o.log.warn('cannot follow the source partition count', { link: link.record.name, topic: topic.name, problem: problem.message });
+        else this.attach(link, m.record);
+      }
+      const d = described[i]!;
+      if (d.error) continue;
+      const synced = mirrorConfigs(d, link.spec.configExclude);
+      m.skippedConfigs = synced.skipped;
+      const current = this.o.catalog.byId(m.record.topicId)!;
+      if (!sameConfigs(current.configs, synced.configs)) {
+        const problem = await this.o.topics.setConfigs(current, synced.configs, false);
+        if (problem) this.o.log.warn('cannot sync topic configs', { link: link.record.name, topic: current.name, problem: problem.message });
+      }
+    }
+    await this.reserveProducerIds(link.fetcher.all());
+    link.lastConfigSyncMs = Date.now();
+  }
+
+  /** Creates a local topic mirroring a source topic (same name, partition count and configs). */
+  private async createMirror(link: Link, sourceTopic: string, partitions: number | null): Promise<Mirror> {
+    const known = link.mirrors.get(sourceTopic);
+    if (known) return known;
+    const local = this.o.catalog.byName(sourceTopic);
+    if (local) throw new StraitError('STRAIT_MIRROR_EXISTS', `topic '${sourceTopic}' already exists on Strait and is not a mirror of link '${link.record.name}'`);
+    if (partitions === null) {
+      const md = await link.client.metadata({ topics: [sourceTopic] });
+      const t = md.topics.get(sourceTopic);
+      if (!t) throw new StraitError('STRAIT_MIRROR_NOT_FOUND', `the source cluster of link '${link.record.name}' has no topic '${sourceTopic}'`);
+      partitions = t.partitions.length;
+    }
+    const [described] = await link.client.describeConfigs([{ type: 'topic', name: sourceTopic }]);
+    const synced = described && !described.error ? mirrorConfigs(described, link.spec.configExclude) : { configs: {}, skipped: [] };
+    const created = await this.o.topics.create(
+      { name: sourceTopic, numPartitions: partitions, replicationFactor: -1, assignments: [], configs: Object.entries(synced.configs).map(([name, value]) => ({ name, value })) },
+      false,
+    );
+    if (!created.topic) throw new StraitError('STRAIT_MIRROR_EXISTS', `cannot create mirror topic '${sourceTopic}': ${created.errorMessage}`);
+    // No await between the topic's creation and this point: no client can write to it first.
+    const record: MirrorRecord = { topicId: created.topic.topicId, linkName: link.record.name, sourceTopic, state: 'mirroring', lastPromotion: null, updatedAtMs: Date.now() };
+    const mirror: Mirror = { record, skippedConfigs: synced.skipped };
+    link.mirrors.set(sourceTopic, mirror);
+    this.attach(link, record);
+    await this.o.store.saveMirror(record);
+    this.o.log.info('mirror topic created', { link: link.record.name, topic: sourceTopic, partitions, configs: synced.configs });
+    return mirror;
+  }
+
+  private groupContext(link: Link) {
+    const accept = matcher(link.spec.groups);
+    return {
+      linkName: link.record.name,
+      client: link.client,
+      groups: this.o.groups,
+      store: this.o.store,
+      mirrorOf: (sourceTopic: string, partition: number) => {
+        const m = link.mirrors.get(sourceTopic);
+        return m && m.record.state === 'mirroring' ? link.fetcher.get(sourceTopic, partition) : undefined;
+      },
+      accept,
+      status: link.groupStatus,
+    };
+  }
+
+  private async syncGroups(link: Link): Promise<void> {
+    await syncGroupOffsets(this.groupContext(link));
+    link.lastGroupSyncMs = Date.now();
+  }
+
+  private async syncAcls(link: Link): Promise<void> {
+    const topics = new Set([...link.mirrors.keys()]);
+    const groups = matcher(link.spec.groups);
+    link.aclsSynced = await this.o.syncAcls!(link.client, `link:${link.record.name}`, (type, name) =>
+      type === 'TOPIC' ? topics.has(name) || name === '*' : type === 'GROUP' ? groups(name) || name === '*' : true,
+    );
+    link.lastAclSyncMs = Date.now();
+  }
+
+  private selectMirrors(link: Link, topics: string[] | undefined): Mirror[] {
+    const all = [...link.mirrors.values()];
+    if (!topics || topics.length === 0) {
+      const live = all.filter((m) => m.record.state === 'mirroring');
+      if (live.length === 0) throw new StraitError('STRAIT_MIRROR_STATE', `link '${link.record.name}' has no topic in state mirroring`);
+      return live;
+    }
+    return topics.map((t) => {
+      const m = link.mirrors.get(t);
+      if (!m) throw new StraitError('STRAIT_MIRROR_NOT_FOUND', `link '${link.record.name}' does not mirror topic '${t}'`);
+      if (m.record.state !== 'mirroring') throw new StraitError('STRAIT_MIRROR_STATE', `topic '${t}' is ${m.record.state}, not mirroring`);
+      return m;
+    });
+  }
+
+  /**
+   * Waits until each mirror partition holds everything the source partition has (its high
+   * watermark, asked again each round) and no mirrored transaction is open. Times out with the lag.
+   */
+  private async waitForSourceEnd(link: Link, mirrors: Mirror[], deadlineMs: number): Promise<Map<string, number>> {
+    const parts = mirrors.flatMap((m) => link.fetcher.all().filter((p) => p.sourceTopic === m.record.sourceTopic));
+    for (;;) {
+      let ends: Map<string, number>;
+      try {
+        const listed = await link.client.listOffsets(
+          parts.map((p) => ({ topic: p.sourceTopic, partition: p.partition, spec: 'latest' as const })),
+          { timeoutMs: Math.max(1000, deadlineMs - Date.now()) },
+        );
+        ends = new Map();
+        for (let i = 0; i < parts.length; i++) {
+          const l = listed[i]!;
+          if (l.error) throw l.error;
+          ends.set(`${parts[i]!.sourceTopic}-${parts[i]!.partition}`, l.offset);
+        }
+      } catch (err) {
+        throw new StraitError('STRAIT_LINK_SOURCE_UNAVAILABLE', `cannot read the source's end offsets to promote (use failover when the source is gone): ${(err as Error).message}`);
+      }
+      const behind = parts.filter((p) => p.log.highWatermark < ends.get(`${p.sourceTopic}-${p.partition}`)!);
+      const open = parts.filter((p) => p.log.durableProducers.firstOpenTxnOffset() >= 0);
+      if (behind.length === 0 && open.length === 0) return ends;
+      if (Date.now() >= deadlineMs) {
+        if (behind.length === 0) return ends; // only open transactions left: promotion aborts them
+        const lag = behind.map((p) => `${p.topic}-${p.partition}: ${p.log.highWatermark} of ${ends.get(`${p.sourceTopic}-${p.partition}`)}`).join(', ');
+        throw new StraitError('STRAIT_PROMOTE_TIMEOUT', `the mirror did not reach the source's end in time (${lag}); nothing was promoted`);
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
+  /** Stops mirroring and opens the topics to local writes; records the report on each topic. */
+  private async switchToLocal(link: Link, mirrors: Mirror[], kind: PromotionReport['kind'], sourceEnds: Map<string, number>, groupsSynced: number): Promise<PromotionReport> {
+    return link.serial(async () => {
+      const report: PromotionReport = { link: link.record.name, kind, topics: [] };
+      for (const m of mirrors) {
+        if (m.record.state !== 'mirroring') continue;
+        m.record.state = 'promoting';
+        const parts = link.fetcher.all().filter((p) => p.sourceTopic === m.record.sourceTopic);
+        await link.fetcher.remove(m.record.sourceTopic);
+        const topicReport: PromotionReport['topics'][number] = { topic: this.topicName(m.record), state: kind === 'promote' ? 'promoted' : 'failed-over', partitions: [], lossWindowRecords: 0, abortedTransactions: 0, groupsSynced };
+        for (const p of parts) {
+          const log = p.log;
+          const epoch = Math.max(log.leaderEpoch, p.lastFetchedEpoch, p.sourceLeaderEpoch) + 1;
+          await this.o.store.setLeaderEpoch(log.topicId, log.partition, epoch);
+          log.leaderEpoch = epoch;
+          log.mirrorOf = null;
+          // Transactions the source never ended would hold the last stable offset forever.
+          for (const e of [...log.durableProducers.producers.values()].filter((x) => x.txnFirstOffset >= 0)) {
+            const r = await log.appendMarker(e.producerId, e.epoch, 0, false, Date.now());
+            if (r.errorCode === ErrorCode.NONE) topicReport.abortedTransactions++;
+          }
+          const seen = sourceEnds.get(`${p.sourceTopic}-${p.partition}`) ?? -1;
+          const loss = Math.max(0, seen - log.highWatermark);
+          topicReport.partitions.push({ partition: p.partition, endOffset: log.highWatermark, sourceEndOffsetLastSeen: seen, lossWindowRecords: loss });
+          topicReport.lossWindowRecords += loss;
+        }
+        await this.reserveProducerIds(parts);
+        m.record = { ...m.record, state: topicReport.state, lastPromotion: JSON.stringify(topicReport), updatedAtMs: Date.now() };
+        await this.o.store.saveMirror(m.record);
+        report.topics.push(topicReport);
+        this.o.log.info(kind === 'promote' ? 'mirror topic promoted' : 'mirror topic failed over', { link: link.record.name, ...topicReport });
+      }
+      return report;
+    });
+  }
+
+  /** Producer ids of mirrored producers are the source's: Strait's own ids must not reuse them. */
+  private async reserveProducerIds(parts: MirrorPartition[]): Promise<void> {
+    let max = -1;
+    for (const p of parts) for (const pid of p.log.producers.producers.keys()) if (pid > max) max = pid;
+    if (max >= 0) await this.o.producerIds.reserveAbove(max);
+  }
+
+  private mirrorStatus(link: Link, m: Mirror, now: number): MirrorStatus {
+    const topic = this.topicName(m.record);
+    const partitions =
+      m.record.state === 'mirroring'
+        ? link.fetcher.all().filter((p) => p.sourceTopic === m.record.sourceTopic).sort((a, b) => a.partition - b.partition).map((p) => p.status(now))
+        : this.o.logs.partitionsOf(m.record.topicId).map((log) => ({
+            partition: log.partition,
+            mirroredEndOffset: log.highWatermark,
+            logStartOffset: log.logStartOffset,
+            sourceHighWatermark: -1,
+            sourceLogStartOffset: -1,
+            sourceLeaderEpoch: -1,
+            lagRecords: 0,
+            lagSeconds: 0,
+            error: null,
+            truncations: [],
+          }));
+    return {
+      topic,
+      sourceTopic: m.record.sourceTopic,
+      state: m.record.state as MirrorState,
+      partitions,
+      lagRecords: partitions.reduce((n, p) => n + p.lagRecords, 0),
+      lastPromotion: m.record.lastPromotion ? JSON.parse(m.record.lastPromotion) : null,
+    };
+  }
+}
+
+function clientOptions(name: string, spec: LinkSpec, log: Logger): KafkaClientOptions {
+  return {
+    bootstrap: spec.bootstrap,
+    clientId: `strait-link-${name}`,
+    securityProtocol: spec.securityProtocol,
+    ...(spec.tls ? { tls: spec.tls } : {}),
+    ...(spec.sasl ? { sasl: spec.sasl } : {}),
+    log: log.child({ component: 'link-client', link: name }),
+  };
+}

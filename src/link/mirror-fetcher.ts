@@ -1,0 +1,304 @@
+// The mirror fetcher of one link: a Kafka follower of every mirrored source partition. Each round
+// is one Fetch per source leader for all partitions of the link; the batches are appended byte for
+// byte at their source offsets (PartitionLog.appendAtOffsets). The next round's Fetch goes out while
+// the WAL makes the previous round durable, and at most two rounds are held in memory.
+//
+// Divergence (the source truncated its log, e.g. after an unclean leader election) is found as a
+// follower finds it: the leader's divergingEpoch in Fetch v12+ (we send lastFetchedEpoch), and an
+// OffsetForLeaderEpoch check when mirroring starts or the source answered OFFSET_OUT_OF_RANGE beyond
+// its end. The mirror's log start offset follows the source's (retention, DeleteRecords).
+import type { Logger } from '../common/logger.ts';
+import { ErrorCode } from '../protocol/generated/errors.ts';
+import type { LogManager } from '../log/log-manager.ts';
+import type { PartitionLog } from '../log/partition-log.ts';
+import type { MetadataStore } from '../metadata/store.ts';
+import type { FetchedPartition, KafkaClient } from './client/index.ts';
+import type { MirrorPartitionStatus } from './service.ts';
+
+const RETRY_BACKOFF_MS = 500;
+const RETRY_BACKOFF_MS_MAX = 5_000;
+const TRUNCATIONS_KEPT = 10;
+
+/** One mirrored partition: its local log and what the fetcher knows of the source. */
+export class MirrorPartition {
+  readonly topic: string;
+  readonly sourceTopic: string;
+  readonly partition: number;
+  readonly log: PartitionLog;
+  sourceHighWatermark = -1;
+  sourceLogStartOffset = -1;
+  sourceLeaderEpoch = -1;
+  /** Leader epoch of the last batch in the local log (-1: empty or unknown yet). */
+  lastFetchedEpoch = -1;
+  /** The epoch check (OffsetForLeaderEpoch) must run before the next fetch. */
+  needsEpochCheck = true;
+  caughtUpAtMs = Date.now();
+  error: string | null = null;
+  retryAtMs = 0;
+  private failures = 0;
+  truncations: MirrorPartitionStatus['truncations'] = [];
+
+  constructor(topic: string, sourceTopic: string, partition: number, log: PartitionLog) {
+    this.topic = topic;
+    this.sourceTopic = sourceTopic;
+    this.partition = partition;
+    this.log = log;
+  }
+
+  get lagRecords(): number {
+    return this.sourceHighWatermark < 0 ? 0 : Math.max(0, this.sourceHighWatermark - this.log.highWatermark);
+  }
+
+  fail(message: string, nowMs: number): void {
+    this.error = message;
+    this.failures++;
+    this.retryAtMs = nowMs + Math.min(RETRY_BACKOFF_MS_MAX, RETRY_BACKOFF_MS * 2 ** Math.min(this.failures - 1, 10));
+  }
+
+  ok(): void {
+    this.error = null;
+    this.failures = 0;
+    this.retryAtMs = 0;
+  }
+
+  status(nowMs: number): MirrorPartitionStatus {
+    const lag = this.lagRecords;
+    return {
+      partition: this.partition,
+      mirroredEndOffset: this.log.highWatermark,
+      logStartOffset: this.log.logStartOffset,
+      sourceHighWatermark: this.sourceHighWatermark,
+      sourceLogStartOffset: this.sourceLogStartOffset,
+      sourceLeaderEpoch: this.sourceLeaderEpoch,
+      lagRecords: lag,
+      lagSeconds: lag > 0 ? Math.max(0, nowMs - this.caughtUpAtMs) / 1000 : 0,
+      error: this.error,
+      truncations: [...this.truncations],
+    };
+  }
+}
+
+export interface MirrorFetcherOptions {
+  linkName: string;
+  client: KafkaClient;
+  logs: LogManager;
+  store: MetadataStore;
+  log: Logger;
+  fetchMaxBytes: number;
+  fetchPartitionMaxBytes: number;
+  fetchMaxWaitMs: number;
+}
+
+const keyOf = (topic: string, partition: number) => `${topic}\u0000${partition}`;
+
+export class MirrorFetcher {
+  private readonly o: MirrorFetcherOptions;
+  private readonly partitions = new Map<string, MirrorPartition>();
+  /** Appends of the previous round, per partition, not yet known durable. */
+  private readonly pending = new Map<MirrorPartition, Promise<unknown>>();
+  private running: Promise<void> | null = null;
+  private stopped = true;
+  private wakeUp: (() => void) | null = null;
+
+  constructor(o: MirrorFetcherOptions) {
+    this.o = o;
+  }
+
+  add(p: MirrorPartition): void {
+    this.partitions.set(keyOf(p.sourceTopic, p.partition), p);
+    this.wakeUp?.();
+  }
+
+  /** Stops fetching a topic's partitions; resolves once their appends are durable (or failed). */
+  async remove(sourceTopic: string): Promise<void> {
+    const gone = [...this.partitions.values()].filter((p) => p.sourceTopic === sourceTopic);
+    for (const p of gone) this.partitions.delete(keyOf(p.sourceTopic, p.partition));
+    await Promise.all(gone.map((p) => this.pending.get(p)));
+  }
+
+  get(sourceTopic: string, partition: number): MirrorPartition | undefined {
+    return this.partitions.get(keyOf(sourceTopic, partition));
+  }
+
+  all(): MirrorPartition[] {
+    return [...this.partitions.values()];
+  }
+
+  start(): void {
+    if (!this.stopped) return;
+    this.stopped = false;
+    for (const p of this.partitions.values()) p.needsEpochCheck = true;
+    this.running = this.loop().catch((err: unknown) => this.o.log.error('mirror fetcher stopped on an unexpected error', { link: this.o.linkName, err: err as Error }));
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.wakeUp?.();
+    await this.running;
+    this.running = null;
+    await Promise.all(this.pending.values());
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const t = setTimeout(done, ms);
+      function done() {
+        clearTimeout(t);
+        resolve();
+      }
+      this.wakeUp = done;
+    });
+  }
+
+  private async loop(): Promise<void> {
+    while (!this.stopped) {
+      const now = Date.now();
+      const ready = [...this.partitions.values()].filter((p) => p.retryAtMs <= now);
+      if (ready.length === 0) {
+        await this.sleep(200);
+        continue;
+      }
+      const checking = ready.filter((p) => p.needsEpochCheck);
+      if (checking.length > 0) await this.checkEpochs(checking);
+      const fetching = ready.filter((p) => !p.needsEpochCheck && p.retryAtMs <= Date.now() && this.partitions.has(keyOf(p.sourceTopic, p.partition)));
+      if (fetching.length === 0) {
+        await this.sleep(100);
+        continue;
+      }
+      let results: FetchedPartition[];
+      try {
+        results = await this.o.client.fetch(
+          fetching.map((p) => ({ topic: p.sourceTopic, partition: p.partition, offset: p.log.nextOffset, ...(p.lastFetchedEpoch >= 0 ? { lastFetchedEpoch: p.lastFetchedEpoch } : {}) })),
+          { maxWaitMs: this.o.fetchMaxWaitMs, maxBytes: this.o.fetchMaxBytes, partitionMaxBytes: this.o.fetchPartitionMaxBytes, timeoutMs: 30_000 + this.o.fetchMaxWaitMs },
+        );
+      } catch (err) {
+        for (const p of fetching) p.fail(`fetch from the source failed: ${(err as Error).message}`, Date.now());
+        continue;
+      }
+      for (let i = 0; i < results.length; i++) {
+        if (this.stopped) break;
+        await this.handle(fetching[i]!, results[i]!);
+      }
+    }
+  }
+
+  private async handle(p: MirrorPartition, r: FetchedPartition): Promise<void> {
+    const now = Date.now();
+    if (!this.partitions.has(keyOf(p.sourceTopic, p.partition))) return;
+    if (r.error) {
+      if (r.error.kafkaError === ErrorCode.OFFSET_OUT_OF_RANGE) return this.outOfRange(p);
+      p.fail(`${r.error.errorName}: ${r.error.message}`, now);
+      return;
+    }
+    if (r.divergingEpoch) {
+      await this.truncate(p, r.divergingEpoch.endOffset, `source leader reports divergence at epoch ${r.divergingEpoch.epoch}`);
+      return;
+    }
+    // The previous round's appends must be durable (or failed) before this round's go behind them.
+    const before = this.pending.get(p);
+    if (before) await before;
+    // A failed earlier append moved the log end back: this answer was for offsets no longer next.
+    if (r.fetchOffset !== p.log.nextOffset) return;
+    p.sourceHighWatermark = r.highWatermark;
+    p.sourceLogStartOffset = r.logStartOffset;
+    if (r.leaderEpoch > p.sourceLeaderEpoch) p.sourceLeaderEpoch = r.leaderEpoch;
+    await this.followLeaderEpoch(p);
+    if (r.records.length > 0) {
+      p.lastFetchedEpoch = r.batches[r.batches.length - 1]!.partitionLeaderEpoch;
+      const append = p.log.appendAtOffsets(r.records, now).then((out) => {
+        if (out.errorCode !== ErrorCode.NONE) p.fail(`appending to the mirror failed: ${out.errorMessage ?? out.errorCode}`, Date.now());
+        else p.ok();
+        return out;
+      });
+      this.pending.set(p, append);
+    } else {
+      p.ok();
+    }
+    if (r.nextOffset >= r.highWatermark) p.caughtUpAtMs = now;
+    if (r.logStartOffset > p.log.logStartOffset && r.logStartOffset <= p.log.highWatermark) {
+      await this.o.logs.advanceLogStartOffset(p.log, r.logStartOffset);
+    }
+  }
+
+  /** The mirror's partition leader epoch is the source's, so clients' epochs stay valid on both sides. */
+  private async followLeaderEpoch(p: MirrorPartition): Promise<void> {
+    const epoch = Math.max(p.sourceLeaderEpoch, p.lastFetchedEpoch);
+    if (epoch <= p.log.leaderEpoch) return;
+    await this.o.store.setLeaderEpoch(p.log.topicId, p.partition, epoch);
+    p.log.leaderEpoch = epoch;
+  }
+
+  /** The source no longer has our fetch offset: we are behind its log start, or past its end. */
+  private async outOfRange(p: MirrorPartition): Promise<void> {
+    const now = Date.now();
+    try {
+      const [earliest, latest] = await this.o.client.listOffsets([
+        { topic: p.sourceTopic, partition: p.partition, spec: 'earliest' },
+        { topic: p.sourceTopic, partition: p.partition, spec: 'latest' },
+      ]);
+      if (earliest!.error || latest!.error) throw earliest!.error ?? latest!.error;
+      await this.pending.get(p);
+      const next = p.log.nextOffset;
+      if (next < earliest!.offset) {
+        const from = p.log.logStartOffset;
+        await this.o.logs.resetTo(p.log, earliest!.offset);
+        p.lastFetchedEpoch = -1;
+        this.o.log.info('mirror starts at the source log start offset', { link: this.o.linkName, topic: p.topic, partition: p.partition, from, to: earliest!.offset });
+      } else if (next > latest!.offset) {
+        p.needsEpochCheck = true;
+        if (p.lastFetchedEpoch < 0) await this.truncate(p, latest!.offset, 'source log ends before the mirror');
+      }
+      p.ok();
+    } catch (err) {
+      p.fail(`listing source offsets failed: ${(err as Error).message}`, now);
+    }
+  }
+
+  /** OffsetForLeaderEpoch for partitions that (re)start: truncate what the source no longer has. */
+  private async checkEpochs(parts: MirrorPartition[]): Promise<void> {
+    for (const p of parts) {
+      await this.pending.get(p);
+      if (p.lastFetchedEpoch < 0) p.lastFetchedEpoch = await this.o.logs.lastBatchEpoch(p.log);
+    }
+    const known = parts.filter((p) => p.lastFetchedEpoch >= 0 && p.log.nextOffset > p.log.logStartOffset);
+    for (const p of parts) if (!known.includes(p)) p.needsEpochCheck = false;
+    if (known.length === 0) return;
+    let answers;
+    try {
+      answers = await this.o.client.offsetForLeaderEpoch(known.map((p) => ({ topic: p.sourceTopic, partition: p.partition, leaderEpoch: p.lastFetchedEpoch })));
+    } catch (err) {
+      for (const p of known) p.fail(`epoch check failed: ${(err as Error).message}`, Date.now());
+      return;
+    }
+    for (let i = 0; i < known.length; i++) {
+      const p = known[i]!;
+      const a = answers[i]!;
+      if (a.error) {
+        p.fail(`epoch check failed: ${a.error.errorName}: ${a.error.message}`, Date.now());
+        continue;
+      }
+      p.needsEpochCheck = false;
+      // An end offset of -1 (UNDEFINED_EPOCH_OFFSET): the source knows no epoch this old; keep
+      // going, the fetch answers OFFSET_OUT_OF_RANGE if the source lost what we hold.
+      if (a.endOffset >= 0 && a.endOffset < p.log.nextOffset) {
+        await this.truncate(p, a.endOffset, `source epoch ${a.leaderEpoch} ends at ${a.endOffset}, before the mirror's end`);
+      }
+    }
+  }
+
+  private async truncate(p: MirrorPartition, offset: number, reason: string): Promise<void> {
+    await this.pending.get(p);
+    const from = p.log.highWatermark;
+    if (offset >= from) return;
+    try {
+      const to = await this.o.logs.truncateTo(p.log, offset);
+      p.lastFetchedEpoch = await this.o.logs.lastBatchEpoch(p.log);
+      p.truncations.push({ atMs: Date.now(), fromOffset: from, toOffset: to, reason });
+      if (p.truncations.length > TRUNCATIONS_KEPT) p.truncations.shift();
+      this.o.log.warn('mirror truncated: the source log diverged', { link: this.o.linkName, topic: p.topic, partition: p.partition, fromOffset: from, toOffset: to, reason });
+      p.ok();
+    } catch (err) {
+      p.fail(`truncating the mirror failed: ${(err as Error).message}`, Date.now());
+    }
+  }
+}
