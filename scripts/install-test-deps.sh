@@ -56,6 +56,9 @@ install_kafka() {
   local usage
   usage=$(java -cp "$libs.tmp/*" org.apache.kafka.tools.TopicCommand --help 2>&1 || true)
   [[ "$usage" == *"--bootstrap-server"* ]] || die "TopicCommand did not run from the copied jars: $usage"
+  # And MirrorMaker 2 (bench/link-vs-mm2.ts runs it in dedicated mode) prints its own.
+  usage=$(java -cp "$libs.tmp/*" org.apache.kafka.connect.mirror.MirrorMaker --help 2>&1 || true)
+  [[ "$usage" == *"mm2.properties"* ]] || die "MirrorMaker did not run from the copied jars: $usage"
   rm -rf "$libs"
   mv "$libs.tmp" "$libs"
   echo "$stamp" >"$stamp_file"
