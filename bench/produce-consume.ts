@@ -14,6 +14,8 @@ import { execFileSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
 import { startApacheKafka, startStrait, runJava, repoRoot } from '../test/compat/harness.ts';
 import type { BrokerHandle } from '../test/compat/harness.ts';
+import { barChart } from './chart.ts';
+import type { Bar } from './chart.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -172,27 +174,21 @@ async function main(): Promise<void> {
 
 const round = (x: number) => Math.round(x * 100) / 100;
 
-/** A small grouped bar chart: produce and consume MB/s per broker, for each compression. */
+/** Produce and consume MB/s per broker, for each compression. */
 function chart(results: Record<string, Record<string, RunResult>>): string {
-  const bars: { label: string; value: number; group: string }[] = [];
+  const bars: Bar[] = [];
   for (const [compression, byTarget] of Object.entries(results)) {
     for (const [target, r] of Object.entries(byTarget)) {
       bars.push({ group: `${compression} produce`, label: target, value: r.produceMBps });
       bars.push({ group: `${compression} consume`, label: target, value: r.consumeMBps });
     }
   }
-  const max = Math.max(1, ...bars.map((b) => (Number.isFinite(b.value) ? b.value : 0)));
-  const colors: Record<string, string> = { strait: '#2b7a78', kafka: '#d17a22', 'kafka-fsync': '#8e5b2d' };
-  const w = 760;
-  const h = 40 + bars.length * 22;
-  const rows = bars
-    .map((b, i) => {
-      const y = 30 + i * 22;
-      const len = Number.isFinite(b.value) ? (b.value / max) * (w - 330) : 0;
-      return `<text x="10" y="${y + 14}" font-size="12">${b.group}</text><text x="150" y="${y + 14}" font-size="12">${b.label}</text><rect x="240" y="${y}" width="${len.toFixed(1)}" height="16" fill="${colors[b.label] ?? '#666'}"/><text x="${(245 + len).toFixed(1)}" y="${y + 13}" font-size="11">${Number.isFinite(b.value) ? b.value.toFixed(1) : 'n/a'} MB/s</text>`;
-    })
-    .join('\n');
-  return `<svg xmlns="http://www.w3.org/2000/svg" width="${w}" height="${h}" font-family="sans-serif"><text x="10" y="18" font-size="14">Strait vs Apache Kafka 4.3.1: 1 KiB records, acks=all, ${PARTITIONS} partitions (median of runs)</text>\n${rows}\n</svg>\n`;
+  return barChart({
+    title: `Strait vs Apache Kafka 4.3.1: 1 KiB records, acks=all, ${PARTITIONS} partitions (median of runs)`,
+    bars,
+    unit: 'MB/s',
+    colors: { strait: '#2b7a78', kafka: '#d17a22', 'kafka-fsync': '#8e5b2d' },
+  });
 }
 
 await main();
