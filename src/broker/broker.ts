@@ -32,6 +32,8 @@ import { collectGarbage } from '../storage/garbage-collector.ts';
 import { compactObjects } from '../storage/object-compactor.ts';
 import { cleanLogs } from '../log/log-cleaner.ts';
 import { LinkManager } from '../link/link-manager.ts';
+import { startHttpServer } from '../http/index.ts';
+import type { HttpServerHandle } from '../http/index.ts';
 
 export class Broker {
   readonly config: BrokerConfig;
@@ -47,6 +49,7 @@ export class Broker {
   transactions: TransactionCoordinator | null = null;
   groups: GroupCoordinator | null = null;
   links: LinkManager | null = null;
+  http: HttpServerHandle | null = null;
   bound: ListenerSpec[] = [];
 
   /** Test hook handed to the WAL (see WalOptions.faults). */
@@ -191,6 +194,15 @@ export class Broker {
       if (a.port === 0 && b) a.port = b.port;
     }
     links.start();
+    if (cfg.httpListener) {
+      this.http = await startHttpServer({
+        host: cfg.httpListener.host,
+        port: cfg.httpListener.port,
+        links,
+        log: this.log.child({ component: 'http' }),
+        brokerInfo: () => ({ nodeId: cfg.nodeId, clusterId, listeners: this.bound.map((l) => `${l.name}://${l.host}:${l.port}`) }),
+      });
+    }
     const advertised = cfg.advertisedListeners[0]!;
     await store.registerBroker({ nodeId: cfg.nodeId, host: advertised.host, port: advertised.port, rack: cfg.rack });
     this.log.info('broker started', {
@@ -199,12 +211,14 @@ export class Broker {
       dataDir: cfg.dataDir,
       objectStore: st.objectStore.engine,
       listeners: this.bound.map((l) => `${l.name}://${l.host}:${l.port}`),
+      http: this.http?.url ?? null,
     });
   }
 
   async stop(): Promise<void> {
     // Parked JoinGroup/SyncGroup requests are answered (NOT_COORDINATOR) so the server can drain.
     this.groups?.shutdown();
+    await this.http?.close();
     await this.server?.close();
     await this.links?.stop();
     await this.jobs?.stop();
