@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { kafkajsAdmin } from './clients/kafkajs-admin.ts';
-import { probeApiVersions, startApacheKafka, startStrait, uniqueTopic, type StraitHandle } from './harness.ts';
+import { freePort, probeApiVersions, startApacheKafka, startStrait, uniqueTopic, type StraitHandle } from './harness.ts';
 
 describe('startStrait', () => {
   const started: StraitHandle[] = [];
@@ -53,6 +53,46 @@ describe('startStrait', () => {
     assert.notEqual(second.exitStatus(), null, 'stop waits for the exit');
     assert.equal(existsSync(second.dataDir), true, 'a data folder passed in is never removed');
     await rm(second.dataDir, { recursive: true, force: true });
+  });
+
+  test('gives the admin API a free port of its own; a restart can keep it; args can set or disable it', { timeout: 120_000 }, async () => {
+    const first = await startStrait();
+    started.push(first);
+    assert.notEqual(first.httpPort, first.port);
+    assert.equal(first.adminUrl, `http://127.0.0.1:${first.httpPort}`);
+    assert.deepEqual(first.proc.spawnargs.slice(-2), ['--http-listener', `127.0.0.1:${first.httpPort}`]);
+    const res = await fetch(`${first.adminUrl}/v1/health`);
+    assert.equal(res.status, 200);
+    assert.equal(((await res.json()) as { status: string }).status, 'ok');
+    await first.stop();
+
+    const again = await startStrait({ httpPort: first.httpPort });
+    started.push(again);
+    assert.equal(again.adminUrl, first.adminUrl);
+    await again.stop();
+
+    const chosen = await freePort();
+    const set = await startStrait({ args: ['--set', `http.listener=127.0.0.1:${chosen}`] });
+    started.push(set);
+    assert.equal(set.httpPort, chosen);
+    assert.equal((await fetch(`${set.adminUrl}/v1/health`)).status, 200);
+    assert.equal(set.proc.spawnargs.filter((a) => a === '--http-listener').length, 0, 'the caller\'s setting is the only one');
+    await set.stop();
+
+    const disabled = await startStrait({ args: ['--http-listener', ''] });
+    started.push(disabled);
+    assert.throws(() => disabled.adminUrl, /admin API of this Strait is disabled/);
+    assert.match(disabled.output(), /"msg":"broker started".*"http":null/);
+    await disabled.stop();
+
+    await assert.rejects(startStrait({ httpPort: chosen, args: ['--http-listener', '127.0.0.1:0'] }), /either options\.httpPort or an http\.listener/);
+
+    // Port 0: the OS picks it, and the harness reads it from the 'broker started' line.
+    const any = await startStrait({ args: ['--http-listener', '127.0.0.1:0'] });
+    started.push(any);
+    assert.ok(any.httpPort > 0);
+    assert.equal((await fetch(`${any.adminUrl}/v1/health`)).status, 200);
+    await any.stop();
   });
 
   test('stop removes a data folder the harness made', async () => {

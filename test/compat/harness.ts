@@ -59,6 +59,10 @@ export interface StraitHandle extends BrokerHandle {
   dataDir: string;
   proc: ChildProcess;
   kill9(): Promise<void>;
+  /** Port of the HTTP admin API and /metrics; throws if options.args disabled it (empty http.listener). */
+  readonly httpPort: number;
+  /** http://127.0.0.1:PORT, for `strait link --admin` and fetch(); throws like httpPort when disabled. */
+  readonly adminUrl: string;
 }
 
 export interface StartKafkaOptions {
@@ -75,6 +79,8 @@ export interface StartStraitOptions {
   dataDir?: string;
   /** Listen on this port instead of a free one (a restart where clients expect the same address). */
   port?: number;
+  /** The HTTP admin API's port, likewise (else a free one); not with an http.listener in args. */
+  httpPort?: number;
   readyTimeoutMs?: number;
 }
 
@@ -403,11 +409,77 @@ export async function startApacheKafka(options: StartKafkaOptions = {}): Promise
 }
 
 /**
+ * The http.listener value set by startStrait's caller, in any of the forms the CLI takes
+ * (--http-listener V, --http-listener=V, --set http.listener=V), or by STRAIT_HTTP_LISTENER.
+ */
+function httpListenerIn(options: StartStraitOptions): string | undefined {
+  const args = options.args ?? [];
+  let value: string | undefined = options.env?.['STRAIT_HTTP_LISTENER'];
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    if (arg === '--http-listener' || arg === '--set') {
+      const next = args[++i] ?? '';
+      if (arg === '--http-listener') value = next;
+      else if (next.startsWith('http.listener=')) value = next.slice('http.listener='.length);
+    } else if (arg.startsWith('--http-listener=')) value = arg.slice('--http-listener='.length);
+    else if (arg.startsWith('--set=http.listener=')) value = arg.slice('--set=http.listener='.length);
+  }
+  return value;
+}
+
+/** Port of a host:port http.listener value: null when empty (disabled), 0 when the OS picks it. */
+function httpListenerPort(value: string): number | null {
+  if (value.trim() === '') return null;
+  const m = /:(\d+)$/.exec(value.trim());
+  if (!m) throw new Error(`startStrait: http.listener '${value}' is not host:port`);
+  return Number(m[1]);
+}
+
+/** How long startStrait waits for the admin API of a broker that does not log 'broker started'. */
+const httpReadyGraceMs = 3_000;
+
+/**
+ * Waits for the HTTP admin API after the Kafka port is up: it is ready once it accepts connections
+ * or once the broker logged 'broker started' (which comes after the HTTP listener is bound). A port
+ * chosen by the OS is read from that line's `http` field.
+ */
+async function waitForHttp(expected: number, child: ChildProcess, output: OutputTail, timeoutMs: number): Promise<number> {
+  const started = () => output.text.includes('"msg":"broker started"');
+  if (expected === 0) {
+    let port = 0;
+    await waitUntil(
+      async () => {
+        const m = /"msg":"broker started".*?"http":"http:\/\/[^"]*:(\d+)"/.exec(output.text);
+        if (m) port = Number(m[1]);
+        return port > 0;
+      },
+      child,
+      output,
+      "Strait's HTTP admin API address (the 'broker started' log line, at log.level info)",
+      timeoutMs,
+    );
+    return port;
+  }
+  const deadline = Date.now() + httpReadyGraceMs;
+  while (!started() && !(await tryConnect(expected)) && Date.now() < deadline) {
+    if (child.exitCode !== null || child.signalCode !== null) break;
+    await new Promise((resolve) => setTimeout(resolve, probeIntervalMs));
+  }
+  return expected;
+}
+
+/**
  * Starts Strait from this repository: `node src/cli/main.ts start --listeners PLAINTEXT://127.0.0.1:PORT
- * --data-dir DIR`, ready when the port accepts connections.
+ * --data-dir DIR --http-listener 127.0.0.1:HTTP_PORT`, ready when the port accepts connections
+ * (and the admin API, see waitForHttp).
  */
 export async function startStrait(options: StartStraitOptions = {}): Promise<StraitHandle> {
   const port = options.port ?? (await freePort());
+  const callerHttpListener = httpListenerIn(options);
+  if (callerHttpListener !== undefined && options.httpPort !== undefined) {
+    throw new Error('startStrait: give either options.httpPort or an http.listener setting, not both');
+  }
+  let httpPort: number | null = callerHttpListener === undefined ? (options.httpPort ?? (await freePort())) : httpListenerPort(callerHttpListener);
   const ownDataDir = options.dataDir === undefined;
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'strait-data-'));
   if (ownDataDir) tempDirs.add(dataDir);
@@ -418,6 +490,7 @@ export async function startStrait(options: StartStraitOptions = {}): Promise<Str
     `PLAINTEXT://127.0.0.1:${port}`,
     '--data-dir',
     dataDir,
+    ...(callerHttpListener === undefined ? ['--http-listener', `127.0.0.1:${httpPort}`] : []),
     ...(options.args ?? []),
   ];
   const output = new OutputTail();
@@ -458,14 +531,22 @@ export async function startStrait(options: StartStraitOptions = {}): Promise<Str
   const kill9 = (): Promise<void> => signalAndWait('SIGKILL', 5_000);
 
   try {
+    const readyTimeoutMs = options.readyTimeoutMs ?? 30_000;
     await Promise.race([
-      waitUntil(() => tryConnect(port), proc, output, 'Strait', options.readyTimeoutMs ?? 30_000),
+      (async () => {
+        await waitUntil(() => tryConnect(port), proc, output, 'Strait', readyTimeoutMs);
+        if (httpPort !== null) httpPort = await waitForHttp(httpPort, proc, output, readyTimeoutMs);
+      })(),
       spawnFailure,
     ]);
   } catch (error) {
     await stop().catch(() => undefined);
     throw error;
   }
+  const http = (): number => {
+    if (httpPort === null) throw new Error('the HTTP admin API of this Strait is disabled (empty http.listener in startStrait args)');
+    return httpPort;
+  };
   return {
     port,
     bootstrap: `127.0.0.1:${port}`,
@@ -473,6 +554,12 @@ export async function startStrait(options: StartStraitOptions = {}): Promise<Str
     proc,
     stop,
     kill9,
+    get httpPort() {
+      return http();
+    },
+    get adminUrl() {
+      return `http://127.0.0.1:${http()}`;
+    },
     output: () => output.text,
     exitStatus: () => exitStatusOf(proc),
   };
