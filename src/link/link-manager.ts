@@ -120,8 +120,9 @@ export class LinkManager implements LinkService {
 
   async stop(): Promise<void> {
     this.started = false;
-    await Promise.all([...this.links.values()].map((l) => this.halt(l)));
+    // Closing the clients first ends fetches and syncs waiting on the source at once.
     for (const l of this.links.values()) await l.client.close();
+    await Promise.all([...this.links.values()].map((l) => this.halt(l)));
   }
 
   // --- LinkService -------------------------------------------------------------------------------
@@ -558,6 +559,9 @@ function clientOptions(name: string, spec: LinkSpec, log: Logger): KafkaClientOp
   return {
     bootstrap: spec.bootstrap,
     clientId: `strait-link-${name}`,
+    // A source that does not answer is reported within seconds rather than after the Java defaults.
+    requestTimeoutMs: 15_000,
+    apiTimeoutMs: 20_000,
     securityProtocol: spec.securityProtocol,
     ...(spec.tls ? { tls: spec.tls } : {}),
     ...(spec.sasl ? { sasl: spec.sasl } : {}),

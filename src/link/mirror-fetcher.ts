@@ -18,6 +18,7 @@ import type { MirrorPartitionStatus } from './service.ts';
 const RETRY_BACKOFF_MS = 500;
 const RETRY_BACKOFF_MS_MAX = 5_000;
 const TRUNCATIONS_KEPT = 10;
+const FETCH_TIMEOUT_MS = 5_000;
 
 /** One mirrored partition: its local log and what the fetcher knows of the source. */
 export class MirrorPartition {
@@ -169,7 +170,8 @@ export class MirrorFetcher {
       try {
         results = await this.o.client.fetch(
           fetching.map((p) => ({ topic: p.sourceTopic, partition: p.partition, offset: p.log.nextOffset, ...(p.lastFetchedEpoch >= 0 ? { lastFetchedEpoch: p.lastFetchedEpoch } : {}) })),
-          { maxWaitMs: this.o.fetchMaxWaitMs, maxBytes: this.o.fetchMaxBytes, partitionMaxBytes: this.o.fetchPartitionMaxBytes, timeoutMs: 30_000 + this.o.fetchMaxWaitMs },
+          // Bounded, so an unreachable source shows up as partition errors within seconds.
+          { maxWaitMs: this.o.fetchMaxWaitMs, maxBytes: this.o.fetchMaxBytes, partitionMaxBytes: this.o.fetchPartitionMaxBytes, timeoutMs: FETCH_TIMEOUT_MS + this.o.fetchMaxWaitMs },
         );
       } catch (err) {
         for (const p of fetching) p.fail(`fetch from the source failed: ${(err as Error).message}`, Date.now());
