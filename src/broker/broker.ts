@@ -32,6 +32,7 @@ import { collectGarbage } from '../storage/garbage-collector.ts';
 import { compactObjects } from '../storage/object-compactor.ts';
 import { cleanLogs } from '../log/log-cleaner.ts';
 import { LinkManager } from '../link/link-manager.ts';
+import { syncAcls } from '../link/acl-sync.ts';
 import { startHttpServer } from '../http/index.ts';
 import type { HttpServerHandle } from '../http/index.ts';
 
@@ -179,7 +180,17 @@ export class Broker {
     };
     router.bind(services);
     // Links: mirror topics are made read-only before any client can connect.
-    const links = new LinkManager({ store, logs, topics: services.topics, catalog, groups, producerIds, log: this.log.child({ component: 'links' }) });
+    const links = new LinkManager({
+      store,
+      logs,
+      topics: services.topics,
+      catalog,
+      groups,
+      producerIds,
+      log: this.log.child({ component: 'links' }),
+      syncAcls: (client, source, accept) => syncAcls(client, store, source, accept),
+      dropAcls: (source) => store.deleteAcls(source),
+    });
     await links.load();
     this.links = links;
     this.server = new KafkaServer(

@@ -15,7 +15,7 @@ import type { LogManager } from '../log/log-manager.ts';
 import { randomKafkaUuid } from '../metadata/ids.ts';
 import type { LinkRecord, MetadataStore, MirrorRecord, TopicRecord } from '../metadata/store.ts';
 import { KafkaClient } from './client/index.ts';
-import type { KafkaClientOptions } from './client/index.ts';
+import type { AclBinding, KafkaClientOptions } from './client/index.ts';
 import { syncGroupOffsets } from './group-sync.ts';
 import { MirrorFetcher, MirrorPartition } from './mirror-fetcher.ts';
 import type {
@@ -41,8 +41,10 @@ export interface LinkManagerOptions {
   groups: GroupCoordinator;
   producerIds: ProducerIdManager;
   log: Logger;
-  /** Called with (client, linkName, accept) to copy the source's ACLs; returns how many are synced. */
-  syncAcls?: (client: KafkaClient, source: string, accept: (resourceType: string, resourceName: string) => boolean) => Promise<number>;
+  /** Copies the source's ACLs that `accept` keeps into the store under `source` (see acl-sync.ts). */
+  syncAcls?: (client: KafkaClient, source: string, accept: (b: AclBinding) => boolean) => Promise<{ synced: number; securityDisabled: boolean }>;
+  /** Drops the ACLs a link synced, when the link is deleted. */
+  dropAcls?: (source: string) => Promise<unknown>;
 }
 
 const PROMOTE_TIMEOUT_MS_DEFAULT = 60_000;
@@ -69,6 +71,7 @@ class Link {
   lastGroupSyncMs = 0;
   lastAclSyncMs = 0;
   aclsSynced = 0;
+  aclSyncNote: string | null = null;
   /** Serialises metadata syncs with mirror creation and promotion. */
   busy: Promise<unknown> = Promise.resolve();
 
@@ -145,6 +148,7 @@ export class LinkManager implements LinkService {
     this.o.log.info('link created', { link: name, bootstrap: spec.bootstrap.join(','), topics: spec.topics });
     if (this.started) this.run(link);
     await link.serial(() => this.syncMetadata(link)).catch(() => undefined);
+    if (link.spec.aclSync && this.o.syncAcls) await this.syncAcls(link).catch((err: unknown) => this.o.log.warn('ACL sync failed', { link: name, err: err as Error }));
     return this.describe(name);
   }
 
@@ -168,6 +172,7 @@ export class LinkManager implements LinkService {
       mirrors,
       groups: [...link.groupStatus.values()].sort((a, b) => a.groupId.localeCompare(b.groupId)),
       aclsSynced: link.aclsSynced,
+      aclSyncNote: link.aclSyncNote,
       lastConfigSyncMs: link.lastConfigSyncMs,
       lastGroupSyncMs: link.lastGroupSyncMs,
       lastAclSyncMs: link.lastAclSyncMs,
@@ -207,6 +212,7 @@ export class LinkManager implements LinkService {
     await this.halt(link);
     await link.client.close();
     for (const m of link.mirrors.values()) await this.o.store.deleteMirror(m.record.topicId);
+    await this.o.dropAcls?.(aclSource(name));
     await this.o.store.deleteLink(name);
     this.links.delete(name);
     this.o.log.info('link deleted', { link: name });
@@ -426,12 +432,23 @@ export class LinkManager implements LinkService {
     link.lastGroupSyncMs = Date.now();
   }
 
+  /**
+   * ACLs of mirrored topics (literal names, '*', and prefixes covering one), of synced groups
+   * (literal, '*', any prefix), and every cluster, transactional-id, user and token ACL.
+   */
   private async syncAcls(link: Link): Promise<void> {
-    const topics = new Set([...link.mirrors.keys()]);
+    const topics = [...link.mirrors.keys()];
     const groups = matcher(link.spec.groups);
-    link.aclsSynced = await this.o.syncAcls!(link.client, `link:${link.record.name}`, (type, name) =>
-      type === 'TOPIC' ? topics.has(name) || name === '*' : type === 'GROUP' ? groups(name) || name === '*' : true,
+    const covers = (b: AclBinding, names: (n: string) => boolean, list: string[] | null) => {
+      if (b.resourceName === '*') return true;
+      if (b.patternType === 'PREFIXED') return list === null || list.some((n) => n.startsWith(b.resourceName));
+      return names(b.resourceName);
+    };
+    const result = await this.o.syncAcls!(link.client, aclSource(link.record.name), (b) =>
+      b.resourceType === 'TOPIC' ? covers(b, (n) => link.mirrors.has(n), topics) : b.resourceType === 'GROUP' ? covers(b, groups, null) : true,
     );
+    link.aclsSynced = result.synced;
+    link.aclSyncNote = result.securityDisabled ? 'the source has no authorizer: no ACLs to sync' : null;
     link.lastAclSyncMs = Date.now();
   }
 
@@ -554,6 +571,9 @@ export class LinkManager implements LinkService {
     };
   }
 }
+
+/** Where a link's ACLs are filed in the store. */
+const aclSource = (linkName: string) => `link:${linkName}`;
 
 function clientOptions(name: string, spec: LinkSpec, log: Logger): KafkaClientOptions {
   return {

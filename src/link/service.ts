@@ -58,6 +58,8 @@ export interface LinkDescription {
   mirrors: MirrorStatus[];
   groups: GroupSyncStatus[];
   aclsSynced: number;
+  /** Why nothing is synced, when the source has no authorizer; null otherwise. */
+  aclSyncNote: string | null;
   lastConfigSyncMs: number;
   lastGroupSyncMs: number;
   lastAclSyncMs: number;

@@ -57,6 +57,7 @@ export class FakeLinkService implements LinkService {
       mirrors: [],
       groups: [],
       aclsSynced: 0,
+      aclSyncNote: null,
       lastConfigSyncMs: 0,
       lastGroupSyncMs: 0,
       lastAclSyncMs: 0,

@@ -32,6 +32,7 @@ before(async () => {
   const d = await createLink('main', ['mixed', 'txn', 'headless', 'grows']);
   assert.equal(d.state, 'active');
   assert.equal(d.sourceError, null);
+  assert.match(String(d.aclSyncNote), /no authorizer/, 'a source without authorizer is reported, not an error');
 });
 
 after(async () => {
@@ -97,7 +98,7 @@ test(`6 partitions x ${RECORDS_PER_PARTITION} records, five codecs: every batch 
   const cmp = await compareTopic(source, local, topic, 6);
   assert.deepEqual(cmp.differences, []);
   assert.equal(cmp.offsets, 6 * RECORDS_PER_PARTITION);
-  console.log(`# mirrored ${cmp.batches} batches / ${cmp.offsets} records in ${seconds.toFixed(1)} s, all identical`);
+  console.log(`# mirrored ${cmp.batches} batches / ${cmp.offsets} records, all identical (caught up ${seconds.toFixed(1)} s after the last produce)`);
 
   // Configs came along; the topic refuses client writes with a clear error.
   const { response } = await local.sendRequest<any>('any', ApiKey.DescribeConfigs, () => ({ resources: [{ resourceType: 2, resourceName: topic, configurationKeys: null }], includeSynonyms: false, includeDocumentation: false }));
