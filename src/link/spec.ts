@@ -41,7 +41,8 @@ export interface LinkSpec {
   fetchMaxWaitMs: number;
 }
 
-export type LinkSpecInput = { name: string } & Partial<Omit<LinkSpec, 'bootstrap'>> & { bootstrap: string | string[] };
+type Filter = { include?: string[]; exclude?: string[] };
+export type LinkSpecInput = { name: string } & Partial<Omit<LinkSpec, 'bootstrap' | 'topics' | 'groups'>> & { bootstrap: string | string[]; topics?: Filter; groups?: Filter };
 
 export const LINK_DEFAULTS: Omit<LinkSpec, 'bootstrap'> = {
   securityProtocol: 'PLAINTEXT',

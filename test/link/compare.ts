@@ -1,7 +1,7 @@
 // Reads a partition's whole log as raw batches through the link client and compares two clusters'
 // copies batch by batch: (base offset, last offset, CRC, bytes). Used by the mirror tests and the
 // MirrorMaker 2 benchmark.
-import { KafkaClient } from '../../src/link/client/index.ts';
+import { ApiKey, KafkaClient } from '../../src/link/client/index.ts';
 import { batchCrc } from '../../src/protocol/records/index.ts';
 
 export interface BatchFacts {
@@ -64,4 +64,22 @@ export async function compareTopic(source: KafkaClient, mirror: KafkaClient, top
     out.offsets += a.batches.reduce((s, x) => s + x.lastOffset - x.baseOffset + 1, 0);
   }
   return out;
+}
+
+/** Commits offsets for a group outside any generation (a simple commit, as admin tools do). */
+export async function commitOffsets(client: KafkaClient, group: string, topic: string, offsets: [number, number][]): Promise<void> {
+  const { response } = await client.sendRequest<any>(
+    'any',
+    ApiKey.OffsetCommit,
+    () => ({
+      groupId: group,
+      generationIdOrMemberEpoch: -1,
+      memberId: '',
+      groupInstanceId: null,
+      retentionTimeMs: -1n,
+      topics: [{ name: topic, partitions: offsets.map(([p, o]) => ({ partitionIndex: p, committedOffset: BigInt(o), committedLeaderEpoch: -1, committedMetadata: 'm' })) }],
+    }),
+    { versionMax: 8 },
+  );
+  for (const p of response.topics[0].partitions) if (p.errorCode !== 0) throw new Error(`OffsetCommit ${group} ${topic}-${p.partitionIndex}: error ${p.errorCode}`);
 }

@@ -12,7 +12,7 @@ import { startTestBroker, type TestBroker } from '../helpers/broker.ts';
 import { ApiKey, KafkaClient } from '../../src/link/client/index.ts';
 import { buildBatch } from '../../src/protocol/records/index.ts';
 import type { Compression } from '../../src/protocol/records/index.ts';
-import { compareTopic } from './compare.ts';
+import { commitOffsets, compareTopic } from './compare.ts';
 
 const RECORDS_PER_PARTITION = Number(process.env.STRAIT_MIRROR_RECORDS ?? 100_000);
 const CODECS: Compression[] = ['none', 'gzip', 'snappy', 'lz4', 'zstd'];
@@ -213,17 +213,7 @@ test('new source partitions and config changes are followed', async () => {
 
 test('group offsets are copied as they are into idle groups; a group used on Strait is never overwritten; promote opens writes at the next offset', async () => {
   const links = strait.broker.links!;
-  const commit = async (client: KafkaClient, group: string, offsets: [number, number][]) => {
-    const { response } = await client.sendRequest<any>('any', ApiKey.OffsetCommit, () => ({
-      groupId: group,
-      generationIdOrMemberEpoch: -1,
-      memberId: '',
-      groupInstanceId: null,
-      retentionTimeMs: -1n,
-      topics: [{ name: 'mixed', partitions: offsets.map(([p, o]) => ({ partitionIndex: p, committedOffset: BigInt(o), committedLeaderEpoch: -1, committedMetadata: 'm' })) }],
-    }), { versionMax: 8 });
-    for (const p of response.topics[0].partitions) assert.equal(p.errorCode, 0);
-  };
+  const commit = (client: KafkaClient, group: string, offsets: [number, number][]) => commitOffsets(client, group, 'mixed', offsets);
   const fetchOffsets = async (client: KafkaClient, group: string) => (await client.offsetFetch([group]))[0]!.offsets.filter((o) => o.topic === 'mixed').map((o) => [o.partition, o.offset]).sort((a, b) => a[0]! - b[0]!);
   await commit(source, 'app', [[0, 10], [1, 20], [2, 30]]);
   await commit(source, 'ahead', [[0, RECORDS_PER_PARTITION + 1000 + 50]]); // past the mirror's end: held back
