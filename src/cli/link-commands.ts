@@ -306,6 +306,7 @@ function linkSummary(link: LinkDescription): string[] {
         ['topics', `${patterns(link.spec.topics)}; auto-create mirrors ${link.spec.autoCreateMirrors ? 'on' : 'off'}`],
         ['groups', patterns(link.spec.groups)],
         ['last sync', `configs ${when(link.lastConfigSyncMs)}, groups ${when(link.lastGroupSyncMs)}, ACLs ${link.spec.aclSync ? when(link.lastAclSyncMs) : 'off'} (${link.aclsSynced} ACLs synced)`],
+        ...(link.aclSyncNote ? [['ACL sync', link.aclSyncNote]] : []),
       ],
       '  ',
     ).slice(1),

@@ -191,12 +191,16 @@ test('link describe prints the link, each mirror per partition, and the groups; 
   assert.deepEqual(row(out, 'source error'), ['source error', '-']);
   assert.deepEqual(row(out, 'created'), ['created', '2026-01-02T03:04:05Z']);
   assert.deepEqual(row(out, 'topics'), ['topics', 'include orders.*; exclude (none); auto-create mirrors on']);
+  assert.ok(!out.includes('ACL sync '), 'no ACL note while there is none');
   assert.match(out, /Mirror topics \(1\)\n {2}orders: mirroring, lag 5 records\n/);
   assert.deepEqual(row(out, 'PARTITION'), ['PARTITION', 'MIRRORED END', 'SOURCE HW', 'LAG RECORDS', 'LAG SECONDS', 'ERROR']);
   assert.deepEqual(row(out, '0'), ['0', '100', '100', '0', '0', '-']);
   assert.deepEqual(row(out, '1'), ['1', '200', '205', '5', '1.5', 'NOT_LEADER_OR_FOLLOWER from source broker 2']);
   assert.match(out, /Consumer groups \(1\)\n/);
   assert.deepEqual(row(out, 'billing'), ['billing', 'synced', '12', '1', '2026-01-02T03:05:00Z', '-']);
+
+  links.links.get('east')!.aclSyncNote = 'the source has no authorizer: no ACLs to sync';
+  assert.deepEqual(row((await strait(['describe', 'east'])).stdout, 'ACL sync'), ['ACL sync', 'the source has no authorizer: no ACLs to sync']);
 
   const json = await strait(['describe', 'east', '--json']);
   assert.equal(json.code, 0);
