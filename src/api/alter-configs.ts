@@ -27,6 +27,9 @@ function target(resourceType: number, resourceName: string, ctx: RequestContext)
   if (resourceType !== ResourceType.TOPIC) return { errorCode: ErrorCode.INVALID_REQUEST, errorMessage: `Unsupported resource type ${resourceType}` };
   const topic = ctx.broker.catalog.byName(resourceName);
   if (!topic) return { errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, errorMessage: `Topic ${resourceName} does not exist.` };
+  // A mirror's configs are the source's (synced by its link) until it is promoted.
+  const mirror = ctx.broker.logs.mirrorReason(topic.topicId);
+  if (mirror) return { errorCode: ErrorCode.POLICY_VIOLATION, errorMessage: mirror };
   return topic;
 }
 

@@ -25,6 +25,11 @@ export const createPartitionsHandler: ApiHandler<CreatePartitionsRequest, Create
         results.push(answer(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `The topic '${t.name}' does not exist.`));
         continue;
       }
+      const mirror = ctx.broker.logs.mirrorReason(topic.topicId);
+      if (mirror) {
+        results.push(answer(ErrorCode.POLICY_VIOLATION, mirror));
+        continue;
+      }
       if (t.assignments !== null) {
         const added = t.count - topic.partitionCount;
         const bad =

@@ -22,6 +22,11 @@ export const deleteRecordsHandler: ApiHandler<DeleteRecordsRequest, DeleteRecord
           partitions.push(answer(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION));
           continue;
         }
+        // A mirror's log start offset follows its source's.
+        if (log.mirrorOf !== null) {
+          partitions.push(answer(ErrorCode.POLICY_VIOLATION));
+          continue;
+        }
         // -1 means "up to the high watermark".
         const offset = p.offset === -1n ? log.highWatermark : Number(p.offset);
         if (offset < 0 || offset > log.highWatermark) {

@@ -160,6 +160,7 @@ export class Broker {
         logs.dropTopic(t.topicId);
         for (let p = 0; p < t.partitionCount; p++) reader.invalidate(t.topicId, p);
         groups.onTopicDeleted(t.name).catch((err: unknown) => this.log.warn('could not delete committed offsets of a deleted topic', { topic: t.name, err: err as Error }));
+        this.links?.onTopicDeleted(t.topicId).catch((err: unknown) => this.log.warn('could not stop mirroring a deleted topic', { topic: t.name, err: err as Error }));
       },
       changed: (t: TopicRecord) => {
         catalog.put(t);

@@ -270,6 +270,18 @@ export class LinkManager implements LinkService {
     return out;
   }
 
+  /** A deleted topic stops being mirrored; the link creates it again if it still matches. */
+  async onTopicDeleted(topicId: string): Promise<void> {
+    for (const link of this.links.values()) {
+      for (const [sourceTopic, m] of link.mirrors) {
+        if (m.record.topicId !== topicId) continue;
+        link.mirrors.delete(sourceTopic);
+        await link.fetcher.remove(sourceTopic);
+        this.o.log.info('mirror topic deleted', { link: link.record.name, topic: sourceTopic });
+      }
+    }
+  }
+
   /** The mirror partition of a local topic, for tests and tools. */
   mirrorPartition(topic: string, partition: number): MirrorPartition | undefined {
     for (const l of this.links.values()) for (const p of l.fetcher.all()) if (p.topic === topic && p.partition === partition) return p;

@@ -161,7 +161,7 @@ export class MirrorFetcher {
       }
       const checking = ready.filter((p) => p.needsEpochCheck);
       if (checking.length > 0) await this.checkEpochs(checking);
-      const fetching = ready.filter((p) => !p.needsEpochCheck && p.retryAtMs <= Date.now() && this.partitions.has(keyOf(p.sourceTopic, p.partition)));
+      const fetching = ready.filter((p) => !p.needsEpochCheck && p.retryAtMs <= Date.now() && this.partitions.get(keyOf(p.sourceTopic, p.partition)) === p);
       if (fetching.length === 0) {
         await this.sleep(100);
         continue;
@@ -186,7 +186,8 @@ export class MirrorFetcher {
 
   private async handle(p: MirrorPartition, r: FetchedPartition): Promise<void> {
     const now = Date.now();
-    if (!this.partitions.has(keyOf(p.sourceTopic, p.partition))) return;
+    // Removed (promoted, deleted) while the fetch was out: the answer is for a log no longer fed.
+    if (this.partitions.get(keyOf(p.sourceTopic, p.partition)) !== p) return;
     if (r.error) {
       if (r.error.kafkaError === ErrorCode.OFFSET_OUT_OF_RANGE) return this.outOfRange(p);
       p.fail(`${r.error.errorName}: ${r.error.message}`, now);

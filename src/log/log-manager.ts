@@ -96,6 +96,11 @@ export class LogManager {
     return this.topicLogs.get(topicId) ?? [];
   }
 
+  /** Why clients may not change the topic (it is a mirror fed by a link), or null. */
+  mirrorReason(topicId: string): string | null {
+    return this.partitionsOf(topicId)[0]?.mirrorOf ?? null;
+  }
+
   all(): IterableIterator<PartitionLog> {
     return this.logs.values();
   }

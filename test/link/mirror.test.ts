@@ -108,6 +108,12 @@ test(`6 partitions x ${RECORDS_PER_PARTITION} records, five codecs: every batch 
   const [refused] = await local.produce([{ topic, partition: 0, records: buildBatch({ records: [{ value: 'nope' }] }) }], { acks: -1, retriesMax: 0 });
   assert.ok(refused!.error, 'produce to a mirror is refused');
   assert.match(refused!.error!.message, /mirror/);
+  const { response: alter } = await local.sendRequest<any>('any', ApiKey.IncrementalAlterConfigs, () => ({ resources: [{ resourceType: 2, resourceName: topic, configs: [{ name: 'retention.ms', configOperation: 0, value: '1000' }] }], validateOnly: false }));
+  assert.equal(alter.responses[0].errorCode, 44, 'configs of a mirror are the source\'s: POLICY_VIOLATION');
+  const { response: grow } = await local.sendRequest<any>('any', ApiKey.CreatePartitions, () => ({ topics: [{ name: topic, count: 9, assignments: null }], timeoutMs: 5000, validateOnly: false }));
+  assert.equal(grow.results[0].errorCode, 44);
+  const { response: del } = await local.sendRequest<any>('any', ApiKey.DeleteRecords, () => ({ topics: [{ name: topic, partitions: [{ partitionIndex: 0, offset: 5n }] }], timeoutMs: 5000 }));
+  assert.equal(del.topics[0].partitions[0].errorCode, 44);
 
   // Lag appears when the source grows, and goes back to 0.
   await produceMixed(topic, 6, 1000);
@@ -209,6 +215,12 @@ test('new source partitions and config changes are followed', async () => {
     if (Date.now() > deadline) assert.fail('retention.bytes was not synced');
     await sleep(200);
   }
+  // Deleting the mirror on Strait: the link mirrors the topic again from the source's log start.
+  const { response: deleted } = await local.sendRequest<any>('controller', ApiKey.DeleteTopics, () => ({ topicNames: ['grows'], timeoutMs: 5000 }), { versionMax: 5 });
+  assert.equal(deleted.responses[0].errorCode, 0);
+  await sleep(1000);
+  await waitMirrored('main', 'grows', 60_000);
+  assert.deepEqual((await compareTopic(source, local, 'grows', 4)).differences, []);
 });
 
 test('group offsets are copied as they are into idle groups; a group used on Strait is never overwritten; promote opens writes at the next offset', async () => {
