@@ -31,8 +31,8 @@ import { parseArgs } from 'node:util';
 import { KafkaClient } from '../src/link/client/index.ts';
 import type { FetchedPartition } from '../src/link/client/index.ts';
 import { batchCrc, compressionOf, readBatchRecords } from '../src/protocol/records/index.ts';
-import { freePort, repoRoot, runJava, startApacheKafka, startStrait } from '../test/compat/harness.ts';
-import type { KafkaHandle, StraitHandle } from '../test/compat/harness.ts';
+import { repoRoot, runJava, startApacheKafka, startStrait } from '../test/compat/harness.ts';
+import type { KafkaHandle } from '../test/compat/harness.ts';
 import { startMirrorMaker2 } from '../test/link/mm2.ts';
 import type { ReplicationPolicy } from '../test/link/mm2.ts';
 import { barChart } from './chart.ts';
@@ -48,6 +48,7 @@ const { values: args } = parseArgs({
     shape: { type: 'string', default: 'realistic' },
     only: { type: 'string', default: 'mm2,strait' },
     'mm2-config': { type: 'string', multiple: true, default: [] },
+    'quiet-wait-seconds': { type: 'string', default: '600' },
     out: { type: 'string', default: join(repoRoot, 'bench', 'results') },
   },
 });
@@ -67,6 +68,7 @@ const REPEATS = Number(args.repeats);
 const POLICY = args.policy as ReplicationPolicy;
 const SHAPE = args.shape as 'realistic' | 'plain';
 const ONLY = new Set(args.only!.split(','));
+const QUIET_WAIT_MS_MAX = Number(args['quiet-wait-seconds']) * 1000;
 const MM2_EXTRA_CONFIG = Object.fromEntries(
   args['mm2-config']!.map((kv) => {
     const at = kv.indexOf('=');
@@ -91,6 +93,9 @@ const COPY_MBPS_MIN = 1;
 const COPY_TIMEOUT_MS_MIN = 300_000;
 const SCAN_PARTITION_BYTES_MAX = 8 * MB;
 const CLOCK_TICKS_PER_SECOND = 100;
+/** Busy cores below which the machine counts as quiet enough to start a copy (an idle Kafka uses ~0.05). */
+const QUIET_CORES_MAX = 0.3;
+const QUIET_SAMPLE_MS = 3_000;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const round = (x: number, digits = 2) => Math.round(x * 10 ** digits) / 10 ** digits;
@@ -115,12 +120,34 @@ function cpuSecondsOf(pid: number): number {
   }
 }
 
-function statusKiB(pid: number, field: 'VmRSS' | 'VmHWM'): number {
+function statusKiB(pid: number, field: 'VmRSS' | 'RssAnon' | 'RssFile'): number {
   try {
     const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
     return m ? Number(m[1]) : 0;
   } catch {
     return 0;
+  }
+}
+
+/** CPU seconds the whole machine spent busy (all but idle and iowait), from /proc/stat. */
+function machineBusySeconds(): number {
+  const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+  const total = fields.reduce((a, b) => a + b, 0);
+  return (total - fields[3]! - fields[4]!) / CLOCK_TICKS_PER_SECOND;
+}
+
+/**
+ * Waits (up to --quiet-wait-seconds) until the machine is nearly idle, so a copy does not start
+ * while other work holds the two cores; returns how long it waited and how busy the machine was.
+ */
+async function waitForQuiet(): Promise<{ waitedSeconds: number; busyCores: number }> {
+  const started = performance.now();
+  for (;;) {
+    const before = machineBusySeconds();
+    await sleep(QUIET_SAMPLE_MS);
+    const busyCores = round((machineBusySeconds() - before) / (QUIET_SAMPLE_MS / 1000));
+    const waitedMs = performance.now() - started;
+    if (busyCores <= QUIET_CORES_MAX || waitedMs >= QUIET_WAIT_MS_MAX) return { waitedSeconds: round(waitedMs / 1000, 0), busyCores };
   }
 }
 
@@ -131,14 +158,18 @@ export interface ProcessUsage {
   /** Cores used on average over the measured interval. */
   cpuCores: number;
   rssMiBMax: number;
+  /** The largest anonymous (heap, buffers) and file-backed (mapped files) parts of the RSS. */
+  rssAnonMiBMax: number;
+  rssFileMiBMax: number;
 }
 
 /** Samples CPU time and RSS of some processes from start() until stop(). */
 class UsageSampler {
   private readonly startCpu = new Map<number, number>();
-  private readonly rssMax = new Map<number, number>();
+  private readonly rssMax = new Map<number, { rss: number; anon: number; file: number }>();
   private timer: NodeJS.Timeout | null = null;
   private startedAt = 0;
+  private machineBusyAtStart = 0;
   private readonly processes: { role: string; pid: number }[];
   constructor(processes: { role: string; pid: number }[]) {
     this.processes = processes;
@@ -146,22 +177,34 @@ class UsageSampler {
 
   start(): void {
     this.startedAt = performance.now();
+    this.machineBusyAtStart = machineBusySeconds();
     for (const { pid } of this.processes) this.startCpu.set(pid, cpuSecondsOf(pid));
     this.timer = setInterval(() => this.sample(), SAMPLE_INTERVAL_MS);
   }
 
   private sample(): void {
-    for (const { pid } of this.processes) this.rssMax.set(pid, Math.max(this.rssMax.get(pid) ?? 0, statusKiB(pid, 'VmRSS')));
+    for (const { pid } of this.processes) {
+      const m = this.rssMax.get(pid) ?? { rss: 0, anon: 0, file: 0 };
+      this.rssMax.set(pid, { rss: Math.max(m.rss, statusKiB(pid, 'VmRSS')), anon: Math.max(m.anon, statusKiB(pid, 'RssAnon')), file: Math.max(m.file, statusKiB(pid, 'RssFile')) });
+    }
   }
 
+  /** Usage per process, and the cores the whole machine was busy on average (others' work included). */
   stop(): ProcessUsage[] {
     this.sample();
     if (this.timer) clearInterval(this.timer);
     const seconds = (performance.now() - this.startedAt) / 1000;
-    return this.processes.map(({ role, pid }) => {
+    const usage = this.processes.map(({ role, pid }) => {
       const cpuSeconds = cpuSecondsOf(pid) - this.startCpu.get(pid)!;
-      return { role, pid, cpuSeconds: round(cpuSeconds), cpuCores: round(cpuSeconds / seconds), rssMiBMax: round((this.rssMax.get(pid) ?? 0) / 1024, 0) };
+      const rss = this.rssMax.get(pid) ?? { rss: 0, anon: 0, file: 0 };
+      const mib = (kib: number) => round(kib / 1024, 0);
+      return { role, pid, cpuSeconds: round(cpuSeconds), cpuCores: round(cpuSeconds / seconds), rssMiBMax: mib(rss.rss), rssAnonMiBMax: mib(rss.anon), rssFileMiBMax: mib(rss.file) };
     });
+    const machine = machineBusySeconds() - this.machineBusyAtStart;
+    const measured = usage.reduce((a, u) => a + u.cpuSeconds, 0);
+    // Everything else that ran meanwhile (other people's tests on a shared machine): noise to report.
+    usage.push({ role: 'everything else', pid: 0, cpuSeconds: round(machine - measured), cpuCores: round((machine - measured) / seconds), rssMiBMax: 0, rssAnonMiBMax: 0, rssFileMiBMax: 0 });
+    return usage;
   }
 }
 
@@ -570,19 +613,6 @@ async function runMm2(source: KafkaHandle, sourceScan: TopicScan, sourceLogBytes
   }
 }
 
-/** The HTTP admin address of a Strait handle: the harness's adminUrl once it has one, else ours. */
-interface StraitAdmin {
-  strait: StraitHandle;
-  adminUrl: string;
-}
-
-async function startStraitWithAdmin(): Promise<StraitAdmin> {
-  const httpPort = await freePort();
-  const strait = await startStrait({ args: ['--log-level', 'warn', '--http-listener', `127.0.0.1:${httpPort}`] });
-  const adminUrl = (strait as StraitHandle & { adminUrl?: string }).adminUrl ?? `http://127.0.0.1:${httpPort}`;
-  return { strait, adminUrl };
-}
-
 interface LinkPartition {
   partition: number;
   mirroredEndOffset: number;
@@ -615,7 +645,8 @@ async function http(method: string, url: string, body?: unknown): Promise<{ stat
 }
 
 async function runStrait(source: KafkaHandle, sourceScan: TopicScan, sourceLogBytes: number, repeat: number): Promise<CopyRun> {
-  const { strait, adminUrl } = await startStraitWithAdmin();
+  const strait = await startStrait({ args: ['--log-level', 'warn'] });
+  const { adminUrl } = strait;
   const client = new KafkaClient({ bootstrap: strait.bootstrap, clientId: 'bench-link-vs-mm2' });
   try {
     const sourcePid = pidListeningOn(source.port);
@@ -696,14 +727,19 @@ function machineInfo(): Record<string, unknown> {
 function summarize(runs: CopyRun[]): Record<string, unknown> | null {
   if (runs.length === 0) return null;
   const m = (f: (r: CopyRun) => number) => round(median(runs.map(f)));
-  const usage = (role: string, f: (u: ProcessUsage) => number) => m((r) => f(r.processes.find((p) => p.role === role) ?? { role, pid: 0, cpuSeconds: Number.NaN, cpuCores: Number.NaN, rssMiBMax: Number.NaN }));
+  const usage = (role: string, f: (u: ProcessUsage) => number) => m((r) => { const u = r.processes.find((p) => p.role === role); return u ? f(u) : Number.NaN; });
   const roles = [...new Set(runs.flatMap((r) => r.processes.map((p) => p.role)))];
   return {
     seconds: m((r) => r.seconds),
     firstRecordSeconds: m((r) => r.firstRecordSeconds),
     mbps: m((r) => r.mbps),
     copyPhaseMBps: m((r) => r.copyPhaseMBps),
-    processes: Object.fromEntries(roles.map((role) => [role, { cpuSeconds: usage(role, (u) => u.cpuSeconds), cpuCores: usage(role, (u) => u.cpuCores), rssMiBMax: usage(role, (u) => u.rssMiBMax) }])),
+    /** The fastest run, least disturbed by other work on the machine. */
+    mbpsMax: round(Math.max(...runs.map((r) => r.mbps))),
+    copyPhaseMBpsMax: round(Math.max(...runs.map((r) => r.copyPhaseMBps))),
+    /** Median cores used by everything but the benchmark's processes while copying. */
+    othersCpuCores: m((r) => r.processes.find((p) => p.role === 'everything else')?.cpuCores ?? Number.NaN),
+    processes: Object.fromEntries(roles.map((role) => [role, { cpuSeconds: usage(role, (u) => u.cpuSeconds), cpuCores: usage(role, (u) => u.cpuCores), rssMiBMax: usage(role, (u) => u.rssMiBMax), rssAnonMiBMax: usage(role, (u) => u.rssAnonMiBMax), rssFileMiBMax: usage(role, (u) => u.rssFileMiBMax) }])),
     offsetsIdentical: runs.every((r) => r.comparison.offsetsIdentical),
     batchesIdentical: runs.every((r) => r.comparison.batchesIdentical),
     comparison: runs[runs.length - 1]!.comparison.summary,
@@ -761,9 +797,11 @@ async function main(): Promise<void> {
     for (let repeat = 1; repeat <= REPEATS; repeat++) {
       for (const [copier, run, into] of [['mm2', runMm2, mm2Runs], ['strait', runStrait, straitRuns]] as const) {
         if (!ONLY.has(copier)) continue;
-        log(`${copier} run ${repeat} of ${REPEATS}`);
+        const quiet = await waitForQuiet();
+        log(`${copier} run ${repeat} of ${REPEATS} (machine busy on ${quiet.busyCores} cores after waiting ${quiet.waitedSeconds} s for it to quieten)`);
         try {
           const r = await run(source, sourceScan, sourceLogBytes, repeat);
+          r.details['quietBefore'] = quiet;
           into.push(r);
           log(`${copier} run ${repeat}: ${r.seconds} s, ${r.mbps} MB/s (copy phase ${r.copyPhaseMBps} MB/s); ${r.comparison.summary}`);
         } catch (error) {
@@ -780,7 +818,8 @@ async function main(): Promise<void> {
 
   const mm2 = summarize(mm2Runs);
   const strait = summarize(straitRuns);
-  const ratio = mm2 && strait ? { mbps: round((strait.mbps as number) / (mm2.mbps as number)), copyPhaseMBps: round((strait.copyPhaseMBps as number) / (mm2.copyPhaseMBps as number)), seconds: round((strait.seconds as number) / (mm2.seconds as number)) } : null;
+  const over = (key: string) => round((strait![key] as number) / (mm2![key] as number));
+  const ratio = mm2 && strait ? { mbps: over('mbps'), copyPhaseMBps: over('copyPhaseMBps'), seconds: over('seconds'), mbpsOfFastestRuns: over('mbpsMax'), copyPhaseMBpsOfFastestRuns: over('copyPhaseMBpsMax') } : null;
   const report = {
     benchmark: 'link-vs-mm2',
     date,
