@@ -17,8 +17,16 @@ export interface BrokerServices {
   logs: LogManager;
   clusterId: string;
   nodeId: number;
+  /** Requests that links forward to their source cluster (null: no links). */
+  forwarding: RequestForwarding | null;
   /** Versions this broker serves, per API key, as ApiVersions advertises them. */
   apiVersions(): { apiKey: number; minVersion: number; maxVersion: number }[];
+}
+
+/** What a link answers for the source cluster while topics are mirrored (see link/link-manager.ts). */
+export interface RequestForwarding {
+  /** An idempotent producer's id from the source, or null when no link forwards writes. */
+  producerIdFromSource(req: { transactionTimeoutMs: number; producerId: bigint; producerEpoch: number }): Promise<{ errorCode: number; producerId: bigint; producerEpoch: number } | null>;
 }
 
 export interface RequestContext {

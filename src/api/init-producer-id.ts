@@ -20,6 +20,10 @@ export function initProducerIdHandler(txns: TransactionCoordinator): ApiHandler<
       if ((producerId === -1) !== (producerEpoch === -1)) {
         return { errorCode: ErrorCode.INVALID_REQUEST, producerId: -1n, producerEpoch: -1, throttleTimeMs: 0 };
       }
+      if (req.transactionalId === null && ctx.broker.forwarding) {
+        const fromSource = await ctx.broker.forwarding.producerIdFromSource(req);
+        if (fromSource) return { ...fromSource, throttleTimeMs: 0 };
+      }
       const expected = producerId === -1 ? null : { producerId, producerEpoch };
       const r = await txns.initProducerId(req.transactionalId, req.transactionTimeoutMs, expected);
       // PRODUCER_FENCED arrived with v4; older clients know it as INVALID_PRODUCER_EPOCH.

@@ -47,14 +47,20 @@ export function produceHandler(txns: TransactionCoordinator): ApiHandler<Produce
           if (!validAcks) early = partitionError(pd.index, ErrorCode.INVALID_REQUIRED_ACKS);
           else if (!log) early = partitionError(pd.index, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
           else if (pd.records === null) early = partitionError(pd.index, ErrorCode.INVALID_RECORD, 'Produce request has null records');
-          else if (req.transactionalId !== null) early = verifyTransactional(txns, req.transactionalId, td.name, pd.index, pd.records, ctx.apiVersion);
+          else if (req.transactionalId !== null && !log.forwarder) early = verifyTransactional(txns, req.transactionalId, td.name, pd.index, pd.records, ctx.apiVersion);
           if (early || !log) {
             answers[slot] = early!;
             anyError = true;
             continue;
           }
+          // A mirror with write forwarding: the source answers (its leader checks transactions too);
+          // a write held by a promotion that completed is appended here instead.
+          const forwarder = log.mirrorOf !== null ? log.forwarder : null;
+          const write = forwarder
+            ? forwarder.forward(pd.records!, { acks: req.acks, timeoutMs: req.timeoutMs, transactionalId: req.transactionalId }).then((r) => r ?? log.append(pd.records!, now))
+            : log.append(pd.records!, now);
           pending.push(
-            log.append(pd.records!, now).then((r) => {
+            write.then((r) => {
               if (r.errorCode !== ErrorCode.NONE) anyError = true;
               answers[slot] = {
                 index: pd.index,

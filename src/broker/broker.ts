@@ -178,6 +178,7 @@ export class Broker {
       logs,
       topics: new TopicAdmin(store, { partitions: cfg.defaultPartitions, replicationFactor: cfg.defaultReplicationFactor }, () => cfg.nodeId, this.log, topicListener),
       apiVersions: () => router.apiVersions(),
+      forwarding: null,
     };
     router.bind(services);
     // Links: mirror topics are made read-only before any client can connect.
@@ -194,6 +195,7 @@ export class Broker {
     });
     await links.load();
     this.links = links;
+    services.forwarding = links;
     this.server = new KafkaServer(
       router,
       { requestSizeBytesMax: cfg.requestSizeBytesMax, inflightRequestsMax: cfg.inflightRequestsMax, idleMsMax: cfg.connectionIdleMsMax },

@@ -14,7 +14,7 @@ import type { ProducerIdManager } from '../coordinator/producer-ids.ts';
 import type { LogManager } from '../log/log-manager.ts';
 import { randomKafkaUuid } from '../metadata/ids.ts';
 import type { LinkRecord, MetadataStore, MirrorRecord, TopicRecord } from '../metadata/store.ts';
-import { KafkaClient } from './client/index.ts';
+import { ApiKey, KafkaClient } from './client/index.ts';
 import type { AclBinding, KafkaClientOptions } from './client/index.ts';
 import { syncGroupOffsets } from './group-sync.ts';
 import { MirrorFetcher, MirrorPartition } from './mirror-fetcher.ts';
@@ -32,6 +32,7 @@ import type {
 import { matcher, parseLinkSpec, redactedSpec } from './spec.ts';
 import type { LinkSpec, LinkSpecInput } from './spec.ts';
 import { mirrorConfigs, sameConfigs } from './topic-sync.ts';
+import { LinkForwarder } from './write-forwarder.ts';
 
 export interface LinkManagerOptions {
   store: MetadataStore;
@@ -49,6 +50,8 @@ export interface LinkManagerOptions {
 
 const PROMOTE_TIMEOUT_MS_DEFAULT = 60_000;
 const SOURCE_CHECK_TIMEOUT_MS = 10_000;
+/** Bytes of forwarded writes in flight to a link's source; more wait (back-pressure). */
+const FORWARD_BYTES_MAX = 64 * 1024 * 1024;
 
 interface Mirror {
   record: MirrorRecord;
@@ -62,6 +65,7 @@ class Link {
   spec: LinkSpec;
   client: KafkaClient;
   fetcher: MirrorFetcher;
+  forwarder: LinkForwarder;
   jobs: Jobs | null = null;
   readonly mirrors = new Map<string, Mirror>();
   readonly groupStatus = new Map<string, GroupSyncStatus>();
@@ -80,6 +84,7 @@ class Link {
     this.spec = spec;
     this.client = client;
     this.fetcher = fetcher;
+    this.forwarder = new LinkForwarder(client, FORWARD_BYTES_MAX);
   }
 
   /** Runs fn after every earlier serialised operation of this link. */
@@ -228,13 +233,20 @@ export class LinkManager implements LinkService {
     const link = this.get(name);
     const mirrors = this.selectMirrors(link, options.topics);
     const deadline = Date.now() + (options.timeoutMs ?? PROMOTE_TIMEOUT_MS_DEFAULT);
-    const sourceEnds = await this.waitForSourceEnd(link, mirrors, deadline);
-    // Final group sync while the mirror still holds everything the source has.
-    const groupsSynced = await syncGroupOffsets(this.groupContext(link)).catch((err: unknown) => {
-      this.o.log.warn('final group offset sync before promotion failed', { link: name, err: err as Error });
-      return 0;
-    });
-    return this.switchToLocal(link, mirrors, 'promote', sourceEnds, groupsSynced);
+    // Forwarded writes are held (and those in flight finish) so the source's end stops moving for
+    // writes that came through Strait; once promoted, the held writes are appended here.
+    const releases = await Promise.all(mirrors.map((m) => link.forwarder.hold(m.record.sourceTopic)));
+    try {
+      const sourceEnds = await this.waitForSourceEnd(link, mirrors, deadline);
+      // Final group sync while the mirror still holds everything the source has.
+      const groupsSynced = await syncGroupOffsets(this.groupContext(link)).catch((err: unknown) => {
+        this.o.log.warn('final group offset sync before promotion failed', { link: name, err: err as Error });
+        return 0;
+      });
+      return await this.switchToLocal(link, mirrors, 'promote', sourceEnds, groupsSynced);
+    } finally {
+      for (const release of releases) release();
+    }
   }
 
   async failover(name: string, options: PromoteOptions = {}): Promise<PromotionReport> {
@@ -244,7 +256,12 @@ export class LinkManager implements LinkService {
     for (const m of mirrors) {
       for (const p of link.fetcher.all().filter((x) => x.sourceTopic === m.record.sourceTopic)) lastSeen.set(`${m.record.sourceTopic}-${p.partition}`, p.sourceHighWatermark);
     }
-    return this.switchToLocal(link, mirrors, 'failover', lastSeen, 0);
+    const releases = await Promise.all(mirrors.map((m) => link.forwarder.hold(m.record.sourceTopic)));
+    try {
+      return await this.switchToLocal(link, mirrors, 'failover', lastSeen, 0);
+    } finally {
+      for (const release of releases) release();
+    }
   }
 
   metrics(): MetricSample[] {
@@ -268,6 +285,29 @@ export class LinkManager implements LinkService {
       }
     }
     return out;
+  }
+
+  /**
+   * An idempotent producer's id from the source cluster while a link forwards writes there, so its
+   * id and sequences are valid on the source and, after promotion, here (the mirrored batches carry
+   * them). Null when no link forwards: Strait allocates the id itself.
+   */
+  async producerIdFromSource(req: { transactionTimeoutMs: number; producerId: bigint; producerEpoch: number }): Promise<{ errorCode: number; producerId: bigint; producerEpoch: number } | null> {
+    const link = [...this.links.values()].find((l) => l.record.state === 'active' && l.spec.writeForwarding && [...l.mirrors.values()].some((m) => m.record.state === 'mirroring'));
+    if (!link) return null;
+    try {
+      const { response } = await link.client.sendRequest<{ errorCode: number; producerId: bigint; producerEpoch: number }>(
+        'any',
+        ApiKey.InitProducerId,
+        () => ({ transactionalId: null, transactionTimeoutMs: req.transactionTimeoutMs, producerId: req.producerId, producerEpoch: req.producerEpoch }),
+        { timeoutMs: 15_000 },
+      );
+      if (response.errorCode === ErrorCode.NONE) await this.o.producerIds.reserveAbove(Number(response.producerId));
+      return { errorCode: response.errorCode, producerId: response.producerId, producerEpoch: response.producerEpoch };
+    } catch (err) {
+      this.o.log.warn('cannot get a producer id from the source cluster', { link: link.record.name, err: err as Error });
+      return { errorCode: ErrorCode.COORDINATOR_NOT_AVAILABLE, producerId: -1n, producerEpoch: -1 };
+    }
   }
 
   /** A deleted topic stops being mirrored; the link creates it again if it still matches. */
@@ -336,8 +376,10 @@ export class LinkManager implements LinkService {
   /** Marks a mirror topic's logs read-only and hands its partitions to the fetcher. */
   private attach(link: Link, m: MirrorRecord): void {
     const reason = `Topic '${this.topicName(m)}' is a mirror of '${m.sourceTopic}' fed by link '${m.linkName}'; it accepts writes once promoted (strait link promote ${m.linkName}).`;
+    // Held-back writes of a promotion check mirrorOf, so it is cleared last on promotion.
     for (const log of this.o.logs.partitionsOf(m.topicId)) {
       log.mirrorOf = reason;
+      log.forwarder = link.spec.writeForwarding ? link.forwarder.partition(m.sourceTopic, log.partition, () => log.mirrorOf === null) : null;
       if (!link.fetcher.get(m.sourceTopic, log.partition)) link.fetcher.add(new MirrorPartition(this.topicName(m), m.sourceTopic, log.partition, log));
     }
   }
@@ -528,6 +570,7 @@ export class LinkManager implements LinkService {
           const epoch = Math.max(log.leaderEpoch, p.lastFetchedEpoch, p.sourceLeaderEpoch) + 1;
           await this.o.store.setLeaderEpoch(log.topicId, log.partition, epoch);
           log.leaderEpoch = epoch;
+          log.forwarder = null;
           log.mirrorOf = null;
           // Transactions the source never ended would hold the last stable offset forever.
           for (const e of [...log.durableProducers.producers.values()].filter((x) => x.txnFirstOffset >= 0)) {

@@ -33,6 +33,8 @@ export interface LinkSpec {
   groupSyncIntervalMs: number;
   aclSync: boolean;
   aclSyncIntervalMs: number;
+  /** Produce to a mirror goes to the source (and idempotent producers get their ids there). */
+  writeForwarding: boolean;
   /** Topic configs never copied from the source, on top of the built-in list (see docs/linking.md). */
   configExclude: string[];
   /** Fetch sizing: per request and per partition, as a follower's replica.fetch.* settings. */
@@ -55,6 +57,7 @@ export const LINK_DEFAULTS: Omit<LinkSpec, 'bootstrap'> = {
   groupSyncIntervalMs: 5000,
   aclSync: true,
   aclSyncIntervalMs: 30000,
+  writeForwarding: true,
   configExclude: [],
   fetchMaxBytes: 16 * 1024 * 1024,
   fetchPartitionMaxBytes: 2 * 1024 * 1024,
@@ -121,7 +124,7 @@ export function parseLinkSpec(input: unknown): { name: string; spec: LinkSpec } 
       spec[key][side] = list as string[];
     }
   }
-  for (const key of ['autoCreateMirrors', 'aclSync'] as const) {
+  for (const key of ['autoCreateMirrors', 'aclSync', 'writeForwarding'] as const) {
     if (i[key] === undefined) continue;
     if (typeof i[key] !== 'boolean') problems.push(`${key} must be true or false`);
     else spec[key] = i[key];

@@ -114,6 +114,8 @@ export class PartitionLog {
    * error message) and local retention and cleaning leave it alone, since its head follows the source.
    */
   mirrorOf: string | null = null;
+  /** Set on a mirror whose link forwards writes to the source (see link/write-forwarder.ts). */
+  forwarder: { forward(records: Buffer, o: { acks: number; timeoutMs: number; transactionalId: string | null }): Promise<AppendOutcome | null> } | null = null;
   /** Appends written to the WAL but not yet durable, oldest first. */
   private inflight: { endOffset: number; durable: Promise<boolean> }[] = [];
 
