@@ -13,6 +13,8 @@ export function addOffsetsToTxnHandler(txns: TransactionCoordinator): ApiHandler
     minVersion: 0,
     maxVersion: 4,
     async handle(req, ctx) {
+      const forwarded = ctx.broker.forwarding && (req.transactionalId) !== null ? await ctx.broker.forwarding.forwardTransactional(ctx.apiKey, ctx.apiVersion, (req.transactionalId)!, req) : null;
+      if (forwarded) return forwarded as AddOffsetsToTxnResponse;
       const code = await txns.addToTransaction(req.transactionalId, Number(req.producerId), req.producerEpoch, [], [req.groupId]);
       // PRODUCER_FENCED arrived with v2; older clients know it as INVALID_PRODUCER_EPOCH.
       const errorCode = code === ErrorCode.PRODUCER_FENCED && ctx.apiVersion < 2 ? ErrorCode.INVALID_PRODUCER_EPOCH : code;

@@ -16,6 +16,9 @@ export function addPartitionsToTxnHandler(txns: TransactionCoordinator): ApiHand
     maxVersion: 5,
     async handle(req, ctx) {
       if (ctx.apiVersion < 4) {
+        const txnId = req.v3AndBelowTransactionalId;
+        const forwarded = ctx.broker.forwarding ? await ctx.broker.forwarding.forwardTransactional(ctx.apiKey, ctx.apiVersion, txnId, req) : null;
+        if (forwarded) return forwarded as AddPartitionsToTxnResponse;
         const one = { transactionalId: req.v3AndBelowTransactionalId, producerId: req.v3AndBelowProducerId, producerEpoch: req.v3AndBelowProducerEpoch, verifyOnly: false, topics: req.v3AndBelowTopics };
         return { throttleTimeMs: 0, resultsByTopicV3AndBelow: await handleTransaction(txns, one, ctx) };
       }

@@ -27,6 +27,10 @@ export interface BrokerServices {
 export interface RequestForwarding {
   /** An idempotent producer's id from the source, or null when no link forwards writes. */
   producerIdFromSource(req: { transactionTimeoutMs: number; producerId: bigint; producerEpoch: number }): Promise<{ errorCode: number; producerId: bigint; producerEpoch: number } | null>;
+  /** Whether the source coordinates this transactional id's transactions now. */
+  forwardsTransactionalId(transactionalId: string): boolean;
+  /** A transactional request of such an id, answered by the source; null: handle it here. */
+  forwardTransactional(apiKey: number, version: number, transactionalId: string, req: object): Promise<object | null>;
 }
 
 export interface RequestContext {

@@ -14,6 +14,8 @@ export function endTxnHandler(txns: TransactionCoordinator): ApiHandler<EndTxnRe
     minVersion: 0,
     maxVersion: 4,
     async handle(req, ctx) {
+      const forwarded = ctx.broker.forwarding && (req.transactionalId) !== null ? await ctx.broker.forwarding.forwardTransactional(ctx.apiKey, ctx.apiVersion, (req.transactionalId)!, req) : null;
+      if (forwarded) return forwarded as EndTxnResponse;
       const code = await txns.endTransaction(req.transactionalId, Number(req.producerId), req.producerEpoch, req.committed);
       // PRODUCER_FENCED arrived with v2; older clients know it as INVALID_PRODUCER_EPOCH.
       const errorCode = code === ErrorCode.PRODUCER_FENCED && ctx.apiVersion < 2 ? ErrorCode.INVALID_PRODUCER_EPOCH : code;

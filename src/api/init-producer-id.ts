@@ -20,6 +20,10 @@ export function initProducerIdHandler(txns: TransactionCoordinator): ApiHandler<
       if ((producerId === -1) !== (producerEpoch === -1)) {
         return { errorCode: ErrorCode.INVALID_REQUEST, producerId: -1n, producerEpoch: -1, throttleTimeMs: 0 };
       }
+      if (req.transactionalId !== null && ctx.broker.forwarding) {
+        const forwarded = await ctx.broker.forwarding.forwardTransactional(ctx.apiKey, ctx.apiVersion, req.transactionalId, req);
+        if (forwarded) return forwarded as InitProducerIdResponse;
+      }
       if (req.transactionalId === null && ctx.broker.forwarding) {
         const fromSource = await ctx.broker.forwarding.producerIdFromSource(req);
         if (fromSource) return { ...fromSource, throttleTimeMs: 0 };

@@ -47,7 +47,11 @@ export function produceHandler(txns: TransactionCoordinator): ApiHandler<Produce
           if (!validAcks) early = partitionError(pd.index, ErrorCode.INVALID_REQUIRED_ACKS);
           else if (!log) early = partitionError(pd.index, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
           else if (pd.records === null) early = partitionError(pd.index, ErrorCode.INVALID_RECORD, 'Produce request has null records');
-          else if (req.transactionalId !== null && !log.forwarder) early = verifyTransactional(txns, req.transactionalId, td.name, pd.index, pd.records, ctx.apiVersion);
+          else if (req.transactionalId !== null && !log.forwarder) {
+            early = ctx.broker.forwarding?.forwardsTransactionalId(req.transactionalId)
+              ? partitionError(pd.index, ErrorCode.INVALID_TXN_STATE, `Transactional id ${req.transactionalId} is coordinated by a link's source cluster; it can write only to mirror topics until they are promoted`)
+              : verifyTransactional(txns, req.transactionalId, td.name, pd.index, pd.records, ctx.apiVersion);
+          }
           if (early || !log) {
             answers[slot] = early!;
             anyError = true;
@@ -57,7 +61,11 @@ export function produceHandler(txns: TransactionCoordinator): ApiHandler<Produce
           // a write held by a promotion that completed is appended here instead.
           const forwarder = log.mirrorOf !== null ? log.forwarder : null;
           const write = forwarder
-            ? forwarder.forward(pd.records!, { acks: req.acks, timeoutMs: req.timeoutMs, transactionalId: req.transactionalId }).then((r) => r ?? log.append(pd.records!, now))
+            ? forwarder.forward(pd.records!, { acks: req.acks, timeoutMs: req.timeoutMs, transactionalId: req.transactionalId }).then((r) => {
+                if (r) return r;
+                const refused = req.transactionalId === null ? null : verifyTransactional(txns, req.transactionalId, td.name, pd.index, pd.records!, ctx.apiVersion);
+                return refused ? { errorCode: refused.errorCode ?? ErrorCode.UNKNOWN_SERVER_ERROR, errorMessage: refused.errorMessage ?? null, baseOffset: -1, logAppendTimeMs: -1, logStartOffset: -1, recordErrors: [] } : log.append(pd.records!, now);
+              })
             : log.append(pd.records!, now);
           pending.push(
             write.then((r) => {

@@ -17,6 +17,8 @@ export function txnOffsetCommitHandler(txns: TransactionCoordinator): ApiHandler
     minVersion: 0,
     maxVersion: 4,
     async handle(req, ctx) {
+      const forwarded = ctx.broker.forwarding && (req.transactionalId) !== null ? await ctx.broker.forwarding.forwardTransactional(ctx.apiKey, ctx.apiVersion, (req.transactionalId)!, req) : null;
+      if (forwarded) return forwarded as TxnOffsetCommitResponse;
       const metadataBytesMax = Number(ctx.broker.config.values['offset.metadata.max.bytes'] ?? OFFSET_METADATA_BYTES_MAX_DEFAULT);
       const answers: { topic: string; partition: number; code: number | null }[] = [];
       const offsets: { topic: string; partition: number; offset: number; leaderEpoch: number; metadata: string | null }[] = [];

@@ -188,6 +188,7 @@ export class Broker {
       topics: services.topics,
       catalog,
       groups,
+      transactions,
       producerIds,
       log: this.log.child({ component: 'links' }),
       syncAcls: (client, source, accept) => syncAcls(client, store, source, accept),

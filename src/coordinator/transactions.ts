@@ -270,6 +270,32 @@ export class TransactionCoordinator {
     await Promise.all([...this.txns.values()].map((md) => md.completion));
   }
 
+  /**
+   * Takes over a transactional id from a source cluster at promotion (its transactions were
+   * forwarded there): the producer id and epoch become this coordinator's, no transaction open, so
+   * the producer's next transaction starts here without a new InitProducerId.
+   */
+  async adopt(t: { transactionalId: string; producerId: number; producerEpoch: number; timeoutMs: number }): Promise<void> {
+    const record: TransactionRecord = {
+      transactionalId: t.transactionalId,
+      producerId: t.producerId,
+      previousProducerId: NO_PRODUCER_ID,
+      producerEpoch: t.producerEpoch,
+      lastProducerEpoch: NO_PRODUCER_EPOCH,
+      timeoutMs: t.timeoutMs,
+      state: 'CompleteCommit',
+      partitions: [],
+      groups: [],
+      startTimestampMs: -1,
+      lastUpdateTimestampMs: this.now(),
+    };
+    await this.ids.reserveAbove(t.producerId);
+    await this.store.saveTransaction(record);
+    const md = this.txns.get(t.transactionalId);
+    if (md) md.apply(record);
+    else this.txns.set(t.transactionalId, new TxnMetadata(record));
+  }
+
   // --- InitProducerId -------------------------------------------------------------------------
 
   async initProducerId(transactionalId: string | null, timeoutMs: number, expected: { producerId: number; producerEpoch: number } | null): Promise<InitProducerIdResult> {

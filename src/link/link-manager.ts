@@ -11,6 +11,7 @@ import type { TopicAdmin } from '../cluster/topics.ts';
 import type { TopicCatalog } from '../cluster/catalog.ts';
 import type { GroupCoordinator } from '../coordinator/group-coordinator.ts';
 import type { ProducerIdManager } from '../coordinator/producer-ids.ts';
+import type { TransactionCoordinator } from '../coordinator/transactions.ts';
 import type { LogManager } from '../log/log-manager.ts';
 import { randomKafkaUuid } from '../metadata/ids.ts';
 import type { LinkRecord, MetadataStore, MirrorRecord, TopicRecord } from '../metadata/store.ts';
@@ -33,6 +34,7 @@ import { matcher, parseLinkSpec, redactedSpec } from './spec.ts';
 import type { LinkSpec, LinkSpecInput } from './spec.ts';
 import { mirrorConfigs, sameConfigs } from './topic-sync.ts';
 import { LinkForwarder } from './write-forwarder.ts';
+import { TransactionForwarder } from './transaction-forwarder.ts';
 
 export interface LinkManagerOptions {
   store: MetadataStore;
@@ -40,6 +42,7 @@ export interface LinkManagerOptions {
   topics: TopicAdmin;
   catalog: TopicCatalog;
   groups: GroupCoordinator;
+  transactions: TransactionCoordinator;
   producerIds: ProducerIdManager;
   log: Logger;
   /** Copies the source's ACLs that `accept` keeps into the store under `source` (see acl-sync.ts). */
@@ -66,6 +69,8 @@ class Link {
   client: KafkaClient;
   fetcher: MirrorFetcher;
   forwarder: LinkForwarder;
+  txns: TransactionForwarder | null = null;
+  forwardsTxnId: (id: string) => boolean;
   jobs: Jobs | null = null;
   readonly mirrors = new Map<string, Mirror>();
   readonly groupStatus = new Map<string, GroupSyncStatus>();
@@ -85,6 +90,17 @@ class Link {
     this.client = client;
     this.fetcher = fetcher;
     this.forwarder = new LinkForwarder(client, FORWARD_BYTES_MAX);
+    this.forwardsTxnId = matcher({ include: spec.forwardTransactionalIds, exclude: [] });
+  }
+
+  /** Whether the link still forwards: active, forwarding on, and some topic still a mirror. */
+  get forwarding(): boolean {
+    return this.record.state === 'active' && this.spec.writeForwarding && [...this.mirrors.values()].some((m) => m.record.state === 'mirroring');
+  }
+
+  async close(): Promise<void> {
+    await this.client.close();
+    await this.fetcher.close();
   }
 
   /** Runs fn after every earlier serialised operation of this link. */
@@ -129,7 +145,7 @@ export class LinkManager implements LinkService {
   async stop(): Promise<void> {
     this.started = false;
     // Closing the clients first ends fetches and syncs waiting on the source at once.
-    for (const l of this.links.values()) await l.client.close();
+    for (const l of this.links.values()) await l.close();
     await Promise.all([...this.links.values()].map((l) => this.halt(l)));
   }
 
@@ -146,7 +162,7 @@ export class LinkManager implements LinkService {
       link.sourceClusterId = md.clusterId;
     } catch (err) {
       this.links.delete(name);
-      await link.client.close();
+      await link.close();
       throw new StraitError('STRAIT_LINK_SOURCE_UNAVAILABLE', `cannot reach the source cluster of link '${name}' at ${spec.bootstrap.join(',')}: ${(err as Error).message}`);
     }
     await this.o.store.saveLink(record);
@@ -215,7 +231,7 @@ export class LinkManager implements LinkService {
     }
     if (live.length > 0) await this.failover(name, { topics: live });
     await this.halt(link);
-    await link.client.close();
+    await link.close();
     for (const m of link.mirrors.values()) await this.o.store.deleteMirror(m.record.topicId);
     await this.o.dropAcls?.(aclSource(name));
     await this.o.store.deleteLink(name);
@@ -233,6 +249,7 @@ export class LinkManager implements LinkService {
     const link = this.get(name);
     const mirrors = this.selectMirrors(link, options.topics);
     const deadline = Date.now() + (options.timeoutMs ?? PROMOTE_TIMEOUT_MS_DEFAULT);
+    if (link.txns && !link.txns.isEnded) await this.settleTransactions(link, mirrors, deadline);
     // Forwarded writes are held (and those in flight finish) so the source's end stops moving for
     // writes that came through Strait; once promoted, the held writes are appended here.
     const releases = await Promise.all(mirrors.map((m) => link.forwarder.hold(m.record.sourceTopic)));
@@ -246,6 +263,28 @@ export class LinkManager implements LinkService {
       return await this.switchToLocal(link, mirrors, 'promote', sourceEnds, groupsSynced);
     } finally {
       for (const release of releases) release();
+      link.txns?.openGate();
+    }
+  }
+
+  /**
+   * Before promoting a link whose transactional ids the source coordinates: new transactions wait,
+   * those under way finish at the source (bounded). Transactions span topics, so the whole link
+   * is promoted at once.
+   */
+  private async settleTransactions(link: Link, mirrors: Mirror[], deadlineMs: number): Promise<void> {
+    const live = [...link.mirrors.values()].filter((m) => m.record.state === 'mirroring');
+    if (live.some((m) => !mirrors.includes(m))) {
+      throw new StraitError('STRAIT_MIRROR_STATE', `link '${link.record.name}' forwards transactions: promote all its mirror topics at once (leave --topic out)`);
+    }
+    const txns = link.txns!;
+    txns.closeGate();
+    while (txns.ongoing.size > 0) {
+      if (Date.now() >= deadlineMs) {
+        txns.openGate();
+        throw new StraitError('STRAIT_PROMOTE_TIMEOUT', `transactions still open at the source: ${[...txns.ongoing].join(', ')}; nothing was promoted`);
+      }
+      await new Promise((r) => setTimeout(r, 50));
     }
   }
 
@@ -310,6 +349,21 @@ export class LinkManager implements LinkService {
     }
   }
 
+  forwardsTransactionalId(transactionalId: string): boolean {
+    return this.transactionLink(transactionalId) !== null;
+  }
+
+  async forwardTransactional(apiKey: number, version: number, transactionalId: string, req: object): Promise<object | null> {
+    if (!TransactionForwarder.handles(apiKey)) return null;
+    const link = this.transactionLink(transactionalId);
+    return link ? link.txns!.forward(apiKey, version, transactionalId, req) : null;
+  }
+
+  private transactionLink(transactionalId: string): Link | null {
+    for (const l of this.links.values()) if (l.txns && !l.txns.isEnded && l.forwarding && l.forwardsTxnId(transactionalId)) return l;
+    return null;
+  }
+
   /** A deleted topic stops being mirrored; the link creates it again if it still matches. */
   async onTopicDeleted(topicId: string): Promise<void> {
     for (const link of this.links.values()) {
@@ -338,9 +392,12 @@ export class LinkManager implements LinkService {
 
   private newLink(record: LinkRecord, spec: LinkSpec): Link {
     const client = new KafkaClient(clientOptions(record.name, spec, this.o.log));
+    // The fetcher's long polls get connections of their own: a broker answers one request per
+    // connection at a time, so a forwarded write behind a 500 ms fetch would wait for it.
+    const fetchClient = new KafkaClient(clientOptions(`${record.name}-fetch`, spec, this.o.log));
     const fetcher = new MirrorFetcher({
       linkName: record.name,
-      client,
+      client: fetchClient,
       logs: this.o.logs,
       store: this.o.store,
       log: this.o.log.child({ component: 'mirror-fetcher', link: record.name }),
@@ -349,6 +406,12 @@ export class LinkManager implements LinkService {
       fetchMaxWaitMs: spec.fetchMaxWaitMs,
     });
     const link = new Link(record, spec, client, fetcher);
+    if (spec.forwardTransactionalIds.length > 0) {
+      link.txns = new TransactionForwarder(client, {
+        commitTxnOffsets: (records) => this.o.groups.commitTxnOffsets(records),
+        reserveProducerIdsAbove: (pid) => this.o.producerIds.reserveAbove(pid),
+      });
+    }
     this.links.set(record.name, link);
     return link;
   }
@@ -559,6 +622,13 @@ export class LinkManager implements LinkService {
   private async switchToLocal(link: Link, mirrors: Mirror[], kind: PromotionReport['kind'], sourceEnds: Map<string, number>, groupsSynced: number): Promise<PromotionReport> {
     return link.serial(async () => {
       const report: PromotionReport = { link: link.record.name, kind, topics: [] };
+      // Forwarded transactional ids move to Strait's coordinator with the source's producer id and
+      // epoch; requests held at the gate are then answered here.
+      if (link.txns && !link.txns.isEnded && mirrors.length === [...link.mirrors.values()].filter((m) => m.record.state === 'mirroring').length) {
+        for (const [transactionalId, p] of link.txns.producers) await this.o.transactions.adopt({ transactionalId, ...p });
+        report.transactionalIdsAdopted = link.txns.producers.size;
+        link.txns.end();
+      }
       for (const m of mirrors) {
         if (m.record.state !== 'mirroring') continue;
         m.record.state = 'promoting';

@@ -132,6 +132,11 @@ export class MirrorFetcher {
     this.running = this.loop().catch((err: unknown) => this.o.log.error('mirror fetcher stopped on an unexpected error', { link: this.o.linkName, err: err as Error }));
   }
 
+  /** Closes the fetcher's client: a fetch in flight ends at once. */
+  async close(): Promise<void> {
+    await this.o.client.close();
+  }
+
   async stop(): Promise<void> {
     this.stopped = true;
     this.wakeUp?.();

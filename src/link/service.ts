@@ -75,6 +75,8 @@ export interface PromoteOptions {
 export interface PromotionReport {
   link: string;
   kind: 'promote' | 'failover';
+  /** Transactional ids whose coordination moved from the source to Strait (transaction forwarding). */
+  transactionalIdsAdopted?: number;
   topics: {
     topic: string;
     state: MirrorState;

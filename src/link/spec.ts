@@ -35,6 +35,9 @@ export interface LinkSpec {
   aclSyncIntervalMs: number;
   /** Produce to a mirror goes to the source (and idempotent producers get their ids there). */
   writeForwarding: boolean;
+  /** Transactional ids (regular expressions, whole id) whose transactions stay coordinated by the
+   *  source while the link forwards writes; none by default. */
+  forwardTransactionalIds: string[];
   /** Topic configs never copied from the source, on top of the built-in list (see docs/linking.md). */
   configExclude: string[];
   /** Fetch sizing: per request and per partition, as a follower's replica.fetch.* settings. */
@@ -58,6 +61,7 @@ export const LINK_DEFAULTS: Omit<LinkSpec, 'bootstrap'> = {
   aclSync: true,
   aclSyncIntervalMs: 30000,
   writeForwarding: true,
+  forwardTransactionalIds: [],
   configExclude: [],
   fetchMaxBytes: 16 * 1024 * 1024,
   fetchPartitionMaxBytes: 2 * 1024 * 1024,
@@ -142,6 +146,20 @@ export function parseLinkSpec(input: unknown): { name: string; spec: LinkSpec } 
     if (v === undefined) continue;
     if (typeof v !== 'number' || !Number.isInteger(v) || v < min) problems.push(`${key} must be an integer of at least ${min}`);
     else (spec as unknown as Record<string, number>)[key] = v;
+  }
+  if (i.forwardTransactionalIds !== undefined) {
+    const list = i.forwardTransactionalIds;
+    if (!Array.isArray(list) || list.some((p) => typeof p !== 'string')) problems.push('forwardTransactionalIds must be a list of regular expressions');
+    else {
+      for (const p of list as string[]) {
+        try {
+          new RegExp(`^(?:${p})$`);
+        } catch (err) {
+          problems.push(`forwardTransactionalIds pattern '${p}' is not a regular expression: ${(err as Error).message}`);
+        }
+      }
+      spec.forwardTransactionalIds = list as string[];
+    }
   }
   if (i.configExclude !== undefined) {
     if (!Array.isArray(i.configExclude) || i.configExclude.some((c) => typeof c !== 'string')) problems.push('configExclude must be a list of config names');
