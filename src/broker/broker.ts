@@ -197,6 +197,7 @@ export class Broker {
     await links.load();
     this.links = links;
     services.forwarding = links;
+    groups.joinGate = (groupId) => links.joinGate(groupId);
     this.server = new KafkaServer(
       router,
       { requestSizeBytesMax: cfg.requestSizeBytesMax, inflightRequestsMax: cfg.inflightRequestsMax, idleMsMax: cfg.connectionIdleMsMax },

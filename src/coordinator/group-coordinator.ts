@@ -179,8 +179,21 @@ export class GroupCoordinator implements GroupRuntime {
 
   // --- classic protocol --------------------------------------------------------------------------
 
+  /**
+   * Set by the link manager: why a group may not start here yet (it still has members on a linked
+   * source cluster; a group moves as a whole), or null. Consulted for groups not used here yet.
+   */
+  joinGate: ((groupId: string) => string | null) | null = null;
+
+  /** A retriable answer for a group that is gated: its consumers retry until the gate opens. */
+  private gated(groupId: string): string | null {
+    if (!this.joinGate || this.usedHere(groupId)) return null;
+    return this.joinGate(groupId);
+  }
+
   async joinGroup(req: JoinRequest): Promise<JoinResult> {
     if (!this.active) return joinError(ErrorCode.COORDINATOR_NOT_AVAILABLE, req.memberId);
+    if (this.gated(req.groupId)) return joinError(ErrorCode.COORDINATOR_LOAD_IN_PROGRESS, req.memberId);
     if (req.groupId === '') return joinError(ErrorCode.INVALID_GROUP_ID, req.memberId);
     if (req.sessionTimeoutMs < this.config.minSessionTimeoutMs || req.sessionTimeoutMs > this.config.maxSessionTimeoutMs) {
       return joinError(ErrorCode.INVALID_SESSION_TIMEOUT, req.memberId);
@@ -212,6 +225,8 @@ export class GroupCoordinator implements GroupRuntime {
 
   async consumerGroupHeartbeat(req: ConsumerHeartbeatRequest): Promise<ConsumerHeartbeatResult> {
     if (!this.active) return { errorCode: ErrorCode.COORDINATOR_NOT_AVAILABLE, errorMessage: null, memberId: null, memberEpoch: 0, heartbeatIntervalMs: 0, assignment: null };
+    const gate = this.gated(req.groupId);
+    if (gate) return { errorCode: ErrorCode.COORDINATOR_LOAD_IN_PROGRESS, errorMessage: gate, memberId: null, memberEpoch: 0, heartbeatIntervalMs: 0, assignment: null };
     return this.mutex.run(req.groupId, () => this.consumer.heartbeat(req));
   }
 

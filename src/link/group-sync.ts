@@ -22,11 +22,16 @@ export interface GroupSyncContext {
 }
 
 const ACTIVE = 'active-on-strait';
+/** Group states (classic and consumer protocol) in which the group has members. */
+const ACTIVE_STATES = new Set(['stable', 'preparingrebalance', 'completingrebalance', 'assigning', 'reconciling']);
 
 /** One sync pass. `only` limits it to these groups (a promotion's final sync). */
 export async function syncGroupOffsets(c: GroupSyncContext, only?: readonly string[]): Promise<number> {
   const owned = new Set((await c.store.linkGroups(c.linkName)).filter((g) => g.state === ACTIVE).map((g) => g.groupId));
-  const listed = only ? [...only] : (await c.client.listGroups()).filter((g) => g.protocolType === 'consumer' || g.protocolType === '').map((g) => g.groupId);
+  const groups = only ? null : (await c.client.listGroups()).filter((g) => g.protocolType === 'consumer' || g.protocolType === '');
+  const listed = groups ? groups.map((g) => g.groupId) : [...(only ?? [])];
+  // A group with members on the source stays there as a whole; its state is re-read every pass.
+  const activeOnSource = new Set((groups ?? []).filter((g) => ACTIVE_STATES.has(g.state.toLowerCase())).map((g) => g.groupId));
   const ids = listed.filter((id) => c.accept(id) && !owned.has(id));
   for (const id of owned) c.status.set(id, { ...(c.status.get(id) ?? blank(id)), state: ACTIVE });
   if (ids.length === 0) return 0;
@@ -65,6 +70,9 @@ export async function syncGroupOffsets(c: GroupSyncContext, only?: readonly stri
       });
     }
     const outcome = await c.groups.importOffsets(g.groupId, records);
+    // Only after this pass's offsets are in does the gate open: a consumer joining here then starts
+    // from the source group's last commit.
+    if (outcome === 'imported' && !only) st.gatedOnSource = activeOnSource.has(g.groupId);
     if (outcome === 'active') {
       // Members joined on Strait: the group moved, and Strait is authoritative for it from now on.
       st.state = ACTIVE;
@@ -73,11 +81,11 @@ export async function syncGroupOffsets(c: GroupSyncContext, only?: readonly stri
     }
     written += records.length;
     st.offsetsSynced += records.length;
-    st.state = st.heldBack > 0 ? 'pending' : 'synced';
+    st.state = st.gatedOnSource ? 'active-on-source' : st.heldBack > 0 ? 'pending' : 'synced';
   }
   return written;
 }
 
 function blank(groupId: string): GroupSyncStatus {
-  return { groupId, state: 'pending', lastSyncMs: 0, heldBack: 0, offsetsSynced: 0, error: null };
+  return { groupId, state: 'pending', lastSyncMs: 0, heldBack: 0, offsetsSynced: 0, error: null, gatedOnSource: false };
 }

@@ -364,6 +364,16 @@ export class LinkManager implements LinkService {
     return null;
   }
 
+  /** Why a group may not start on Strait yet (members on a link's source), or null. */
+  joinGate(groupId: string): string | null {
+    for (const l of this.links.values()) {
+      if (l.record.state === 'active' && l.groupStatus.get(groupId)?.gatedOnSource) {
+        return `group ${groupId} still has members on the source cluster of link '${l.record.name}': a group moves to Strait as a whole, once its members there have stopped`;
+      }
+    }
+    return null;
+  }
+
   /** A deleted topic stops being mirrored; the link creates it again if it still matches. */
   async onTopicDeleted(topicId: string): Promise<void> {
     for (const link of this.links.values()) {

@@ -37,13 +37,19 @@ export interface MirrorStatus {
 
 export interface GroupSyncStatus {
   groupId: string;
-  /** synced: offsets copied; active-on-strait: the group has had members on Strait and is no longer synced. */
-  state: 'synced' | 'pending' | 'active-on-strait' | 'error';
+  /**
+   * synced: offsets copied; pending: some held back until mirrored; active-on-source: the group has
+   * members on the source, so it may not start on Strait yet (joins answer a retriable error);
+   * active-on-strait: the group has been used on Strait and is no longer synced.
+   */
+  state: 'synced' | 'pending' | 'active-on-source' | 'active-on-strait' | 'error';
   lastSyncMs: number;
   /** Partitions whose source offset is beyond what the mirror holds yet: held back until mirrored. */
   heldBack: number;
   offsetsSynced: number;
   error: string | null;
+  /** Joins on Strait are refused (retriable) because the group has members on the source. */
+  gatedOnSource: boolean;
 }
 
 export interface LinkDescription {

@@ -182,7 +182,7 @@ test('usage mistakes exit 2 and send nothing', async () => {
 
 test('link describe prints the link, each mirror per partition, and the groups; --json the answer', async () => {
   await createEast();
-  links.addGroup('east', { groupId: 'billing', state: 'synced', lastSyncMs: Date.UTC(2026, 0, 2, 3, 5, 0), heldBack: 1, offsetsSynced: 12, error: null });
+  links.addGroup('east', { groupId: 'billing', state: 'synced', lastSyncMs: Date.UTC(2026, 0, 2, 3, 5, 0), heldBack: 1, offsetsSynced: 12, error: null, gatedOnSource: false });
   const r = await strait(['describe', 'east']);
   assert.equal(r.code, 0, r.stderr);
   const out = r.stdout;

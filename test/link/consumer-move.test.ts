@@ -9,6 +9,7 @@ import { startApacheKafka, type KafkaHandle } from '../compat/harness.ts';
 import { startTestBroker, type TestBroker } from '../helpers/broker.ts';
 import { KafkaClient } from '../../src/link/client/index.ts';
 import { commitOffsets } from './compare.ts';
+import { overlaps } from './clients.ts';
 import { eventually, gaps, groupOffsets, javaMember, produce, type GroupMember, type Range } from '../compat/groups/members.ts';
 
 const TOPIC = 'moving';
@@ -24,12 +25,6 @@ after(async () => {
   await strait?.stop();
   await kafka?.stop();
 });
-
-function overlaps(a: Map<number, Range[]>, b: Map<number, Range[]>): string[] {
-  const out: string[] = [];
-  for (const [p, ra] of a) for (const [lo, hi] of ra) for (const [lo2, hi2] of b.get(p) ?? []) if (lo <= hi2 && lo2 <= hi) out.push(`p${p}: [${lo},${hi}] and [${lo2},${hi2}]`);
-  return out;
-}
 
 test('a VerifiableConsumer group moves from Kafka to Strait mid-topic: zero lost, zero duplicated', async () => {
   [kafka, strait] = await Promise.all([

@@ -5,11 +5,11 @@
 // the promotion, and the producer sees no error.
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { kafkaLibsDir, log4jConfigPath, startApacheKafka, type KafkaHandle } from '../compat/harness.ts';
+import { startApacheKafka, type KafkaHandle } from '../compat/harness.ts';
 import { readTopic } from '../compat/txn-client.ts';
-import { GroupMember } from '../compat/groups/members.ts';
+import type { GroupMember } from '../compat/groups/members.ts';
+import { verifiableProducer as sharedProducer } from './clients.ts';
 import { startTestBroker, type TestBroker } from '../helpers/broker.ts';
 import { KafkaClient } from '../../src/link/client/index.ts';
 
@@ -26,32 +26,8 @@ after(async () => {
   await kafka?.stop();
 });
 
-/** Apache Kafka's VerifiableProducer (idempotent: acks=all, Kafka 4.x defaults), values "prefix.N". */
 function verifiableProducer(name: string, bootstrap: string, count: number, throughput: number, prefix: number): GroupMember {
-  const javaHome = process.env['JAVA_HOME'];
-  const p = new GroupMember(name, javaHome ? join(javaHome, 'bin', 'java') : 'java', [
-    '-XX:+UseSerialGC',
-    '-XX:TieredStopAtLevel=1',
-    '-Xmx192m',
-    `-Dlog4j2.configurationFile=${log4jConfigPath}`,
-    '-cp',
-    join(kafkaLibsDir, '*'),
-    'org.apache.kafka.tools.VerifiableProducer',
-    '--bootstrap-server',
-    bootstrap,
-    '--topic',
-    TOPIC,
-    '--max-messages',
-    String(count),
-    '--throughput',
-    String(throughput),
-    '--acks',
-    '-1',
-    '--repeating-keys',
-    '30',
-    '--value-prefix',
-    String(prefix),
-  ]);
+  const p = sharedProducer(name, bootstrap, TOPIC, count, throughput, prefix);
   procs.push(p);
   return p;
 }

@@ -1,0 +1,40 @@
+// Java test clients the link tests run as separate processes: Apache Kafka's VerifiableProducer
+// (idempotent, acks=all) with JSON events, and checks over what VerifiableConsumers consumed.
+import { join } from 'node:path';
+import { kafkaLibsDir, log4jConfigPath } from '../compat/harness.ts';
+import { GroupMember, type Range } from '../compat/groups/members.ts';
+
+/** Apache Kafka's VerifiableProducer (idempotent: acks=all, Kafka 4.x defaults), values "prefix.N". */
+export function verifiableProducer(name: string, bootstrap: string, topic: string, count: number, throughput: number, prefix: number): GroupMember {
+  const javaHome = process.env['JAVA_HOME'];
+  return new GroupMember(name, javaHome ? join(javaHome, 'bin', 'java') : 'java', [
+    '-XX:+UseSerialGC',
+    '-XX:TieredStopAtLevel=1',
+    '-Xmx192m',
+    `-Dlog4j2.configurationFile=${log4jConfigPath}`,
+    '-cp',
+    join(kafkaLibsDir, '*'),
+    'org.apache.kafka.tools.VerifiableProducer',
+    '--bootstrap-server',
+    bootstrap,
+    '--topic',
+    topic,
+    '--max-messages',
+    String(count),
+    '--throughput',
+    String(throughput),
+    '--acks',
+    '-1',
+    '--repeating-keys',
+    '30',
+    '--value-prefix',
+    String(prefix),
+  ]);
+}
+
+/** Offset ranges consumed on both sides: each is a record read twice. */
+export function overlaps(a: Map<number, Range[]>, b: Map<number, Range[]>): string[] {
+  const out: string[] = [];
+  for (const [p, ra] of a) for (const [lo, hi] of ra) for (const [lo2, hi2] of b.get(p) ?? []) if (lo <= hi2 && lo2 <= hi) out.push(`p${p}: [${lo},${hi}] and [${lo2},${hi2}]`);
+  return out;
+}
