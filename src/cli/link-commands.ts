@@ -2,7 +2,7 @@
 // (docs/http-api.md). The command only parses flags, sends one request and prints the answer;
 // every check of a link's settings happens in the broker, so the CLI and the API say the same.
 import { readFileSync } from 'node:fs';
-import type { GroupSyncStatus, LinkDescription, MirrorStatus, PromotionReport } from '../link/service.ts';
+import type { GroupSyncStatus, LinkDescription, MirrorStatus, PromotionReport, ReverseCopierStatus, ReverseReport } from '../link/service.ts';
 
 export const DEFAULT_ADMIN_URL = 'http://127.0.0.1:9095';
 /** How long a request may take before the CLI gives up (promote waits as long as asked, plus this). */
@@ -20,6 +20,10 @@ Commands:
   mirror NAME TOPIC                                 Mirror one source topic (auto-create does it for matching topics).
   promote NAME [--topic T]… [--timeout-ms N]        Wait for the mirrors to catch up, then make them writable.
   failover NAME [--topic T]…                        Make mirrors writable now, whatever they lack (source lost).
+  reverse NAME [--topic T]… [--wait-ms N]           Rollback after promotion: copy what was written to the promoted
+                                                    topics back to the source at the same offsets, with group
+                                                    offsets; --wait-ms waits until the copy has caught up.
+  reverse NAME --stop [--topic T]…                  Stop copying back.
 
 Options for create:
   --bootstrap HOST:PORT[,…]   Source bootstrap servers (repeatable).
@@ -331,6 +335,28 @@ function mirrorLines(m: MirrorStatus): string[] {
     const lp = m.lastPromotion;
     lines.push(`  last ${lp.state === 'failed-over' ? 'failover' : 'promotion'}: ${lp.state}, loss window ${lp.lossWindowRecords} records, ${lp.abortedTransactions} transactions aborted, ${lp.groupsSynced} groups synced`);
   }
+  if (m.reverse) lines.push(...reverseLines(m.reverse).map((l) => `  ${l}`));
+  else if (m.reversing) lines.push('  copy back to the source: requested, not running (the link is paused)');
+  return lines;
+}
+
+/** A reverse copy's progress: per partition, then notes, offset map size and groups. */
+function reverseLines(st: ReverseCopierStatus): string[] {
+  const lines = [`copy back to the source: ${st.state}, offsets ${st.offsetsIdentical ? 'identical' : 'differ (see the offset map)'}`];
+  lines.push(
+    ...table(
+      ['PARTITION', 'STATE', 'FROM', 'NEXT', 'SOURCE NEXT', 'LAG RECORDS', 'RECORDS COPIED', 'SKIPPED', 'ERROR'],
+      st.partitions.map((p) => [p.partition, p.state, p.fromOffset, p.nextOffset, p.kafkaNextOffset, p.lagRecords, p.recordsCopied, p.offsetsSkipped, p.error ?? '-']),
+      '  ',
+    ),
+  );
+  for (const p of st.partitions) {
+    if (p.offsetMapEntries > 0) lines.push(`  partition ${p.partition}: ${p.offsetMapEntries} runs of records at other offsets on the source (--json shows the latest)`);
+    for (const n of p.notes) lines.push(`  partition ${p.partition}: ${n}`);
+  }
+  if (st.groups.length > 0) {
+    lines.push(...table(['GROUP', 'STATE', 'OFFSETS COPIED', 'HELD BACK', 'LAST SYNC', 'ERROR'], st.groups.map((g) => [g.groupId, g.state, g.offsetsCopied, g.heldBack, when(g.lastSyncMs), g.error ?? '-']), '  '));
+  }
   return lines;
 }
 
@@ -374,6 +400,36 @@ function promotionText(r: PromotionReport): string {
   const lost = r.topics.reduce((n, t) => n + t.lossWindowRecords, 0);
   if (lost > 0) lines.push('', `warning: the source held up to ${lost} records that were not mirrored before the failover`);
   return lines.join('\n') + '\n';
+}
+
+function reverseText(r: ReverseReport, stopped: boolean): string {
+  const lines: string[] = [];
+  for (const t of r.topics) {
+    if (stopped) lines.push(`${t.topic}: no longer copied back to the source`);
+    else if (t.status) lines.push(`${t.topic}:`, ...reverseLines(t.status).map((l) => `  ${l}`));
+    else lines.push(`${t.topic}: copy back to the source requested; it runs while link ${r.link} is active`);
+  }
+  return lines.join('\n') + '\n';
+}
+
+/** Polls the link until every partition copied back has caught up; throws when one stopped or on timeout. */
+async function waitForReverse(api: AdminApi, name: string, topics: string[], timeoutMs: number): Promise<ReverseReport> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const link = (await api.request('GET', linkPath(name))) as LinkDescription;
+    const mirrors = link.mirrors.filter((m) => topics.includes(m.topic));
+    const parts = mirrors.flatMap((m) => (m.reverse?.partitions ?? []).map((p) => ({ topic: m.topic, ...p })));
+    const stopped = parts.filter((p) => p.state === 'stopped');
+    if (stopped.length > 0) throw new CommandError(`the copy back stopped for ${stopped.map((p) => `${p.topic}-${p.partition}: ${p.error}`).join('; ')}`);
+    const running = mirrors.every((m) => m.reverse !== null);
+    const behind = parts.filter((p) => p.state !== 'caught-up' || p.lagRecords > 0);
+    if (running && behind.length === 0) return { link: name, topics: mirrors.map((m) => ({ topic: m.topic, reversing: m.reversing, status: m.reverse })) };
+    if (Date.now() >= deadline) {
+      const why = running ? behind.map((p) => `${p.topic}-${p.partition}: ${p.lagRecords} behind${p.error ? ` (${p.error})` : ''}`).join(', ') : `link ${name} is not active`;
+      throw new CommandError(`the copy back did not catch up within ${timeoutMs} ms: ${why}`);
+    }
+    await new Promise((r) => setTimeout(r, 500));
+  }
 }
 
 // ---- commands ----
@@ -486,6 +542,20 @@ const COMMANDS: Record<string, CommandDef> = {
       const report = (await api.request('POST', linkPath(p.args[0]!, '/failover'), topicsOption(p), null)) as PromotionReport;
       if (p.flags.has('json')) return out.json(report);
       out.line(promotionText(report).trimEnd());
+    },
+  },
+  reverse: {
+    args: ['NAME'],
+    options: { ...JSON_OPTION, topic: 'list', stop: 'flag', 'wait-ms': 'value' },
+    run: async (p, api, out) => {
+      const stop = p.flags.has('stop');
+      const raw = p.values['wait-ms'];
+      if (raw !== undefined && stop) throw new UsageError('--wait-ms waits for a copy to catch up; it makes no sense with --stop');
+      if (raw !== undefined && !/^\d+$/.test(raw)) throw new UsageError(`--wait-ms must be a whole number of milliseconds, got '${raw}'`);
+      let report = (await api.request('POST', linkPath(p.args[0]!, stop ? '/reverse/stop' : '/reverse'), topicsOption(p))) as ReverseReport;
+      if (raw !== undefined) report = await waitForReverse(api, p.args[0]!, report.topics.map((t) => t.topic), Number(raw));
+      if (p.flags.has('json')) return out.json(report);
+      out.line(reverseText(report, stop).trimEnd());
     },
   },
 };

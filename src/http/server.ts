@@ -6,7 +6,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { StraitError } from '../common/errors.ts';
 import type { Logger } from '../common/logger.ts';
-import type { LinkDescription, LinkService, PromoteOptions } from '../link/service.ts';
+import type { LinkDescription, LinkService, PromoteOptions, ReverseOptions } from '../link/service.ts';
 import { redactedSpec } from '../link/spec.ts';
 import { formatPrometheus, processMetrics, PROMETHEUS_CONTENT_TYPE } from './metrics.ts';
 
@@ -46,6 +46,7 @@ const STATUS_OF_CODE: Record<string, number> = {
   STRAIT_MIRROR_EXISTS: 409,
   STRAIT_MIRROR_STATE: 409,
   STRAIT_LINK_INVALID: 400,
+  STRAIT_REVERSE_INVALID: 409,
   STRAIT_PROMOTE_TIMEOUT: 504,
   STRAIT_LINK_SOURCE_UNAVAILABLE: 503,
   // The API's own.
@@ -115,6 +116,15 @@ function promoteOptions(body: unknown, kind: 'promote' | 'failover'): PromoteOpt
   return options;
 }
 
+function reverseOptions(body: unknown, what: string): ReverseOptions {
+  const b = objectBody(body, ['topics'], what);
+  if (b.topics === undefined) return {};
+  if (!Array.isArray(b.topics) || b.topics.length === 0 || b.topics.some((t) => typeof t !== 'string' || t === '')) {
+    throw badRequest('topics must be a non-empty list of topic names (leave it out for every promoted topic of the link)');
+  }
+  return { topics: b.topics as string[] };
+}
+
 /** Whatever the link service answers, the SASL password and TLS key never leave the broker. */
 function shown(link: LinkDescription): LinkDescription {
   return { ...link, spec: redactedSpec(link.spec) };
@@ -167,6 +177,8 @@ function routes(links: LinkService, brokerInfo: () => object): Route[] {
     },
     { pattern: /^\/v1\/links\/([^/]+)\/promote$/, methods: { POST: async (ctx) => json(200, await links.promote(name(ctx), promoteOptions(ctx.body, 'promote'))) } },
     { pattern: /^\/v1\/links\/([^/]+)\/failover$/, methods: { POST: async (ctx) => json(200, await links.failover(name(ctx), promoteOptions(ctx.body, 'failover'))) } },
+    { pattern: /^\/v1\/links\/([^/]+)\/reverse$/, methods: { POST: async (ctx) => json(200, await links.reverse(name(ctx), reverseOptions(ctx.body, 'reverse'))) } },
+    { pattern: /^\/v1\/links\/([^/]+)\/reverse\/stop$/, methods: { POST: async (ctx) => json(200, await links.stopReverse(name(ctx), reverseOptions(ctx.body, 'reverse stop'))) } },
     {
       pattern: /^\/metrics$/,
       methods: {

@@ -1,8 +1,9 @@
 // The link manager: every link of this broker, its client to the source cluster, its mirror fetcher
 // and its periodic syncs (topics, partitions and configs; group offsets; ACLs), plus promotion and
-// failover. Links and mirror topics live in metadata, so after a restart (or kill -9) everything
-// resumes from there: each mirror partition goes on from its own log end, checked against the
-// source's leader epochs first.
+// failover, and the reverse copy of promoted topics back to the source (rollback). Links and mirror
+// topics live in metadata, so after a restart (or kill -9) everything resumes from there: each mirror
+// partition goes on from its own log end, checked against the source's leader epochs first; a
+// reverse copy starts again from the promotion point and adopts what it finds already copied.
 import type { Logger } from '../common/logger.ts';
 import { StraitError } from '../common/errors.ts';
 import { Jobs } from '../common/jobs.ts';
@@ -29,7 +30,10 @@ import type {
   MirrorStatus,
   PromoteOptions,
   PromotionReport,
+  ReverseOptions,
+  ReverseReport,
 } from './service.ts';
+import { ReverseCopier } from './reverse-copier.ts';
 import { matcher, parseLinkSpec, redactedSpec } from './spec.ts';
 import type { LinkSpec, LinkSpecInput } from './spec.ts';
 import { mirrorConfigs, sameConfigs } from './topic-sync.ts';
@@ -60,7 +64,18 @@ interface Mirror {
   record: MirrorRecord;
   /** Source configs Strait could not take (unknown or invalid here), with why. */
   skippedConfigs: { name: string; reason: string }[];
+  /** The reverse copy while it runs (record.reverse set and the link active). */
+  reverse?: ReverseCopier | null;
 }
+
+/** What MirrorRecord.reverse holds. */
+interface ReverseRecord {
+  /** Per partition, where the copy starts: the promotion's end offset. */
+  fromOffsets: Record<string, number>;
+  startedAtMs: number;
+}
+
+const PROMOTED: readonly string[] = ['promoted', 'failed-over'];
 
 /** One link at run time. */
 class Link {
@@ -303,6 +318,39 @@ export class LinkManager implements LinkService {
     }
   }
 
+  async reverse(name: string, options: ReverseOptions = {}): Promise<ReverseReport> {
+    const link = this.get(name);
+    return link.serial(async () => {
+      const mirrors = this.selectPromoted(link, options.topics, false);
+      await this.checkReverseTarget(link, mirrors.filter((m) => !m.record.reverse));
+      for (const m of mirrors) {
+        if (m.record.reverse) continue;
+        const promotion = JSON.parse(m.record.lastPromotion!) as PromotionReport['topics'][number];
+        const reverse: ReverseRecord = { fromOffsets: Object.fromEntries(promotion.partitions.map((p) => [String(p.partition), p.endOffset])), startedAtMs: Date.now() };
+        m.record = { ...m.record, reverse: JSON.stringify(reverse), updatedAtMs: Date.now() };
+        await this.o.store.saveMirror(m.record);
+        this.o.log.info('reverse copy requested', { link: name, topic: this.topicName(m.record), fromOffsets: reverse.fromOffsets });
+        if (link.jobs) this.startReverse(link, m);
+      }
+      return this.reverseReport(link, mirrors);
+    });
+  }
+
+  async stopReverse(name: string, options: ReverseOptions = {}): Promise<ReverseReport> {
+    const link = this.get(name);
+    return link.serial(async () => {
+      const mirrors = this.selectPromoted(link, options.topics, true);
+      for (const m of mirrors) {
+        if (!m.record.reverse) continue;
+        await this.stopReverseCopier(m);
+        m.record = { ...m.record, reverse: null, updatedAtMs: Date.now() };
+        await this.o.store.saveMirror(m.record);
+        this.o.log.info('reverse copy stopped by request', { link: name, topic: this.topicName(m.record) });
+      }
+      return this.reverseReport(link, mirrors);
+    });
+  }
+
   metrics(): MetricSample[] {
     const out: MetricSample[] = [];
     const now = Date.now();
@@ -321,6 +369,17 @@ export class LinkManager implements LinkService {
       }
       for (const g of link.groupStatus.values()) {
         out.push({ name: 'strait_link_group_offsets_synced_total', help: 'Committed offsets copied from the source group.', type: 'counter', labels: { link: link.record.name, group: g.groupId }, value: g.offsetsSynced });
+      }
+      for (const m of link.mirrors.values()) {
+        const st = m.reverse?.status();
+        if (!st) continue;
+        out.push({ name: 'strait_reverse_offsets_identical', help: '1 while every record copied back sits at its Strait offset on the source.', type: 'gauge', labels: { link: link.record.name, topic: st.topic }, value: st.offsetsIdentical ? 1 : 0 });
+        for (const p of st.partitions) {
+          const labels = { link: link.record.name, topic: st.topic, partition: String(p.partition) };
+          out.push({ name: 'strait_reverse_lag_records', help: 'Offsets of the promoted partition not yet copied back to the source.', type: 'gauge', labels, value: p.lagRecords });
+          out.push({ name: 'strait_reverse_records_copied_total', help: 'Records copied back to the source since the reverse copy (re)started.', type: 'counter', labels, value: p.recordsCopied });
+          out.push({ name: 'strait_reverse_partition_error', help: '1 while the reverse copy of the partition is retrying or stopped.', type: 'gauge', labels, value: p.state === 'retrying' || p.state === 'stopped' ? 1 : 0 });
+        }
       }
     }
     return out;
@@ -433,12 +492,14 @@ export class LinkManager implements LinkService {
     jobs.add('link-metadata-sync', link.spec.metadataSyncIntervalMs, () => link.serial(() => this.syncMetadata(link)));
     jobs.add('link-group-sync', link.spec.groupSyncIntervalMs, () => this.syncGroups(link));
     if (link.spec.aclSync && this.o.syncAcls) jobs.add('link-acl-sync', link.spec.aclSyncIntervalMs, () => this.syncAcls(link));
+    for (const m of link.mirrors.values()) if (m.record.reverse) this.startReverse(link, m);
   }
 
   private async halt(link: Link): Promise<void> {
     await link.jobs?.stop();
     link.jobs = null;
     await link.fetcher.stop();
+    for (const m of link.mirrors.values()) await this.stopReverseCopier(m);
   }
 
   private async saveState(link: Link, state: LinkState): Promise<void> {
@@ -529,7 +590,7 @@ export class LinkManager implements LinkService {
     );
     if (!created.topic) throw new StraitError('STRAIT_MIRROR_EXISTS', `cannot create mirror topic '${sourceTopic}': ${created.errorMessage}`);
     // No await between the topic's creation and this point: no client can write to it first.
-    const record: MirrorRecord = { topicId: created.topic.topicId, linkName: link.record.name, sourceTopic, state: 'mirroring', lastPromotion: null, updatedAtMs: Date.now() };
+    const record: MirrorRecord = { topicId: created.topic.topicId, linkName: link.record.name, sourceTopic, state: 'mirroring', lastPromotion: null, reverse: null, updatedAtMs: Date.now() };
     const mirror: Mirror = { record, skippedConfigs: synced.skipped };
     link.mirrors.set(sourceTopic, mirror);
     this.attach(link, record);
@@ -577,6 +638,82 @@ export class LinkManager implements LinkService {
     link.aclsSynced = result.synced;
     link.aclSyncNote = result.securityDisabled ? 'the source has no authorizer: no ACLs to sync' : null;
     link.lastAclSyncMs = Date.now();
+  }
+
+  /** Promoted (or failed-over) topics of the link; `reversing` picks, when none are named, those being copied back. */
+  private selectPromoted(link: Link, topics: string[] | undefined, reversing: boolean): Mirror[] {
+    if (!topics || topics.length === 0) {
+      const all = [...link.mirrors.values()].filter((m) => PROMOTED.includes(m.record.state) && (!reversing || m.record.reverse !== null));
+      if (all.length === 0) {
+        throw new StraitError('STRAIT_MIRROR_STATE', reversing ? `link '${link.record.name}' copies no topic back` : `link '${link.record.name}' has no promoted topic to copy back (promote first)`);
+      }
+      return all;
+    }
+    return topics.map((t) => {
+      const m = link.mirrors.get(t);
+      if (!m) throw new StraitError('STRAIT_MIRROR_NOT_FOUND', `link '${link.record.name}' does not mirror topic '${t}'`);
+      if (!PROMOTED.includes(m.record.state)) throw new StraitError('STRAIT_MIRROR_STATE', `topic '${t}' is ${m.record.state}: only a promoted topic is copied back (promote it first)`);
+      return m;
+    });
+  }
+
+  /**
+   * The source must still have each topic with at least the partitions promoted, and Strait no more
+   * partitions than were promoted (a partition added since has no promotion point to start from).
+   */
+  private async checkReverseTarget(link: Link, mirrors: Mirror[]): Promise<void> {
+    if (mirrors.length === 0) return;
+    let md;
+    try {
+      md = await link.client.metadata({ topics: mirrors.map((m) => m.record.sourceTopic), timeoutMs: SOURCE_CHECK_TIMEOUT_MS });
+    } catch (err) {
+      throw new StraitError('STRAIT_LINK_SOURCE_UNAVAILABLE', `cannot reach the source cluster of link '${link.record.name}' to copy back to it: ${(err as Error).message}`);
+    }
+    for (const m of mirrors) {
+      const name = this.topicName(m.record);
+      const promoted = (JSON.parse(m.record.lastPromotion!) as PromotionReport['topics'][number]).partitions.length;
+      const here = this.o.catalog.byId(m.record.topicId)?.partitionCount ?? 0;
+      const there = md.topics.get(m.record.sourceTopic);
+      if (!there) {
+        const code = md.topicErrors.get(m.record.sourceTopic);
+        throw new StraitError('STRAIT_REVERSE_INVALID', `the source has no topic '${m.record.sourceTopic}' to copy '${name}' back to${code !== undefined ? ` (error ${code})` : ''}`);
+      }
+      if (there.partitions.length < promoted) {
+        throw new StraitError('STRAIT_REVERSE_INVALID', `the source's '${m.record.sourceTopic}' has ${there.partitions.length} partitions, fewer than the ${promoted} promoted`);
+      }
+      if (here > promoted) {
+        throw new StraitError('STRAIT_REVERSE_INVALID', `'${name}' has ${here} partitions on Strait but had ${promoted} when promoted: partitions added since have no promotion point, so they cannot be copied back at the same offsets`);
+      }
+    }
+  }
+
+  private startReverse(link: Link, m: Mirror): void {
+    if (m.reverse) return;
+    const topic = this.o.catalog.byId(m.record.topicId);
+    if (!topic) return;
+    const r = JSON.parse(m.record.reverse!) as ReverseRecord;
+    m.reverse = new ReverseCopier({
+      linkName: link.record.name,
+      client: link.client,
+      logs: this.o.logs,
+      topic,
+      fromOffsets: new Map(Object.entries(r.fromOffsets).map(([p, o]) => [Number(p), o])),
+      groups: this.o.groups,
+      acceptGroup: matcher(link.spec.groups),
+      log: this.o.log.child({ component: 'reverse-copier', link: link.record.name }),
+      groupSyncIntervalMs: link.spec.groupSyncIntervalMs,
+    });
+    m.reverse.start();
+  }
+
+  private async stopReverseCopier(m: Mirror): Promise<void> {
+    const copier = m.reverse;
+    m.reverse = null;
+    await copier?.stop();
+  }
+
+  private reverseReport(link: Link, mirrors: Mirror[]): ReverseReport {
+    return { link: link.record.name, topics: mirrors.map((m) => ({ topic: this.topicName(m.record), reversing: m.record.reverse !== null, status: m.reverse?.status() ?? null })) };
   }
 
   private selectMirrors(link: Link, topics: string[] | undefined): Mirror[] {
@@ -703,6 +840,8 @@ export class LinkManager implements LinkService {
       partitions,
       lagRecords: partitions.reduce((n, p) => n + p.lagRecords, 0),
       lastPromotion: m.record.lastPromotion ? JSON.parse(m.record.lastPromotion) : null,
+      reversing: m.record.reverse !== null,
+      reverse: m.reverse?.status() ?? null,
     };
   }
 }

@@ -1,6 +1,9 @@
 // What the broker offers about links to the HTTP API, the CLI and the console: the operations and
 // the shapes they answer with. The link manager (link-manager.ts) implements it.
 import type { LinkSpec, LinkSpecInput } from './spec.ts';
+import type { ReverseCopierStatus } from './reverse-copier.ts';
+
+export type { CopyKind, ReverseCopierStatus, ReverseGroupStatus, ReversePartitionStatus } from './reverse-copier.ts';
 
 export type LinkState = 'active' | 'paused';
 /** mirroring: fed by the link, read-only; promoted / failed-over: local writes, no longer fed. */
@@ -33,6 +36,10 @@ export interface MirrorStatus {
   lagRecords: number;
   /** The latest promote or failover report of this topic, when there was one. */
   lastPromotion: PromotionReport['topics'][number] | null;
+  /** True while the topic is copied back to the source (rollback after promotion), even if paused. */
+  reversing: boolean;
+  /** Progress of that copy while it runs; null when not reversing or while the link is paused. */
+  reverse: ReverseCopierStatus | null;
 }
 
 export interface GroupSyncStatus {
@@ -96,6 +103,17 @@ export interface PromotionReport {
   }[];
 }
 
+export interface ReverseOptions {
+  /** Promoted topics to copy back (or stop copying); every promoted topic of the link when left out. */
+  topics?: string[];
+}
+
+export interface ReverseReport {
+  link: string;
+  /** One entry per topic the request named (or every reversing topic); null progress while paused. */
+  topics: { topic: string; reversing: boolean; status: ReverseCopierStatus | null }[];
+}
+
 export interface MetricSample {
   name: string;
   help: string;
@@ -116,5 +134,12 @@ export interface LinkService {
   mirrorTopic(name: string, sourceTopic: string): Promise<MirrorStatus>;
   promote(name: string, options?: PromoteOptions): Promise<PromotionReport>;
   failover(name: string, options?: PromoteOptions): Promise<PromotionReport>;
+  /**
+   * Rollback after promotion: copies what was written to promoted topics since promotion back to
+   * the source cluster at the same offsets, and committed group offsets with them (reverse-copier.ts).
+   * Runs until stopped, across restarts; starting it again is a no-op.
+   */
+  reverse(name: string, options?: ReverseOptions): Promise<ReverseReport>;
+  stopReverse(name: string, options?: ReverseOptions): Promise<ReverseReport>;
   metrics(): MetricSample[];
 }

@@ -242,6 +242,11 @@ export interface MirrorRecord {
   state: string;
   /** JSON of the last promote/failover report of the topic, or null. */
   lastPromotion: string | null;
+  /**
+   * JSON of the reverse copy back to the source after promotion (where it starts per partition,
+   * when it was started), or null when the topic is not copied back.
+   */
+  reverse: string | null;
   updatedAtMs: number;
 }
 

@@ -263,6 +263,38 @@ test('link promote and failover send their topics and timeout and print the repo
   assert.match(json.stderr, /STRAIT_MIRROR_STATE/);
 });
 
+test('link reverse starts the copy back and prints its progress; --wait-ms fails with the lag; --stop stops it', async () => {
+  await createEast();
+  const early = await strait(['reverse', 'east']);
+  assert.equal(early.code, 1);
+  assert.match(early.stderr, /no promoted topic to copy back \(promote first\) \(STRAIT_MIRROR_STATE\)/);
+  await links.promote('east');
+  links.calls.length = 0;
+
+  const r = await strait(['reverse', 'east', '--topic', 'orders']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.deepEqual(links.calls, [{ op: 'reverse', args: ['east', { topics: ['orders'] }] }]);
+  assert.match(r.stdout, /^orders:\n  copy back to the source: running, offsets identical\n/);
+  // PARTITION STATE FROM NEXT SOURCE-NEXT LAG COPIED SKIPPED ERROR (the fake promoted at 100 and 205).
+  assert.deepEqual(row(r.stdout, '0'), ['0', 'caught-up', '100', '110', '110', '0', '10', '0', '-']);
+  assert.deepEqual(row(r.stdout, '1'), ['1', 'retrying', '205', '215', '215', '7', '10', '0', 'NOT_LEADER_OR_FOLLOWER']);
+  assert.deepEqual(row(r.stdout, 'billing'), ['billing', 'pending', '3', '1', '2026-01-02T03:06:00Z', '-']);
+
+  const d = await strait(['describe', 'east']);
+  assert.match(d.stdout, /orders: promoted, [^\n]*\n[\s\S]*last promotion[^\n]*\n    copy back to the source: running, offsets identical\n/);
+
+  const wait = await strait(['reverse', 'east', '--wait-ms', '700']);
+  assert.equal(wait.code, 1);
+  assert.match(wait.stderr, /the copy back did not catch up within 700 ms: orders-1: 7 behind \(NOT_LEADER_OR_FOLLOWER\)/);
+
+  const misuse = await strait(['reverse', 'east', '--stop', '--wait-ms', '5']);
+  assert.equal(misuse.code, 2);
+  const stop = await strait(['reverse', 'east', '--stop']);
+  assert.equal(stop.code, 0, stop.stderr);
+  assert.deepEqual(links.calls.at(-1), { op: 'stopReverse', args: ['east', {}] });
+  assert.equal(stop.stdout, 'orders: no longer copied back to the source\n');
+});
+
 test('link delete refuses while mirrors mirror, and deletes with --force', async () => {
   await createEast();
   const refused = await strait(['delete', 'east']);

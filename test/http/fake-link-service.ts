@@ -12,6 +12,9 @@ import type {
   MirrorStatus,
   PromoteOptions,
   PromotionReport,
+  ReverseCopierStatus,
+  ReverseOptions,
+  ReverseReport,
 } from '../../src/link/service.ts';
 
 export interface FakeCall {
@@ -123,6 +126,8 @@ export class FakeLinkService implements LinkService {
       partitions,
       lagRecords: partitions.reduce((n, p) => n + p.lagRecords, 0),
       lastPromotion: null,
+      reversing: false,
+      reverse: null,
     };
     link.mirrors.push(mirror);
     return structuredClone(mirror);
@@ -172,6 +177,33 @@ export class FakeLinkService implements LinkService {
     return structuredClone(report);
   }
 
+  async reverse(name: string, options?: ReverseOptions): Promise<ReverseReport> {
+    this.enter('reverse', name, options);
+    return this.reversal(name, options, true);
+  }
+
+  async stopReverse(name: string, options?: ReverseOptions): Promise<ReverseReport> {
+    this.enter('stopReverse', name, options);
+    return this.reversal(name, options, false);
+  }
+
+  private reversal(name: string, options: ReverseOptions | undefined, on: boolean): ReverseReport {
+    const link = this.get(name);
+    const promoted = (m: MirrorStatus) => m.state === 'promoted' || m.state === 'failed-over';
+    const chosen = options?.topics ?? link.mirrors.filter(promoted).map((m) => m.topic);
+    if (chosen.length === 0) throw new StraitError('STRAIT_MIRROR_STATE', `link '${name}' has no promoted topic to copy back (promote first)`);
+    const report: ReverseReport = { link: name, topics: [] };
+    for (const topic of chosen) {
+      const mirror = link.mirrors.find((m) => m.topic === topic);
+      if (mirror === undefined) throw new StraitError('STRAIT_MIRROR_NOT_FOUND', `link '${name}' does not mirror topic '${topic}'`);
+      if (!promoted(mirror)) throw new StraitError('STRAIT_MIRROR_STATE', `topic '${topic}' is ${mirror.state}: only a promoted topic is copied back (promote it first)`);
+      mirror.reversing = on;
+      mirror.reverse = on ? reverseStatus(name, mirror) : null;
+      report.topics.push({ topic, reversing: on, status: mirror.reverse });
+    }
+    return structuredClone(report);
+  }
+
   metrics(): MetricSample[] {
     const out: MetricSample[] = [];
     // Interleaved on purpose: lag, then state, per link; the exposition must group them by name.
@@ -185,4 +217,32 @@ export class FakeLinkService implements LinkService {
     }
     return [...out, ...this.extraMetrics];
   }
+}
+
+/** A reverse copy in progress: partition 0 caught up at the same offsets, partition 1 behind and retrying. */
+function reverseStatus(link: string, m: MirrorStatus): ReverseCopierStatus {
+  const from = (p: number) => m.lastPromotion?.partitions.find((x) => x.partition === p)?.endOffset ?? 0;
+  return {
+    link,
+    topic: m.topic,
+    state: 'running',
+    offsetsIdentical: true,
+    partitions: m.partitions.map((p) => ({
+      partition: p.partition,
+      state: p.partition === 0 ? 'caught-up' : 'retrying',
+      fromOffset: from(p.partition),
+      nextOffset: from(p.partition) + 10,
+      kafkaNextOffset: from(p.partition) + 10,
+      targetEndOffset: from(p.partition) + 10 + 7 * p.partition,
+      lagRecords: 7 * p.partition,
+      error: p.partition === 0 ? null : 'NOT_LEADER_OR_FOLLOWER',
+      batchesCopied: { identical: 2, 'without-producer-id': 1, 'committed-transaction': 0, renumbered: 0 },
+      recordsCopied: 10,
+      offsetsSkipped: 0,
+      offsetMap: [],
+      offsetMapEntries: 0,
+      notes: [],
+    })),
+    groups: [{ groupId: 'billing', state: 'pending', offsetsCopied: 3, heldBack: 1, error: null, lastSyncMs: Date.UTC(2026, 0, 2, 3, 6, 0) }],
+  };
 }

@@ -8,7 +8,7 @@ import { StraitError } from '../../src/common/errors.ts';
 import { createLogger } from '../../src/common/logger.ts';
 import { startHttpServer, HTTP_BODY_BYTES_MAX, formatPrometheus } from '../../src/http/index.ts';
 import type { HttpServerHandle } from '../../src/http/index.ts';
-import type { LinkDescription, MirrorStatus, PromotionReport } from '../../src/link/service.ts';
+import type { LinkDescription, MirrorStatus, PromotionReport, ReverseReport } from '../../src/link/service.ts';
 import { FakeLinkService } from './fake-link-service.ts';
 
 let links: FakeLinkService;
@@ -178,6 +178,38 @@ test('promote and failover pass their options through and answer the report', as
   const fr = f.body as PromotionReport;
   assert.equal(fr.kind, 'failover');
   assert.deepEqual(fr.topics.map((t) => [t.topic, t.state, t.lossWindowRecords]), [['payments', 'failed-over', 5]]);
+});
+
+test('reverse starts and stops the copy back of promoted topics; misspelt bodies and unpromoted topics are refused', async () => {
+  await call('POST', '/v1/links', spec);
+  await call('POST', '/v1/links/east/mirrors', { topic: 'orders' });
+  await call('POST', '/v1/links/east/mirrors', { topic: 'payments' });
+  const early = await call('POST', '/v1/links/east/reverse');
+  assert.equal(early.status, 409, 'nothing promoted yet');
+  assert.equal(errorOf(early).code, 'STRAIT_MIRROR_STATE');
+  await call('POST', '/v1/links/east/promote', { topics: ['orders'] });
+  const still = await call('POST', '/v1/links/east/reverse', { topics: ['payments'] });
+  assert.equal(still.status, 409);
+  assert.match(errorOf(still).message, /payments' is mirroring: only a promoted topic is copied back/);
+  for (const [body, message] of [
+    [{ topic: 'orders' }, /unknown field 'topic' in reverse \(known: topics\)/],
+    [{ topics: [] }, /topics must be a non-empty list/],
+  ] as const) {
+    const bad = await call('POST', '/v1/links/east/reverse', body);
+    assert.equal(bad.status, 400);
+    assert.match(errorOf(bad).message, message);
+  }
+  const r = await call('POST', '/v1/links/east/reverse', { topics: ['orders'] });
+  assert.equal(r.status, 200);
+  assert.deepEqual(links.calls.at(-1), { op: 'reverse', args: ['east', { topics: ['orders'] }] });
+  const report = r.body as ReverseReport;
+  assert.deepEqual(report.topics.map((t) => [t.topic, t.reversing, t.status?.partitions.length]), [['orders', true, 2]]);
+  const described = (await call('GET', '/v1/links/east')).body as LinkDescription;
+  assert.deepEqual(described.mirrors.map((m) => [m.topic, m.reversing]), [['orders', true], ['payments', false]]);
+  const stop = await call('POST', '/v1/links/east/reverse/stop');
+  assert.equal(stop.status, 200);
+  assert.deepEqual(links.calls.at(-1), { op: 'stopReverse', args: ['east', {}] });
+  assert.deepEqual((stop.body as ReverseReport).topics.map((t) => [t.topic, t.reversing]), [['orders', false]]);
 });
 
 test('promote and failover bodies: a misspelt field is refused rather than promoting every topic', async () => {

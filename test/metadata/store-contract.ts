@@ -181,4 +181,21 @@ export function metadataStoreContract(engine: string, open: () => Promise<{ stor
     assert.deepEqual(await again.acls(), []);
     await h.cleanup();
   });
+
+  test(`${engine}: mirror topics keep their state, last promotion and reverse copy across reopening`, async () => {
+    const h = await open();
+    const s = h.store;
+    const m = { topicId: randomKafkaUuid(), linkName: 'east', sourceTopic: 'orders', state: 'mirroring', lastPromotion: null, reverse: null, updatedAtMs: 1 };
+    await s.saveMirror(m);
+    assert.deepEqual(await s.mirrors(), [m]);
+    const promoted = { ...m, state: 'promoted', lastPromotion: '{"topic":"orders"}', reverse: '{"fromOffsets":{"0":12}}', updatedAtMs: 2 };
+    await s.saveMirror(promoted);
+    const again = await h.reopen();
+    assert.deepEqual(await again.mirrors(), [promoted], 'the update replaced the row and survived reopening');
+    await again.saveMirror({ ...promoted, reverse: null });
+    assert.equal((await again.mirrors())[0]!.reverse, null, 'a stopped reverse copy is cleared');
+    await again.deleteMirror(m.topicId);
+    assert.deepEqual(await again.mirrors(), []);
+    await h.cleanup();
+  });
 }

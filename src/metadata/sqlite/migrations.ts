@@ -183,4 +183,9 @@ export const SQLITE_MIGRATIONS: { version: number; description: string; sql: str
       );
     `,
   },
+  {
+    version: 8,
+    description: 'mirror topics: the reverse copy back to the source after promotion (rollback)',
+    sql: `ALTER TABLE mirror_topics ADD COLUMN reverse TEXT;`,
+  },
 ];

@@ -333,10 +333,10 @@ export class SqliteMetadataStore implements MetadataStore {
 
   async saveMirror(m: MirrorRecord): Promise<void> {
     this.stmt(
-      `INSERT INTO mirror_topics (topic_id, link_name, source_topic, state, last_promotion, updated_at_ms) VALUES (?, ?, ?, ?, ?, ?)
+      `INSERT INTO mirror_topics (topic_id, link_name, source_topic, state, last_promotion, reverse, updated_at_ms) VALUES (?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (topic_id) DO UPDATE SET link_name = excluded.link_name, source_topic = excluded.source_topic, state = excluded.state,
-         last_promotion = excluded.last_promotion, updated_at_ms = excluded.updated_at_ms`,
-    ).run(m.topicId, m.linkName, m.sourceTopic, m.state, m.lastPromotion, m.updatedAtMs);
+         last_promotion = excluded.last_promotion, reverse = excluded.reverse, updated_at_ms = excluded.updated_at_ms`,
+    ).run(m.topicId, m.linkName, m.sourceTopic, m.state, m.lastPromotion, m.reverse, m.updatedAtMs);
   }
 
   async deleteMirror(topicId: string): Promise<void> {
@@ -351,6 +351,7 @@ export class SqliteMetadataStore implements MetadataStore {
       sourceTopic: r.source_topic as string,
       state: r.state as string,
       lastPromotion: (r.last_promotion as string | null) ?? null,
+      reverse: (r.reverse as string | null) ?? null,
       updatedAtMs: r.updated_at_ms as number,
     }));
   }
