@@ -35,7 +35,8 @@ process.on('exit', () => {
 /** Exceptions that end an idempotent producer's session or mean the broker broke the sequence. */
 const fatalPattern = /OutOfOrderSequence|ProducerFenced|UnknownProducerId|InvalidProducerEpoch|DuplicateSequence|InvalidPidMapping|ClusterAuthorization|KafkaException: Cannot perform send|fatal/i;
 
-function writeIdempotentConfig(dir: string): string {
+/** Writes producer.properties for an idempotent producer that retries through broker restarts; answers its path. */
+export function writeIdempotentConfig(dir: string): string {
   const path = join(dir, 'producer.properties');
   writeFileSync(
     path,

@@ -4,8 +4,12 @@ import { join } from 'node:path';
 import { kafkaLibsDir, log4jConfigPath } from '../compat/harness.ts';
 import { GroupMember, type Range } from '../compat/groups/members.ts';
 
-/** Apache Kafka's VerifiableProducer (idempotent: acks=all, Kafka 4.x defaults), values "prefix.N". */
-export function verifiableProducer(name: string, bootstrap: string, topic: string, count: number, throughput: number, prefix: number): GroupMember {
+/**
+ * Apache Kafka's VerifiableProducer (acks=all), values "prefix.N". VerifiableProducer sets retries=0
+ * itself; `producerConfig` (a producer.properties path) overrides that, e.g. for an idempotent
+ * producer that retries through broker restarts (writeIdempotentConfig).
+ */
+export function verifiableProducer(name: string, bootstrap: string, topic: string, count: number, throughput: number, prefix: number, producerConfig?: string): GroupMember {
   const javaHome = process.env['JAVA_HOME'];
   return new GroupMember(name, javaHome ? join(javaHome, 'bin', 'java') : 'java', [
     '-XX:+UseSerialGC',
@@ -29,6 +33,7 @@ export function verifiableProducer(name: string, bootstrap: string, topic: strin
     '30',
     '--value-prefix',
     String(prefix),
+    ...(producerConfig ? ['--producer.config', producerConfig] : []),
   ]);
 }
 
