@@ -1,9 +1,9 @@
 // Rollback through the link, as an operator runs it, against a real Apache Kafka 4.3.1: `strait link
 // create`, `promote`, then `strait link reverse` while a live idempotent VerifiableProducer writes to
-// Strait and Strait is killed -9 twice; `reverse --wait-ms` returns once the copy has caught up. Then
-// every record written on Strait sits on Kafka at the same offset, the VerifiableConsumer group that
-// read part of the topic on Strait continues on Kafka with nothing lost or read twice, and /metrics
-// shows the copy caught up.
+// Strait and Strait is killed -9 (twice; STRAIT_REVERSE_KILLS sets how often); `reverse --wait-ms`
+// returns once the copy has caught up. Then every record written on Strait sits on Kafka at the same
+// offset, the VerifiableConsumer group that read part of the topic on Strait continues on Kafka with
+// nothing lost or read twice, and /metrics shows the copy caught up.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -22,7 +22,9 @@ import { writeIdempotentConfig } from '../faults/idempotent-kill.ts';
 
 const TOPIC = 'rollback-cli';
 const N = 3;
-const KILLS = 2;
+const KILLS = Number(process.env.STRAIT_REVERSE_KILLS ?? 2);
+/** Records the producer on Strait writes at 400/s: enough to outlast the kills (about 3 s each). */
+const RECORDS = 400 * (3 + KILLS * 3);
 const STRAIT_ARGS = ['--set', 'upload.interval.ms=300'];
 
 let kafka: KafkaNode;
@@ -66,7 +68,7 @@ async function endOffsets(client: KafkaClient): Promise<number[]> {
   });
 }
 
-test('strait link reverse copies a promoted topic back to Kafka at the same offsets through two kill -9 of Strait; the group moves back', async () => {
+test(`strait link reverse copies a promoted topic back to Kafka at the same offsets through ${KILLS} kill -9 of Strait; the group moves back`, async () => {
   const { response } = await source.sendRequest<any>('controller', ApiKey.CreateTopics, () => ({
     topics: [{ name: TOPIC, numPartitions: N, replicationFactor: 1, assignments: [], configs: [] }],
     timeoutMs: 30_000,
@@ -89,7 +91,7 @@ test('strait link reverse copies a promoted topic back to Kafka at the same offs
 
   // Clients on Strait now: a live idempotent producer (ids from Strait), and the copy back starts.
   const straitBootstrap = () => `127.0.0.1:${strait.port}`;
-  const producer = verifiableProducer('on-strait', straitBootstrap(), TOPIC, 2400, 400, 7, writeIdempotentConfig(workDir));
+  const producer = verifiableProducer('on-strait', straitBootstrap(), TOPIC, RECORDS, 400, 7, writeIdempotentConfig(workDir));
   procs.push(producer);
   await producer.waitFor('first acks', (e) => e.name === 'producer_send_success', 30_000);
   const started = await link('reverse', 'east');
@@ -105,7 +107,7 @@ test('strait link reverse copies a promoted topic back to Kafka at the same offs
   }
   await producer.waitFor('producer done', (e) => e.name === 'shutdown_complete', 90_000);
   const acked = producer.events.filter((e) => e.name === 'producer_send_success').length;
-  assert.equal(acked, 2400, 'every record acknowledged');
+  assert.equal(acked, RECORDS, 'every record acknowledged');
 
   // A group reads part of the topic on Strait (from the start) and commits.
   const onStrait = javaMember('movers-on-strait', { bootstrap: straitBootstrap(), topic: TOPIC, groupId: 'movers', protocol: 'classic', maxMessages: 1200 });
@@ -117,7 +119,7 @@ test('strait link reverse copies a promoted topic back to Kafka at the same offs
   assert.equal(waited.code, 0, waited.stderr);
   const local = new KafkaClient({ bootstrap: straitBootstrap() });
   const straitEnds = await endOffsets(local);
-  assert.deepEqual(straitEnds.reduce((a, b) => a + b, 0), 600 + 2400, 'Strait holds every record once');
+  assert.deepEqual(straitEnds.reduce((a, b) => a + b, 0), 600 + RECORDS, 'Strait holds every record once');
   const status = JSON.parse(waited.stdout).topics[0].status;
   assert.equal(status.offsetsIdentical, true);
   assert.deepEqual(status.partitions.map((p: any) => [p.nextOffset, p.kafkaNextOffset, p.lagRecords, p.error]), straitEnds.map((e) => [e, e, 0, null]));
