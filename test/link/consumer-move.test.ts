@@ -10,7 +10,7 @@ import { startTestBroker, type TestBroker } from '../helpers/broker.ts';
 import { KafkaClient } from '../../src/link/client/index.ts';
 import { commitOffsets } from './compare.ts';
 import { overlaps } from './clients.ts';
-import { eventually, gaps, groupOffsets, javaMember, produce, type GroupMember, type Range } from '../compat/groups/members.ts';
+import { eventually, gaps, mergeRanges, groupOffsets, javaMember, produce, type GroupMember } from '../compat/groups/members.ts';
 
 const TOPIC = 'moving';
 const PARTITIONS = 3;
@@ -62,8 +62,7 @@ test('a VerifiableConsumer group moves from Kafka to Strait mid-topic: zero lost
   assert.equal(onStrait.count(), RECORDS / 2);
   assert.deepEqual(onStrait.failedCommits(), []);
 
-  const both = new Map<number, Range[]>();
-  for (const m of [onKafka, onStrait]) for (const [p, rs] of m.consumed()) both.set(p, [...(both.get(p) ?? []), ...rs]);
+  const both = mergeRanges([onKafka, onStrait]);
   assert.deepEqual(gaps(both, onSource.end), [], 'no record lost');
   assert.deepEqual(overlaps(onKafka.consumed(), onStrait.consumed()), [], 'no record read on both sides');
   const done = await groupOffsets(straitBootstrap, 'movers', TOPIC, PARTITIONS);
