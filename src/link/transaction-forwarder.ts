@@ -54,24 +54,30 @@ export class TransactionForwarder {
   /** The source's response, or null once the ids are Strait's (the caller handles the request). */
   async forward(apiKey: number, version: number, transactionalId: string, req: any): Promise<object | null> {
     if (this.ended) return null;
-    if (apiKey === ApiKey.AddPartitionsToTxn && !this.ongoing.has(transactionalId) && this.gate) {
+    const starts = (apiKey === ApiKey.AddPartitionsToTxn || apiKey === ApiKey.AddOffsetsToTxn) && !this.ongoing.has(transactionalId);
+    if (starts && this.gate) {
       await this.gate.promise;
       if (this.ended) return null;
     }
+    // A transaction counts as under way from the moment its first request leaves, not when the source
+    // answers: a promotion that saw no transaction would otherwise switch the topics while this one
+    // begins at the source, and its writes would then reach a coordinator that never heard of it.
+    if (starts) this.ongoing.add(transactionalId);
     const group = apiKey === ApiKey.TxnOffsetCommit;
     let response: any;
     try {
       const coordinator = await this.client.findCoordinator(group ? req.groupId : transactionalId, group ? 'group' : 'transaction', { timeoutMs: 10_000 });
       ({ response } = await this.client.sendRequest<any>({ nodeId: coordinator.nodeId }, apiKey, () => req, { versionMin: version, versionMax: version, timeoutMs: 15_000 }));
     } catch {
+      if (starts) this.ongoing.delete(transactionalId);
       // Retriable for the client: it looks the coordinator up again and retries.
       return errorResponse(apiKey, req, ErrorCode.COORDINATOR_NOT_AVAILABLE);
     }
-    await this.track(apiKey, transactionalId, req, response);
+    await this.track(apiKey, transactionalId, req, response, starts);
     return response;
   }
 
-  private async track(apiKey: number, transactionalId: string, req: any, res: any): Promise<void> {
+  private async track(apiKey: number, transactionalId: string, req: any, res: any, starts: boolean): Promise<void> {
     switch (apiKey) {
       case ApiKey.InitProducerId:
         if (res.errorCode === ErrorCode.NONE) {
@@ -82,11 +88,12 @@ export class TransactionForwarder {
         }
         return;
       case ApiKey.AddPartitionsToTxn:
-        if (res.resultsByTopicV3AndBelow.every((t: any) => t.resultsByPartition.every((p: any) => p.partitionErrorCode === ErrorCode.NONE))) this.ongoing.add(transactionalId);
+      case ApiKey.AddOffsetsToTxn: {
+        const ok = apiKey === ApiKey.AddOffsetsToTxn ? res.errorCode === ErrorCode.NONE : res.resultsByTopicV3AndBelow.every((t: any) => t.resultsByPartition.every((p: any) => p.partitionErrorCode === ErrorCode.NONE));
+        // A refused first request began nothing at the source.
+        if (!ok && starts) this.ongoing.delete(transactionalId);
         return;
-      case ApiKey.AddOffsetsToTxn:
-        if (res.errorCode === ErrorCode.NONE) this.ongoing.add(transactionalId);
-        return;
+      }
       case ApiKey.TxnOffsetCommit: {
         const ok = new Set<string>();
         for (const t of res.topics) for (const p of t.partitions) if (p.errorCode === ErrorCode.NONE) ok.add(`${t.name}\u0000${p.partitionIndex}`);
@@ -112,7 +119,7 @@ export class TransactionForwarder {
     }
   }
 
-  /** Holds the start of new transactions (promotion); transactions under way go on. */
+  /** Holds the start of new transactions (promotion: their first AddPartitionsToTxn or AddOffsetsToTxn); transactions under way go on. */
   closeGate(): void {
     if (this.gate) return;
     let open!: () => void;

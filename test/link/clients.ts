@@ -37,6 +37,11 @@ export function verifiableProducer(name: string, bootstrap: string, topic: strin
   ]);
 }
 
+/** Records a VerifiableConsumer consumed, summed over its records_consumed events' partitions. */
+export function consumedCount(m: GroupMember): number {
+  return m.events.filter((e) => e.name === 'records_consumed').reduce((n, e) => n + e.partitions.reduce((k: number, p: { count: number }) => k + p.count, 0), 0);
+}
+
 /** Offset ranges consumed on both sides: each is a record read twice. */
 export function overlaps(a: Map<number, Range[]>, b: Map<number, Range[]>): string[] {
   const out: string[] = [];
