@@ -11,7 +11,7 @@ import { buildBatch } from '../../src/protocol/records/index.ts';
 import type { Compression } from '../../src/protocol/records/index.ts';
 import { compareTopic } from './compare.ts';
 
-const KILLS = Number(process.env.STRAIT_MIRROR_KILLS ?? 5);
+const KILLS = Number(process.env.STRAIT_TEST_MIRROR_KILLS ?? 5);
 const CODECS: Compression[] = ['none', 'lz4', 'zstd', 'gzip', 'snappy'];
 
 let kafka: KafkaNode;

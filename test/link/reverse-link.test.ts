@@ -1,6 +1,6 @@
 // Rollback through the link, as an operator runs it, against a real Apache Kafka 4.3.1: `strait link
 // create`, `promote`, then `strait link reverse` while a live idempotent VerifiableProducer writes to
-// Strait and Strait is killed -9 (twice; STRAIT_REVERSE_KILLS sets how often); `reverse --wait-ms`
+// Strait and Strait is killed -9 (twice; STRAIT_TEST_REVERSE_KILLS sets how often); `reverse --wait-ms`
 // returns once the copy has caught up. Then every record written on Strait sits on Kafka at the same
 // offset, the VerifiableConsumer group that read part of the topic on Strait continues on Kafka with
 // nothing lost or read twice, and /metrics shows the copy caught up.
@@ -22,7 +22,7 @@ import { writeIdempotentConfig } from '../faults/idempotent-kill.ts';
 
 const TOPIC = 'rollback-cli';
 const N = 3;
-const KILLS = Number(process.env.STRAIT_REVERSE_KILLS ?? 2);
+const KILLS = Number(process.env.STRAIT_TEST_REVERSE_KILLS ?? 2);
 /** Records the producer on Strait writes at 400/s: enough to outlast the kills (about 3 s each). */
 const RECORDS = 400 * (3 + KILLS * 3);
 const STRAIT_ARGS = ['--set', 'upload.interval.ms=300'];
