@@ -28,11 +28,11 @@ const ACTIVE_STATES = new Set(['stable', 'preparingrebalance', 'completingrebala
 /** One sync pass. `only` limits it to these groups (a promotion's final sync). */
 export async function syncGroupOffsets(c: GroupSyncContext, only?: readonly string[]): Promise<number> {
   const owned = new Set((await c.store.linkGroups(c.linkName)).filter((g) => g.state === ACTIVE).map((g) => g.groupId));
-  const groups = only ? null : (await c.client.listGroups()).filter((g) => g.protocolType === 'consumer' || g.protocolType === '');
-  const listed = groups ? groups.map((g) => g.groupId) : [...(only ?? [])];
+  // A final sync names its groups and leaves their gate as it is (no state: not active on the source).
+  const groups = only ? only.map((groupId) => ({ groupId, state: '' })) : (await c.client.listGroups()).filter((g) => g.protocolType === 'consumer' || g.protocolType === '');
   // A group with members on the source stays there as a whole; its state is re-read every pass.
-  const activeOnSource = new Set((groups ?? []).filter((g) => ACTIVE_STATES.has(g.state.toLowerCase())).map((g) => g.groupId));
-  const ids = listed.filter((id) => c.accept(id) && !owned.has(id));
+  const activeOnSource = new Set(groups.filter((g) => ACTIVE_STATES.has(g.state.toLowerCase())).map((g) => g.groupId));
+  const ids = groups.map((g) => g.groupId).filter((id) => c.accept(id) && !owned.has(id));
   for (const id of owned) c.status.set(id, { ...(c.status.get(id) ?? blank(id)), state: ACTIVE });
   if (ids.length === 0) return 0;
   const fetched = await c.client.offsetFetch(ids);

@@ -65,7 +65,7 @@ interface Mirror {
   /** Source configs Strait could not take (unknown or invalid here), with why. */
   skippedConfigs: { name: string; reason: string }[];
   /** The reverse copy while it runs (record.reverse set and the link active). */
-  reverse?: ReverseCopier | null;
+  reverse: ReverseCopier | null;
 }
 
 /** What MirrorRecord.reverse holds. */
@@ -144,7 +144,7 @@ export class LinkManager implements LinkService {
       for (const m of mirrors.filter((x) => x.linkName === rec.name)) {
         // A promotion interrupted by a crash had not switched the topic: it is still a mirror.
         if (m.state === 'promoting') m.state = 'mirroring';
-        link.mirrors.set(m.sourceTopic, { record: m, skippedConfigs: [] });
+        link.mirrors.set(m.sourceTopic, { record: m, skippedConfigs: [], reverse: null });
         if (m.state === 'mirroring') this.attach(link, m);
       }
     }
@@ -591,7 +591,7 @@ export class LinkManager implements LinkService {
     if (!created.topic) throw new StraitError('STRAIT_MIRROR_EXISTS', `cannot create mirror topic '${sourceTopic}': ${created.errorMessage}`);
     // No await between the topic's creation and this point: no client can write to it first.
     const record: MirrorRecord = { topicId: created.topic.topicId, linkName: link.record.name, sourceTopic, state: 'mirroring', lastPromotion: null, reverse: null, updatedAtMs: Date.now() };
-    const mirror: Mirror = { record, skippedConfigs: synced.skipped };
+    const mirror: Mirror = { record, skippedConfigs: synced.skipped, reverse: null };
     link.mirrors.set(sourceTopic, mirror);
     this.attach(link, record);
     await this.o.store.saveMirror(record);

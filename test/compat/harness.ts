@@ -211,6 +211,18 @@ function kafkaClasspath(): string {
   return join(kafkaLibsDir, '*');
 }
 
+/**
+ * The command line that runs a main class from Apache Kafka's jars as a test client process (a
+ * VerifiableProducer or VerifiableConsumer the test spawns and reads events from): quick start,
+ * quiet logs, `heap` of memory at most.
+ */
+export function kafkaJavaCommand(mainClass: string, args: string[], heap = '256m'): { command: string; args: string[] } {
+  return {
+    command: javaCommand(),
+    args: ['-XX:+UseSerialGC', '-XX:TieredStopAtLevel=1', `-Xmx${heap}`, `-Dlog4j2.configurationFile=${log4jConfigPath}`, '-cp', kafkaClasspath(), mainClass, ...args],
+  };
+}
+
 /** JVM flags that make a short-lived CLI tool start quickly and log quietly. */
 const cliJvmArgs = ['-XX:+UseSerialGC', '-XX:TieredStopAtLevel=1', '-Xshare:auto', '-Xmx256m'];
 

@@ -15,7 +15,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { kafkaLibsDir, log4jConfigPath, runCommand, startStrait, type MinioHandle, type StraitHandle } from '../compat/harness.ts';
+import { kafkaJavaCommand, runCommand, startStrait, type MinioHandle, type StraitHandle } from '../compat/harness.ts';
 import { RawClient } from '../helpers/raw-client.ts';
 import { ApiKey } from '../../src/protocol/generated/api-table.ts';
 import { S3Store } from '../../src/storage/objects/index.ts';
@@ -89,16 +89,7 @@ export class VerifiableProducer {
   private ackWaiters: { count: number; resolve: () => void }[] = [];
 
   constructor(bootstrap: string, topic: string, valuePrefix: number, configPath: string, throughput: number) {
-    const javaHome = process.env['JAVA_HOME'];
-    const java = javaHome !== undefined && javaHome !== '' ? join(javaHome, 'bin', 'java') : 'java';
-    const args = [
-      '-XX:+UseSerialGC',
-      '-XX:TieredStopAtLevel=1',
-      '-Xmx256m',
-      `-Dlog4j2.configurationFile=${log4jConfigPath}`,
-      '-cp',
-      join(kafkaLibsDir, '*'),
-      'org.apache.kafka.tools.VerifiableProducer',
+    const java = kafkaJavaCommand('org.apache.kafka.tools.VerifiableProducer', [
       '--bootstrap-server',
       bootstrap,
       '--topic',
@@ -111,8 +102,8 @@ export class VerifiableProducer {
       String(valuePrefix),
       '--command-config',
       configPath,
-    ];
-    this.child = spawn(java, args, { detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    ]);
+    this.child = spawn(java.command, java.args, { detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
     live.add(this.child);
     this.child.once('exit', () => live.delete(this.child));
     this.child.stdout?.on('data', (chunk: Buffer) => this.onStdout(chunk.toString()));

@@ -16,7 +16,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { kafkaLibsDir, log4jConfigPath, startStrait, type StraitHandle } from '../compat/harness.ts';
+import { kafkaJavaCommand, startStrait, type StraitHandle } from '../compat/harness.ts';
 import { createTopic, Random, readTopic, verify, type Ack } from './crash-produce.ts';
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
@@ -72,16 +72,7 @@ class IdempotentProducer {
   private pending = '';
 
   constructor(bootstrap: string, topic: string, configPath: string, throughput: number, messages: number) {
-    const javaHome = process.env['JAVA_HOME'];
-    const java = javaHome !== undefined && javaHome !== '' ? join(javaHome, 'bin', 'java') : 'java';
-    const args = [
-      '-XX:+UseSerialGC',
-      '-XX:TieredStopAtLevel=1',
-      '-Xmx256m',
-      `-Dlog4j2.configurationFile=${log4jConfigPath}`,
-      '-cp',
-      join(kafkaLibsDir, '*'),
-      'org.apache.kafka.tools.VerifiableProducer',
+    const java = kafkaJavaCommand('org.apache.kafka.tools.VerifiableProducer', [
       '--bootstrap-server', bootstrap,
       '--topic', topic,
       '--acks', '-1',
@@ -89,8 +80,8 @@ class IdempotentProducer {
       '--max-messages', String(messages),
       '--value-prefix', '1',
       '--command-config', configPath,
-    ];
-    this.child = spawn(java, args, { detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    ]);
+    this.child = spawn(java.command, java.args, { detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
     live.add(this.child);
     this.exited = new Promise((resolve) => {
       this.child.once('exit', (code) => {

@@ -8,7 +8,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { existsSync } from 'node:fs';
-import { cacheDir, kafkaLibsDir, log4jConfigPath, repoRoot, runJava, venvPython } from '../harness.ts';
+import { cacheDir, kafkaJavaCommand, repoRoot, runJava, venvPython } from '../harness.ts';
 import { RawClient } from '../../helpers/raw-client.ts';
 import { ApiKey } from '../../../src/protocol/generated/api-table.ts';
 
@@ -159,13 +159,6 @@ export class GroupMember {
 /** Apache Kafka's VerifiableConsumer (the Java client of Kafka 4.3.1). */
 export function javaMember(name: string, opts: MemberOptions): GroupMember {
   const args = [
-    '-XX:+UseSerialGC',
-    '-XX:TieredStopAtLevel=1',
-    '-Xmx192m',
-    `-Dlog4j2.configurationFile=${log4jConfigPath}`,
-    '-cp',
-    join(kafkaLibsDir, '*'),
-    'org.apache.kafka.tools.VerifiableConsumer',
     '--bootstrap-server',
     opts.bootstrap,
     '--topic',
@@ -183,8 +176,8 @@ export function javaMember(name: string, opts: MemberOptions): GroupMember {
   if (opts.instanceId) args.push('--group-instance-id', opts.instanceId);
   if (opts.assignmentStrategy) args.push('--assignment-strategy', opts.assignmentStrategy);
   if (opts.remoteAssignor) args.push('--group-remote-assignor', opts.remoteAssignor);
-  const javaHome = process.env['JAVA_HOME'];
-  return new GroupMember(name, javaHome ? join(javaHome, 'bin', 'java') : 'java', args);
+  const java = kafkaJavaCommand('org.apache.kafka.tools.VerifiableConsumer', args, '192m');
+  return new GroupMember(name, java.command, java.args);
 }
 
 export const franzGroupsPath = join(cacheDir, 'bin', 'franz-groups');
