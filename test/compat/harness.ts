@@ -12,6 +12,7 @@ import { createConnection, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { randomKafkaUuid } from '../../src/metadata/ids.ts';
 
 export const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 export const cacheDir = join(repoRoot, '.cache');
@@ -335,11 +336,6 @@ async function waitUntil(
   }
 }
 
-/** A Kafka cluster id: 16 random bytes in URL-safe base64, as kafka-storage random-uuid prints. */
-function randomClusterId(): string {
-  return randomBytes(16).toString('base64url');
-}
-
 /** Starts a single-node KRaft Apache Kafka (broker and controller in one JVM). About 3 to 6 s. */
 export async function startApacheKafka(options: StartKafkaOptions = {}): Promise<KafkaHandle> {
   const classpath = kafkaClasspath();
@@ -347,7 +343,7 @@ export async function startApacheKafka(options: StartKafkaOptions = {}): Promise
   const [port, controllerPort] = [await freePort(), await freePort()];
   const dir = await mkdtemp(join(tmpdir(), 'strait-kafka-'));
   tempDirs.add(dir);
-  const clusterId = randomClusterId();
+  const clusterId = randomKafkaUuid();
   const config: Record<string, string> = {
     'process.roles': 'broker,controller',
     'node.id': String(nodeId),

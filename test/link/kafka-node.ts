@@ -11,6 +11,7 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort, kafkaLibsDir, kafkaVersion, log4jConfigPath, probeApiVersions, runCommand, runJava } from '../compat/harness.ts';
+import { randomKafkaUuid } from '../../src/metadata/ids.ts';
 
 export const SASL_USER = 'alice';
 export const SASL_PASSWORD = 'alice-secret';
@@ -78,7 +79,7 @@ export async function startKafkaNode(extraConfig: Record<string, string> = {}): 
   dirs.add(dir);
   const tls = await makeKeystore(dir);
   const logDir = join(dir, 'data');
-  const clusterId = randomBytes(16).toString('base64url');
+  const clusterId = randomKafkaUuid();
   const jaas = (module: string, options = ''): string => `${module} required${options};`;
   const config: Record<string, string> = {
     'process.roles': 'broker,controller',
@@ -118,13 +119,7 @@ export async function startKafkaNode(extraConfig: Record<string, string> = {}): 
     '--add-scram', `SCRAM-SHA-256=[name=${SASL_USER},password=${SASL_PASSWORD}]`,
     '--add-scram', `SCRAM-SHA-512=[name=${SASL_USER},password=${SASL_PASSWORD}]`,
   ];
-  let format = await runJava('kafka.tools.StorageTool', formatArgs, { timeoutMs: 60_000 });
-  if (format.code !== 0) {
-    // Seen once on a loaded machine and not since: say what happened, then try once more.
-    console.log(`# kafka-storage format failed (exit ${format.code}), retrying:\n${format.stdout}\n${format.stderr}`);
-    rmSync(logDir, { recursive: true, force: true });
-    format = await runJava('kafka.tools.StorageTool', formatArgs, { timeoutMs: 60_000 });
-  }
+  const format = await runJava('kafka.tools.StorageTool', formatArgs, { timeoutMs: 60_000 });
   if (format.code !== 0) throw new Error(`kafka-storage format failed:\n${format.stdout}\n${format.stderr}`);
 
   let child: ChildProcess | null = null;
