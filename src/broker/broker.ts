@@ -34,7 +34,7 @@ import { cleanLogs } from '../log/log-cleaner.ts';
 import { LinkManager } from '../link/link-manager.ts';
 import { syncAcls } from '../link/acl-sync.ts';
 import { startHttpServer } from '../http/index.ts';
-import type { HttpServerHandle } from '../http/index.ts';
+import type { HttpServerHandle, MetricSample } from '../http/index.ts';
 
 export class Broker {
   readonly config: BrokerConfig;
@@ -217,6 +217,7 @@ export class Broker {
         links,
         log: this.log.child({ component: 'http' }),
         brokerInfo: () => ({ nodeId: cfg.nodeId, clusterId, listeners: this.bound.map((l) => `${l.name}://${l.host}:${l.port}`) }),
+        brokerMetrics: () => storageMetrics(logs, uploader, reader),
       });
     }
     const advertised = cfg.advertisedListeners[0]!;
@@ -247,4 +248,20 @@ export class Broker {
     this.store = null;
     this.log.info('broker stopped', { nodeId: this.config.nodeId });
   }
+}
+
+/** Where the broker's memory and object storage stand: the bounded caches and the upload backlog. */
+function storageMetrics(logs: LogManager, uploader: Uploader, reader: ObjectReader): MetricSample[] {
+  const gauge = (name: string, help: string, value: number): MetricSample => ({ name, help, type: 'gauge', labels: {}, value });
+  const counter = (name: string, help: string, value: number): MetricSample => ({ name, help, type: 'counter', labels: {}, value });
+  return [
+    gauge('strait_tail_cache_bytes', 'Recent batches held in memory (tail.cache.bytes.max bounds the uploaded part).', logs.tailBytes),
+    gauge('strait_block_cache_bytes', 'Object blocks held in memory (block.cache.bytes.max).', reader.blockCacheBytes),
+    gauge('strait_upload_pending_bytes', 'Durable WAL data waiting for object storage (upload.pending.bytes.max).', uploader.pendingBytes),
+    counter('strait_uploaded_objects_total', 'Objects uploaded to object storage.', uploader.stats.objects),
+    counter('strait_uploaded_bytes_total', 'Bytes uploaded to object storage.', uploader.stats.bytes),
+    counter('strait_upload_failures_total', 'Failed upload attempts (retried).', uploader.stats.failures),
+    counter('strait_block_cache_hits_total', 'Object reads served from the block cache.', reader.stats.blockHits),
+    counter('strait_block_cache_misses_total', 'Object reads that went to object storage.', reader.stats.blockMisses),
+  ];
 }

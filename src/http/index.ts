@@ -3,3 +3,4 @@
 export { startHttpServer, httpStatusOf, HTTP_BODY_BYTES_MAX } from './server.ts';
 export type { HttpServerHandle, HttpServerOptions } from './server.ts';
 export { formatPrometheus, escapeLabelValue, processMetrics, PROMETHEUS_CONTENT_TYPE } from './metrics.ts';
+export type { MetricSample } from './metrics.ts';

@@ -3,7 +3,15 @@
 // grouped by name even when the source lists them interleaved, since a scraper rejects a name whose
 // samples are split around another's.
 import { assert } from '../common/errors.ts';
-import type { MetricSample } from '../link/service.ts';
+
+/** One sample of a metric; samples sharing a name share its help and type. */
+export interface MetricSample {
+  name: string;
+  help: string;
+  type: 'gauge' | 'counter';
+  labels: Record<string, string>;
+  value: number;
+}
 
 export const PROMETHEUS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
 
@@ -67,10 +75,14 @@ const processStartSeconds = Math.floor(performance.timeOrigin) / 1000;
 /** The process metrics Prometheus client libraries conventionally export, under their usual names. */
 export function processMetrics(): MetricSample[] {
   const cpu = process.cpuUsage();
+  const mem = process.memoryUsage();
   return [
-    { name: 'process_resident_memory_bytes', help: 'Resident memory size in bytes.', type: 'gauge', labels: {}, value: process.memoryUsage.rss() },
+    { name: 'process_resident_memory_bytes', help: 'Resident memory size in bytes.', type: 'gauge', labels: {}, value: mem.rss },
     { name: 'process_cpu_seconds_total', help: 'Total user and system CPU time spent in seconds.', type: 'counter', labels: {}, value: (cpu.user + cpu.system) / 1e6 },
-    { name: 'nodejs_heap_used_bytes', help: 'V8 heap in use, in bytes.', type: 'gauge', labels: {}, value: process.memoryUsage().heapUsed },
+    { name: 'nodejs_heap_used_bytes', help: 'V8 heap in use, in bytes.', type: 'gauge', labels: {}, value: mem.heapUsed },
+    { name: 'nodejs_heap_total_bytes', help: 'V8 heap reserved, in bytes.', type: 'gauge', labels: {}, value: mem.heapTotal },
+    // Record batches live in Buffers outside the V8 heap: this is where the caches show.
+    { name: 'nodejs_external_memory_bytes', help: 'Memory of Buffers and other objects outside the V8 heap, in bytes.', type: 'gauge', labels: {}, value: mem.external },
     { name: 'process_start_time_seconds', help: 'Start time of the process since the Unix epoch in seconds.', type: 'gauge', labels: {}, value: processStartSeconds },
   ];
 }

@@ -9,6 +9,7 @@ import type { Logger } from '../common/logger.ts';
 import type { LinkDescription, LinkService, PromoteOptions, ReverseOptions } from '../link/service.ts';
 import { redactedSpec } from '../link/spec.ts';
 import { formatPrometheus, processMetrics, PROMETHEUS_CONTENT_TYPE } from './metrics.ts';
+import type { MetricSample } from './metrics.ts';
 
 /** Largest request body read; a larger one is answered 413 without being parsed. */
 export const HTTP_BODY_BYTES_MAX = 1024 * 1024;
@@ -26,6 +27,8 @@ export interface HttpServerOptions {
   log: Logger;
   /** Merged into GET /v1/health (node id, cluster id, listeners…). */
   brokerInfo: () => object;
+  /** The broker's own samples for GET /metrics (storage, caches), next to the links' and the process's. */
+  brokerMetrics?: () => MetricSample[];
 }
 
 export interface HttpServerHandle {
@@ -137,7 +140,7 @@ function forceFlag(query: URLSearchParams): boolean {
   throw badRequest(`force must be true or false, got '${v}'`);
 }
 
-function routes(links: LinkService, brokerInfo: () => object): Route[] {
+function routes(links: LinkService, brokerInfo: () => object, brokerMetrics: () => MetricSample[]): Route[] {
   const json = (status: number, body: unknown): Reply => ({ status, json: body });
   const name = (ctx: RequestContext) => ctx.params[0]!;
   return [
@@ -182,7 +185,7 @@ function routes(links: LinkService, brokerInfo: () => object): Route[] {
     {
       pattern: /^\/metrics$/,
       methods: {
-        GET: async () => ({ status: 200, text: { body: formatPrometheus([...links.metrics(), ...processMetrics()]), contentType: PROMETHEUS_CONTENT_TYPE } }),
+        GET: async () => ({ status: 200, text: { body: formatPrometheus([...brokerMetrics(), ...links.metrics(), ...processMetrics()]), contentType: PROMETHEUS_CONTENT_TYPE } }),
       },
     },
   ];
@@ -249,7 +252,7 @@ function errorReply(err: StraitError, headers?: Record<string, string>): Reply {
 
 export function startHttpServer(opts: HttpServerOptions): Promise<HttpServerHandle> {
   const log = opts.log.child({ component: 'http' });
-  const table = routes(opts.links, opts.brokerInfo);
+  const table = routes(opts.links, opts.brokerInfo, opts.brokerMetrics ?? (() => []));
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const started = Date.now();

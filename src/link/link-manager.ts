@@ -18,6 +18,7 @@ import { randomKafkaUuid } from '../metadata/ids.ts';
 import type { LinkRecord, MetadataStore, MirrorRecord, TopicRecord } from '../metadata/store.ts';
 import { ApiKey, KafkaClient } from './client/index.ts';
 import type { AclBinding, KafkaClientOptions } from './client/index.ts';
+import type { MetricSample } from '../http/metrics.ts';
 import { syncGroupOffsets } from './group-sync.ts';
 import { MirrorFetcher, MirrorPartition } from './mirror-fetcher.ts';
 import type {
@@ -25,7 +26,6 @@ import type {
   LinkDescription,
   LinkService,
   LinkState,
-  MetricSample,
   MirrorState,
   MirrorStatus,
   PromoteOptions,

@@ -1,5 +1,6 @@
 // What the broker offers about links to the HTTP API, the CLI and the console: the operations and
 // the shapes they answer with. The link manager (link-manager.ts) implements it.
+import type { MetricSample } from '../http/metrics.ts';
 import type { LinkSpec, LinkSpecInput } from './spec.ts';
 import type { ReverseCopierStatus } from './reverse-copier.ts';
 
@@ -112,14 +113,6 @@ export interface ReverseReport {
   link: string;
   /** One entry per topic the request named (or every reversing topic); null progress while paused. */
   topics: { topic: string; reversing: boolean; status: ReverseCopierStatus | null }[];
-}
-
-export interface MetricSample {
-  name: string;
-  help: string;
-  type: 'gauge' | 'counter';
-  labels: Record<string, string>;
-  value: number;
 }
 
 export interface LinkService {

@@ -18,7 +18,8 @@ export class ObjectReader {
   private readonly opts: ObjectReaderOptions;
   private readonly index = new Map<string, ObjectRange[]>();
   private readonly blocks = new Map<string, { data: Promise<Buffer>; sizeBytes: number }>();
-  private blockCacheBytes = 0;
+  /** Bytes of blocks held (or being read) now; at most blockCacheBytesMax once reads settle. */
+  blockCacheBytes = 0;
   stats = { blockHits: 0, blockMisses: 0 };
 
   constructor(opts: ObjectReaderOptions) {

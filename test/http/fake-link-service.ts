@@ -4,11 +4,11 @@
 import { StraitError } from '../../src/common/errors.ts';
 import { parseLinkSpec } from '../../src/link/spec.ts';
 import type { LinkSpecInput } from '../../src/link/spec.ts';
+import type { MetricSample } from '../../src/http/metrics.ts';
 import type {
   GroupSyncStatus,
   LinkDescription,
   LinkService,
-  MetricSample,
   MirrorStatus,
   PromoteOptions,
   PromotionReport,

@@ -328,3 +328,47 @@ test('WAL segments roll under concurrent produce without failing any write', asy
     await d.stop();
   }
 });
+
+test('GET /metrics shows the upload backlog, the in-memory tail and the block cache as data moves to objects', async () => {
+  const d = await startTestBroker({ ...SETTINGS, 'tail.cache.bytes.max': '0' });
+  const cl = await RawClient.connect(d.port);
+  /** The unlabelled samples of GET /metrics, by name. */
+  const scrape = async (): Promise<Map<string, number>> => {
+    const text = await (await fetch(`${d.broker.http!.url}/metrics`)).text();
+    return new Map(text.split('\n').filter((l) => /^[a-z_]+ /.test(l)).map((l) => [l.split(' ')[0]!, Number(l.split(' ')[1])]));
+  };
+  try {
+    const cr = await cl.request(ApiKey.CreateTopics, 7, { topics: [{ name: 'pf-metrics', numPartitions: 1, replicationFactor: 1 }], timeoutMs: 1000 });
+    assert.equal(cr.topics[0].errorCode, 0);
+    let produced = 0;
+    for (let i = 0; i < 10; i++) {
+      const b = batch([`m${i}`.repeat(100)]);
+      produced += b.length;
+      assert.equal((await produce('pf-metrics', 0, b, -1, cl)).errorCode, 0);
+    }
+    const before = await scrape();
+    assert.equal(before.get('strait_upload_pending_bytes'), produced, 'every acknowledged byte waits for upload');
+    assert.equal(before.get('strait_tail_cache_bytes'), produced, 'not yet uploaded, so held in the tail even with tail.cache.bytes.max=0');
+    assert.equal(before.get('strait_uploaded_objects_total'), 0);
+    await d.broker.uploader!.flush();
+    const after = await scrape();
+    assert.equal(after.get('strait_upload_pending_bytes'), 0);
+    assert.equal(after.get('strait_tail_cache_bytes'), 0, 'uploaded, so evicted down to the bound');
+    assert.equal(after.get('strait_uploaded_objects_total'), 1);
+    assert.ok(after.get('strait_uploaded_bytes_total')! >= produced);
+    assert.equal(after.get('strait_block_cache_bytes'), 0);
+    assert.equal(values((await fetchAll('pf-metrics', 0, 0, cl)).records).length, 10);
+    const read = await scrape();
+    assert.ok(read.get('strait_block_cache_bytes')! > 0, 'an object read fills the block cache');
+    assert.ok(read.get('strait_block_cache_misses_total')! > 0);
+    const hits = read.get('strait_block_cache_hits_total')!;
+    assert.equal(values((await fetchAll('pf-metrics', 0, 0, cl)).records).length, 10);
+    assert.ok((await scrape()).get('strait_block_cache_hits_total')! > hits, 'the second read is served from the block cache');
+    for (const name of ['process_resident_memory_bytes', 'nodejs_heap_used_bytes', 'nodejs_heap_total_bytes', 'nodejs_external_memory_bytes']) {
+      assert.ok(read.get(name)! > 0, name);
+    }
+  } finally {
+    cl.close();
+    await d.stop();
+  }
+});
