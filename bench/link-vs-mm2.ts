@@ -644,6 +644,32 @@ async function http(method: string, url: string, body?: unknown): Promise<{ stat
   return { status: res.status, json, text };
 }
 
+/** Where Strait's memory goes: the largest value seen of each memory metric of GET /metrics. */
+class MemoryMaxima {
+  static readonly names = [
+    'process_resident_memory_bytes',
+    'nodejs_heap_used_bytes',
+    'nodejs_heap_total_bytes',
+    'nodejs_external_memory_bytes',
+    'strait_tail_cache_bytes',
+    'strait_block_cache_bytes',
+    'strait_upload_pending_bytes',
+  ];
+  private readonly max = new Map<string, number>();
+
+  add(scrape: { status: number; text: string }): void {
+    if (scrape.status !== 200) return;
+    for (const line of scrape.text.split('\n')) {
+      const [name, value] = line.split(' ');
+      if (name !== undefined && MemoryMaxima.names.includes(name)) this.max.set(name, Math.max(this.max.get(name) ?? 0, Number(value)));
+    }
+  }
+
+  mib(): Record<string, number> {
+    return Object.fromEntries(MemoryMaxima.names.map((n) => [n, round((this.max.get(n) ?? 0) / MB, 0)]));
+  }
+}
+
 async function runStrait(source: KafkaHandle, sourceScan: TopicScan, sourceLogBytes: number, repeat: number): Promise<CopyRun> {
   const strait = await startStrait({ args: ['--log-level', 'warn'] });
   const { adminUrl } = strait;
@@ -653,6 +679,7 @@ async function runStrait(source: KafkaHandle, sourceScan: TopicScan, sourceLogBy
     const sampler = new UsageSampler([{ role: 'strait', pid: strait.proc.pid! }, ...(sourcePid ? [{ role: 'source-kafka', pid: sourcePid }] : [])]);
     const linkUrl = `${adminUrl}/v1/links/${LINK_NAME}`;
     let description: LinkDescriptionLike | null = null;
+    const memory = new MemoryMaxima();
     sampler.start();
     const started = performance.now();
     const created = await http('POST', `${adminUrl}/v1/links`, { name: LINK_NAME, bootstrap: source.bootstrap, topics: { include: [TOPIC] } });
@@ -666,6 +693,7 @@ async function runStrait(source: KafkaHandle, sourceScan: TopicScan, sourceLogBy
       timing = await timeCopy(
         started,
         async () => {
+          memory.add(await http('GET', `${adminUrl}/metrics`));
           const got = await http('GET', linkUrl);
           if (got.status !== 200) return { done: false, copied: 0 };
           description = got.json as LinkDescriptionLike;
@@ -696,7 +724,7 @@ async function runStrait(source: KafkaHandle, sourceScan: TopicScan, sourceLogBy
       copyTopic,
       processes,
       comparison: compareCopy(sourceScan, copyScan),
-      details: { link: description },
+      details: { link: description, memoryMiBMax: memory.mib() },
     };
   } finally {
     await client.close();

@@ -151,6 +151,8 @@ export interface ReverseCopierStatus {
 }
 
 const READ_BYTES_MAX = 1 << 20;
+/** Bytes of Kafka's log checked per fetch when adopting batches already copied (after a restart). */
+const RECONCILE_FETCH_BYTES = 4 << 20;
 const READ_AHEAD_BYTES_MAX_DEFAULT = 4 << 20;
 const PRODUCE_TIMEOUT_MS = 30_000;
 /** Other calls to Kafka: short, so an outage shows in the status within seconds. */
@@ -388,23 +390,39 @@ class PartitionCopier {
           (this.kafkaNext === this.fromOffset ? ' (the promotion point): Kafka lost records, or transactions aborted at promotion left markers only on Strait' : ': Kafka lost records'),
       );
     }
+    const adoptedFrom = this.kafkaNext;
     while (this.kafkaNext < kafkaEnd) {
-      const item = await this.next();
+      const first = await this.next();
       const foreign = `Kafka's ${this.label} holds records at ${this.kafkaNext}..${kafkaEnd - 1} that this copier did not write (written to Kafka after promotion?): copying them would give different offsets, so nothing more is copied to this partition`;
-      if (!item) throw this.stop(foreign);
+      if (!first) throw this.stop(foreign);
+      // Many batches per fetch: after a restart everything copied since the promotion is checked.
+      const bytes = Math.max(RECONCILE_FETCH_BYTES, first.records!.length + 4096);
       const [r] = await this.c.guard(
-        client.fetch([{ topic: this.topic, partition: this.partition, offset: this.kafkaNext }], { maxWaitMs: 0, partitionMaxBytes: item.records!.length + 4096, maxBytes: item.records!.length + 4096, timeoutMs: KAFKA_CALL_TIMEOUT_MS }),
+        client.fetch([{ topic: this.topic, partition: this.partition, offset: this.kafkaNext }], { maxWaitMs: 0, partitionMaxBytes: bytes, maxBytes: bytes, timeoutMs: KAFKA_CALL_TIMEOUT_MS }),
       );
       if (r!.error) throw r!.error;
-      const b = r!.batches[0];
-      if (!b) {
+      if (r!.batches.length === 0) {
         if (r!.partialBytes > 0) throw this.stop(foreign);
         throw new StraitError('STRAIT_REVERSE_KAFKA', `Kafka returned no batch of ${this.label} at ${this.kafkaNext} although its log ends at ${kafkaEnd}`);
       }
-      const theirs = r!.records.subarray(b.position, b.position + b.size);
-      if (b.baseOffset !== this.kafkaNext || !this.isOurs(theirs, item)) throw this.stop(foreign);
-      this.landed(item, b.baseOffset);
-      this.c.o.log.info('reverse copy found its batch already on Kafka', { link: this.c.o.linkName, topic: this.topic, partition: this.partition, straitOffset: item.straitBase, kafkaOffset: b.baseOffset });
+      for (const b of r!.batches) {
+        if (this.kafkaNext >= kafkaEnd) break;
+        const item = await this.next();
+        if (!item) throw this.stop(foreign);
+        const theirs = r!.records.subarray(b.position, b.position + b.size);
+        if (b.baseOffset !== this.kafkaNext || !this.isOurs(theirs, item)) throw this.stop(foreign);
+        this.landed(item, b.baseOffset);
+      }
+    }
+    if (this.kafkaNext > adoptedFrom) {
+      this.c.o.log.info('reverse copy found its own batches already on Kafka and goes on after them', {
+        link: this.c.o.linkName,
+        topic: this.topic,
+        partition: this.partition,
+        kafkaFrom: adoptedFrom,
+        kafkaTo: this.kafkaNext,
+        straitNext: this.copiedOffset,
+      });
     }
   }
 
