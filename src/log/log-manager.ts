@@ -27,8 +27,10 @@ export class LogManager {
   private shared!: LogShared;
   private store!: MetadataStore;
   private cold!: ColdReader & { invalidate(topicId: string, partition: number): void };
-  /** Tail entries in the order they became durable, for eviction across partitions. */
-  private tailQueue: { entry: TailEntry; log: PartitionLog }[] = [];
+  /** Tail entries in the order they became durable, for eviction across partitions. Slots below
+   *  tailQueueHead are emptied as they go: an evicted entry's data is often a view of a whole fetch
+   *  or produce buffer, and a kept reference would hold all of it. */
+  private tailQueue: ({ entry: TailEntry; log: PartitionLog } | null)[] = [];
   private tailQueueHead = 0;
   tailBytes = 0;
 
@@ -268,9 +270,10 @@ export class LogManager {
     while (this.tailBytes > this.opts.tailCacheBytesMax && this.tailQueueHead < this.tailQueue.length) {
       const { entry, log } = this.tailQueue[this.tailQueueHead]!;
       if (!entry.uploaded) break;
-      if (log.tail[0] === entry) log.tail.shift();
+      const head = log.tail[0];
+      if (head === entry || head?.origin === entry) log.tail.shift();
       this.tailBytes -= entry.data.length;
-      this.tailQueueHead++;
+      this.tailQueue[this.tailQueueHead++] = null;
     }
     if (this.tailQueueHead > 4096 && this.tailQueueHead * 2 > this.tailQueue.length) {
       this.tailQueue = this.tailQueue.slice(this.tailQueueHead);
