@@ -24,7 +24,8 @@
 // Order: Kafka refuses more than one batch per partition in a produce request, and without
 // idempotence only one request in flight keeps the order (max.in.flight.requests=1). So each
 // partition has one produce in flight; reading and re-encoding the next batches from Strait
-// overlaps it (up to readAheadBytesMax), and partitions copy in parallel.
+// overlaps it (up to readAheadBytesMax), and the partitions' produces share requests (one batch of
+// each partition that has one ready; see produce-batcher.ts).
 //
 // Outages: a produce whose answer is lost may or may not have been written. Before every retry
 // (and on start) the copier reconciles with Kafka's log: what lies past the next expected Kafka
@@ -43,8 +44,15 @@ import type { DescribeProducersResponse } from '../protocol/generated/describe-p
 import type { OffsetCommitResponse } from '../protocol/generated/offset-commit-response.ts';
 import {
   ATTR_CONTROL,
+  ATTR_TIMESTAMP_TYPE,
   ATTR_TRANSACTIONAL,
   BASE_OFFSET_OFFSET,
+  BASE_SEQUENCE_OFFSET,
+  NO_PRODUCER_EPOCH,
+  NO_PRODUCER_ID,
+  NO_SEQUENCE,
+  PRODUCER_EPOCH_OFFSET,
+  PRODUCER_ID_OFFSET,
   CONTROL_TYPE_ABORT,
   NO_PARTITION_LEADER_EPOCH,
   PARTITION_LEADER_EPOCH_OFFSET,
@@ -63,11 +71,13 @@ import {
   compressionOf,
   decodeControlRecordKey,
   readBatchRecords,
+  writeCrc,
   writeInt64,
 } from '../protocol/records/index.ts';
 import type { KafkaRecord } from '../protocol/records/index.ts';
 import { ApiKey, KafkaClientError } from './client/index.ts';
 import type { KafkaClient } from './client/index.ts';
+import { ProduceBatcher } from './produce-batcher.ts';
 
 export interface ReverseCopierOptions {
   /** The link whose promoted topic this copies back (for logs and status). */
@@ -429,21 +439,14 @@ class PartitionCopier {
   /** Whether Kafka's batch is what this copier sends for `item` (or its fallback without producer id). */
   private isOurs(theirs: Buffer, item: Planned): boolean {
     if (sameBatch(theirs, item.records!)) return true;
-    return item.kind === 'identical' && item.producerId >= 0 && sameBatch(theirs, reencode(item.original).records);
+    return item.kind === 'identical' && item.producerId >= 0 && sameBatch(theirs, withoutProducerIdBytes(item.original));
   }
 
   private async copy(item: Planned): Promise<void> {
-    const [out] = await this.c.guard(
-      this.c.o.client.produce([{ topic: this.topic, partition: this.partition, records: item.records! }], {
-        acks: -1,
-        // Retries are ours, after reconciling: a blind retry of a batch without producer id could write it twice.
-        retriesMax: 0,
-        timeoutMs: PRODUCE_TIMEOUT_MS,
-      }),
-    );
-    const err = out!.error;
+    const out = await this.c.guard(this.c.producer.produce({ topic: this.topic, partition: this.partition, records: item.records! }));
+    const err = out.error;
     if (!err) {
-      this.landed(item, out!.baseOffset);
+      this.landed(item, out.baseOffset);
       return;
     }
     if (item.kind === 'identical' && item.producerId >= 0 && PRODUCER_STATE_ERRORS.has(err.kafkaError)) {
@@ -608,8 +611,8 @@ class PartitionCopier {
       this.push(this.reencoded(item, 'renumbered'));
       this.note('batches with offset gaps (compacted on Strait) are copied with their records renumbered: later Kafka offsets are lower than Strait\'s (see the offset map)');
     } else if (producerId >= 0 && !this.knownProducers?.has(producerId)) {
-      this.push(this.reencoded(item, 'without-producer-id'));
-      this.note('idempotent batches of producers Kafka does not know in this partition (ids handed out by Strait) are copied without producer id: same records and offsets, different bytes');
+      this.push({ ...item, kind: 'without-producer-id', records: withoutProducerIdBytes(batch) });
+      this.note('idempotent batches of producers Kafka does not know in this partition (ids handed out by Strait) are copied without producer id: same records and offsets, a different batch header');
     } else {
       this.push({ ...item, records: asProduced(batch) });
     }
@@ -624,8 +627,8 @@ class PartitionCopier {
 
   /** Turns the queue's head (an identical idempotent batch Kafka refused) into its copy without producer id. */
   private withoutProducerId(item: Planned): void {
-    const again = this.reencoded(item, 'without-producer-id');
-    this.readyBytes += (again.records?.length ?? 0) - item.records!.length;
+    const again: Planned = { ...item, kind: 'without-producer-id', records: withoutProducerIdBytes(item.original) };
+    this.readyBytes += again.records!.length - item.records!.length;
     this.ready[0] = again;
     this.skipLeading();
   }
@@ -678,10 +681,15 @@ export class ReverseCopier {
   private stopping!: Promise<never>;
   private signalStop!: () => void;
   private readonly sleepers = new Set<() => void>();
+  /** The partitions' produces, gathered into shared requests. */
+  readonly producer: ProduceBatcher;
 
   constructor(o: ReverseCopierOptions) {
     this.o = o;
     this.topicName = o.topic.name;
+    // Retries are the partitions' own, after reconciling: a blind retry of a batch without producer
+    // id could write it twice.
+    this.producer = new ProduceBatcher((requests) => o.client.produce(requests, { acks: -1, retriesMax: 0, timeoutMs: PRODUCE_TIMEOUT_MS }));
     for (const [p, offset] of [...o.fromOffsets].sort((a, b) => a[0] - b[0])) {
       if (!Number.isSafeInteger(p) || p < 0 || p >= o.topic.partitionCount) throw new StraitError('STRAIT_REVERSE_INVALID', `topic '${o.topic.name}' has no partition ${p}`);
       if (!Number.isSafeInteger(offset) || offset < 0) throw new StraitError('STRAIT_REVERSE_INVALID', `invalid start offset ${offset} for partition ${p}`);
@@ -918,6 +926,21 @@ function asProduced(batch: Buffer): Buffer {
   const copy = Buffer.from(batch);
   writeInt64(copy, BASE_OFFSET_OFFSET, 0);
   copy.writeInt32BE(NO_PARTITION_LEADER_EPOCH, PARTITION_LEADER_EPOCH_OFFSET);
+  return copy;
+}
+
+/**
+ * A batch without producer id, as produced (base offset 0, no leader epoch): for a CreateTime batch
+ * only the producer fields of the header change, and the CRC with them; its records stay as they
+ * are, compressed or not. A LogAppendTime batch is re-encoded (its records take create times).
+ */
+function withoutProducerIdBytes(batch: Buffer): Buffer {
+  if (batchAttributes(batch, 0) & ATTR_TIMESTAMP_TYPE) return reencode(batch).records;
+  const copy = asProduced(batch);
+  writeInt64(copy, PRODUCER_ID_OFFSET, NO_PRODUCER_ID);
+  copy.writeInt16BE(NO_PRODUCER_EPOCH, PRODUCER_EPOCH_OFFSET);
+  copy.writeInt32BE(NO_SEQUENCE, BASE_SEQUENCE_OFFSET);
+  writeCrc(copy, 0, copy.length);
   return copy;
 }
 
