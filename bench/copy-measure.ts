@@ -549,3 +549,31 @@ export function shortSummary(c: OffsetComparison): string {
     `, ${c.partitionsWithDifferentEndOffsets}/${c.partitions.length} end offsets differ, ${c.batchesIdenticalCount}/${c.batchesSource} batches same`
   );
 }
+
+/** "2g", "500m", "64k" or a plain number of bytes; suffixes are powers of 1024. */
+export function parseBytes(text: string): number {
+  const m = /^(\d+(?:\.\d+)?)([kmg]?)i?b?$/i.exec(text.trim());
+  if (!m) throw new Error(`--bytes: cannot read '${text}' (e.g. 2g, 500m)`);
+  const scale = { '': 1, k: 2 ** 10, m: 2 ** 20, g: 2 ** 30 }[m[2]!.toLowerCase() as '' | 'k' | 'm' | 'g'];
+  return Math.round(Number(m[1]) * scale);
+}
+
+/** Strait over MM2 for the summarized runs: above 1, Strait copies faster (seconds: below 1). */
+export function copyRatio(mm2: Record<string, unknown> | null, strait: Record<string, unknown> | null): Record<string, number> | null {
+  if (!mm2 || !strait) return null;
+  const over = (key: string) => round((strait[key] as number) / (mm2[key] as number));
+  return { mbps: over('mbps'), copyPhaseMBps: over('copyPhaseMBps'), seconds: over('seconds'), mbpsOfFastestRuns: over('mbpsMax'), copyPhaseMBpsOfFastestRuns: over('copyPhaseMBpsMax') };
+}
+
+/** The closing table of a copy benchmark on stdout. */
+export function printResults(mm2: Record<string, unknown> | null, strait: Record<string, unknown> | null, failures: { copier: string; repeat: number; error: string }[], base: string): void {
+  const ratio = copyRatio(mm2, strait);
+  const row = (name: string, s: Record<string, unknown> | null) =>
+    s ? `${name.padEnd(8)} ${String(s.seconds).padStart(8)} ${String(s.mbps).padStart(8)} ${String(s.copyPhaseMBps).padStart(10)}  ${s.comparison}` : `${name.padEnd(8)} not measured`;
+  process.stdout.write(
+    `\n${'copier'.padEnd(8)} ${'seconds'.padStart(8)} ${'MB/s'.padStart(8)} ${'copy MB/s'.padStart(10)}  offsets\n${row('mm2', mm2)}\n${row('strait', strait)}\n` +
+      (ratio ? `ratio Strait/MM2: ${ratio.mbps}x MB/s end to end, ${ratio.copyPhaseMBps}x copy phase\n` : '') +
+      (failures.length ? `failures: ${failures.map((f) => `${f.copier} run ${f.repeat}: ${f.error.split('\n')[0]}`).join('; ')}\n` : '') +
+      `written ${base}.json and .svg\n`,
+  );
+}

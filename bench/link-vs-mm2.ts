@@ -30,6 +30,9 @@ import { repoRoot, runJava, startApacheKafka, startStrait } from '../test/compat
 import type { KafkaHandle } from '../test/compat/harness.ts';
 import {
   MB,
+  copyRatio,
+  parseBytes,
+  printResults,
   MemoryMaxima,
   UsageSampler,
   compareCopy,
@@ -70,14 +73,6 @@ const { values: args } = parseArgs({
     out: { type: 'string', default: join(repoRoot, 'bench', 'results') },
   },
 });
-
-/** "2g", "500m", "64k" or a plain number of bytes; suffixes are powers of 1024. */
-function parseBytes(text: string): number {
-  const m = /^(\d+(?:\.\d+)?)([kmg]?)i?b?$/i.exec(text.trim());
-  if (!m) throw new Error(`--bytes: cannot read '${text}' (e.g. 2g, 500m)`);
-  const scale = { '': 1, k: 2 ** 10, m: 2 ** 20, g: 2 ** 30 }[m[2]!.toLowerCase() as '' | 'k' | 'm' | 'g'];
-  return Math.round(Number(m[1]) * scale);
-}
 
 const PAYLOAD_BYTES = parseBytes(args.bytes!);
 const PARTITIONS = Number(args.partitions);
@@ -340,8 +335,7 @@ async function main(): Promise<void> {
 
   const mm2 = summarize(mm2Runs);
   const strait = summarize(straitRuns);
-  const over = (key: string) => round((strait![key] as number) / (mm2![key] as number));
-  const ratio = mm2 && strait ? { mbps: over('mbps'), copyPhaseMBps: over('copyPhaseMBps'), seconds: over('seconds'), mbpsOfFastestRuns: over('mbpsMax'), copyPhaseMBpsOfFastestRuns: over('copyPhaseMBpsMax') } : null;
+  const ratio = copyRatio(mm2, strait);
   const report = {
     benchmark: 'link-vs-mm2',
     date,
@@ -387,14 +381,7 @@ async function main(): Promise<void> {
   ];
   writeFileSync(`${base}.svg`, chart(mm2Runs, straitRuns, notes));
 
-  const row = (name: string, s: Record<string, unknown> | null) =>
-    s ? `${name.padEnd(8)} ${String(s.seconds).padStart(8)} ${String(s.mbps).padStart(8)} ${String(s.copyPhaseMBps).padStart(10)}  ${s.comparison}` : `${name.padEnd(8)} not measured`;
-  process.stdout.write(
-    `\n${'copier'.padEnd(8)} ${'seconds'.padStart(8)} ${'MB/s'.padStart(8)} ${'copy MB/s'.padStart(10)}  offsets\n${row('mm2', mm2)}\n${row('strait', strait)}\n` +
-      (ratio ? `ratio Strait/MM2: ${ratio.mbps}x MB/s end to end, ${ratio.copyPhaseMBps}x copy phase\n` : '') +
-      (failures.length ? `failures: ${failures.map((f) => `${f.copier} run ${f.repeat}: ${f.error.split('\n')[0]}`).join('; ')}\n` : '') +
-      `written ${base}.json and .svg\n`,
-  );
+  printResults(mm2, strait, failures, base);
 }
 
 await main();

@@ -26,6 +26,9 @@ import { startMirrorMaker2 } from '../test/link/mm2.ts';
 import { barChart } from './chart.ts';
 import {
   MB,
+  copyRatio,
+  parseBytes,
+  printResults,
   MemoryMaxima,
   UsageSampler,
   compareCopy,
@@ -58,13 +61,6 @@ const { values: args } = parseArgs({
     out: { type: 'string', default: join(repoRoot, 'bench', 'results') },
   },
 });
-
-function parseBytes(text: string): number {
-  const m = /^(\d+(?:\.\d+)?)([kmg]?)i?b?$/i.exec(text.trim());
-  if (!m) throw new Error(`--bytes: cannot read '${text}' (e.g. 1g, 500m)`);
-  const scale = { '': 1, k: 2 ** 10, m: 2 ** 20, g: 2 ** 30 }[m[2]!.toLowerCase() as '' | 'k' | 'm' | 'g'];
-  return Math.round(Number(m[1]) * scale);
-}
 
 const PAYLOAD_BYTES = parseBytes(args.bytes!);
 const PARTITIONS = Number(args.partitions);
@@ -265,8 +261,7 @@ async function main(): Promise<void> {
 
   const mm2 = summarize(runs.mm2);
   const strait = summarize(runs.strait);
-  const over = (key: string) => round((strait![key] as number) / (mm2![key] as number));
-  const ratio = mm2 && strait ? { mbps: over('mbps'), copyPhaseMBps: over('copyPhaseMBps'), seconds: over('seconds'), mbpsOfFastestRuns: over('mbpsMax') } : null;
+  const ratio = copyRatio(mm2, strait);
   const report = {
     benchmark: 'reverse-vs-mm2',
     date,
@@ -308,14 +303,7 @@ async function main(): Promise<void> {
     `${base}.svg`,
     barChart({ title: `Copying ${round(PAYLOAD_BYTES / 2 ** 30, 2)} GiB back from Strait to Kafka, ${PARTITIONS} partitions: reverse link vs MirrorMaker 2, MB/s`, bars, unit: 'MB/s', colors: { 'strait reverse': '#2b7a78', mirrormaker2: '#d17a22' }, notes, widthPx: 900 }),
   );
-  const row = (name: string, s: Record<string, unknown> | null) =>
-    s ? `${name.padEnd(8)} ${String(s.seconds).padStart(8)} ${String(s.mbps).padStart(8)} ${String(s.copyPhaseMBps).padStart(10)}  ${s.comparison}` : `${name.padEnd(8)} not measured`;
-  process.stdout.write(
-    `\n${'copier'.padEnd(8)} ${'seconds'.padStart(8)} ${'MB/s'.padStart(8)} ${'copy MB/s'.padStart(10)}  offsets\n${row('mm2', mm2)}\n${row('strait', strait)}\n` +
-      (ratio ? `ratio Strait/MM2: ${ratio.mbps}x MB/s end to end, ${ratio.copyPhaseMBps}x copy phase\n` : '') +
-      (failures.length ? `failures: ${failures.map((f) => `${f.copier} run ${f.repeat}: ${f.error.split('\n')[0]}`).join('; ')}\n` : '') +
-      `written ${base}.json and .svg\n`,
-  );
+  printResults(mm2, strait, failures, base);
 }
 
 await main();
