@@ -202,8 +202,9 @@ interface Planned {
   /** Offsets the batch takes on Kafka (lastOffsetDelta + 1). */
   span: number;
   producerId: number;
-  /** The Strait batch, for the fallback without producer id. */
-  original: Buffer;
+  /** Records in the Strait batch. (The batch itself is not kept: it is often a view of a much
+   *  larger buffer, which the read-ahead would keep alive.) */
+  recordCount: number;
 }
 
 /** A run of copied records: Strait offsets straitOffset.. went to kafkaOffset.. one by one. */
@@ -439,7 +440,7 @@ class PartitionCopier {
   /** Whether Kafka's batch is what this copier sends for `item` (or its fallback without producer id). */
   private isOurs(theirs: Buffer, item: Planned): boolean {
     if (sameBatch(theirs, item.records!)) return true;
-    return item.kind === 'identical' && item.producerId >= 0 && sameBatch(theirs, withoutProducerIdBytes(item.original));
+    return item.kind === 'identical' && item.producerId >= 0 && sameBatch(theirs, withoutProducerIdBytes(item.records!));
   }
 
   private async copy(item: Planned): Promise<void> {
@@ -474,7 +475,7 @@ class PartitionCopier {
     this.kafkaNext = kafkaBase + item.span;
     this.copiedOffset = item.straitEnd;
     this.copies[item.kind as CopyKind]++;
-    this.recordsCopied += item.recordOffsets?.length ?? batchRecordCount(item.original, 0);
+    this.recordsCopied += item.recordOffsets?.length ?? item.recordCount;
     this.skipLeading();
   }
 
@@ -597,18 +598,18 @@ class PartitionCopier {
     // As a read_committed consumer does: a producer's transaction is aborted from its first offset
     // to its ABORT marker.
     while (this.abortedAhead.length > 0 && this.abortedAhead[0]!.firstOffset <= last) this.abortedProducers.add(this.abortedAhead.shift()!.producerId);
-    const item: Planned = { straitBase: base, straitEnd: last + 1, kind: 'identical', records: batch, recordOffsets: null, span: last - base + 1, producerId, original: batch };
+    const item: Planned = { straitBase: base, straitEnd: last + 1, kind: 'identical', records: null, recordOffsets: null, span: last - base + 1, producerId, recordCount: batchRecordCount(batch, 0) };
     if (attributes & ATTR_CONTROL) {
       if (this.abortedProducers.has(producerId) && isAbortMarker(batch)) this.abortedProducers.delete(producerId);
       this.push({ ...item, kind: 'skip', records: null });
     } else if (attributes & ATTR_TRANSACTIONAL) {
       if (this.abortedProducers.has(producerId)) this.push({ ...item, kind: 'skip', records: null });
       else {
-        this.push(this.reencoded(item, 'committed-transaction'));
+        this.push(this.reencoded(item, batch, 'committed-transaction'));
         this.note('transactional records are copied as plain batches, committed ones only, without markers: from the first transaction on, Kafka offsets are lower than Strait\'s (see the offset map)');
       }
     } else if (batchRecordCount(batch, 0) !== batchLastOffsetDelta(batch, 0) + 1) {
-      this.push(this.reencoded(item, 'renumbered'));
+      this.push(this.reencoded(item, batch, 'renumbered'));
       this.note('batches with offset gaps (compacted on Strait) are copied with their records renumbered: later Kafka offsets are lower than Strait\'s (see the offset map)');
     } else if (producerId >= 0 && !this.knownProducers?.has(producerId)) {
       this.push({ ...item, kind: 'without-producer-id', records: withoutProducerIdBytes(batch) });
@@ -619,15 +620,15 @@ class PartitionCopier {
     this.planOffset = last + 1;
   }
 
-  private reencoded(item: Planned, kind: CopyKind): Planned {
-    const { records, offsets } = reencode(item.original);
+  private reencoded(item: Planned, batch: Buffer, kind: CopyKind): Planned {
+    const { records, offsets } = reencode(batch);
     if (offsets.length === 0) return { ...item, kind: 'skip', records: null };
     return { ...item, kind, records, recordOffsets: isContiguous(offsets, item.straitBase) ? null : offsets, span: offsets.length };
   }
 
   /** Turns the queue's head (an identical idempotent batch Kafka refused) into its copy without producer id. */
   private withoutProducerId(item: Planned): void {
-    const again: Planned = { ...item, kind: 'without-producer-id', records: withoutProducerIdBytes(item.original) };
+    const again: Planned = { ...item, kind: 'without-producer-id', records: withoutProducerIdBytes(item.records!) };
     this.readyBytes += again.records!.length - item.records!.length;
     this.ready[0] = again;
     this.skipLeading();
@@ -678,8 +679,8 @@ export class ReverseCopier {
   private readonly partitions = new Map<number, PartitionCopier>();
   private readonly groupStates = new Map<string, GroupState>();
   private running: Promise<unknown>[] = [];
-  private stopping!: Promise<never>;
-  private signalStop!: () => void;
+  /** Rejecters of the guard() calls still waiting, called by stop(). */
+  private readonly guarded = new Set<() => void>();
   private readonly sleepers = new Set<() => void>();
   /** The partitions' produces, gathered into shared requests. */
   readonly producer: ProduceBatcher;
@@ -696,10 +697,6 @@ export class ReverseCopier {
       this.partitions.set(p, new PartitionCopier(this, p, offset));
     }
     if (this.partitions.size === 0) throw new StraitError('STRAIT_REVERSE_INVALID', 'no partition to copy: fromOffsets is empty');
-    this.stopping = new Promise<never>((_, reject) => {
-      this.signalStop = () => reject(new Stopped('stopped'));
-    });
-    this.stopping.catch(() => undefined);
   }
 
   start(): void {
@@ -715,7 +712,7 @@ export class ReverseCopier {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
-    this.signalStop();
+    for (const reject of [...this.guarded]) reject();
     for (const wake of [...this.sleepers]) wake();
     for (const p of this.partitions.values()) p.wake();
     await Promise.all(this.running);
@@ -761,10 +758,31 @@ export class ReverseCopier {
     }
   }
 
-  /** Races a promise with stop(): after stop it rejects with Stopped (the promise settles unobserved). */
+  /**
+   * Races a promise with stop(): after stop it rejects with Stopped (the promise settles unobserved).
+   * Not Promise.race with one long-lived promise: every race leaves a reaction on it that keeps the
+   * race's outcome alive until it settles, and the outcomes here are batches read and produced (a
+   * copy back of 1 GiB held 3 GiB that way).
+   */
   guard<T>(p: Promise<T>): Promise<T> {
-    p.catch(() => undefined);
-    return Promise.race([p, this.stopping]);
+    if (this.stopped) {
+      p.catch(() => undefined);
+      return Promise.reject(new Stopped('stopped'));
+    }
+    return new Promise<T>((resolve, reject) => {
+      const stop = () => reject(new Stopped('stopped'));
+      this.guarded.add(stop);
+      p.then(
+        (v) => {
+          this.guarded.delete(stop);
+          resolve(v);
+        },
+        (err: unknown) => {
+          this.guarded.delete(stop);
+          reject(err);
+        },
+      );
+    });
   }
 
   /** Sleeps, cut short by stop(). */
