@@ -404,8 +404,9 @@ class PartitionCopier {
     const adoptedFrom = this.kafkaNext;
     while (this.kafkaNext < kafkaEnd) {
       const first = await this.next();
-      const foreign = `Kafka's ${this.label} holds records at ${this.kafkaNext}..${kafkaEnd - 1} that this copier did not write (written to Kafka after promotion?): copying them would give different offsets, so nothing more is copied to this partition`;
-      if (!first) throw this.stop(foreign);
+      const foreign = () =>
+        `Kafka's ${this.label} holds records at ${this.kafkaNext}..${kafkaEnd - 1} that this copier did not write (written to Kafka after promotion?): copying them would give different offsets, so nothing more is copied to this partition`;
+      if (!first) throw this.stop(foreign());
       // Many batches per fetch: after a restart everything copied since the promotion is checked.
       const bytes = Math.max(RECONCILE_FETCH_BYTES, first.records!.length + 4096);
       const [r] = await this.c.guard(
@@ -413,15 +414,15 @@ class PartitionCopier {
       );
       if (r!.error) throw r!.error;
       if (r!.batches.length === 0) {
-        if (r!.partialBytes > 0) throw this.stop(foreign);
+        if (r!.partialBytes > 0) throw this.stop(foreign());
         throw new StraitError('STRAIT_REVERSE_KAFKA', `Kafka returned no batch of ${this.label} at ${this.kafkaNext} although its log ends at ${kafkaEnd}`);
       }
       for (const b of r!.batches) {
         if (this.kafkaNext >= kafkaEnd) break;
         const item = await this.next();
-        if (!item) throw this.stop(foreign);
+        if (!item) throw this.stop(foreign());
         const theirs = r!.records.subarray(b.position, b.position + b.size);
-        if (b.baseOffset !== this.kafkaNext || !this.isOurs(theirs, item)) throw this.stop(foreign);
+        if (b.baseOffset !== this.kafkaNext || !this.isOurs(theirs, item)) throw this.stop(foreign());
         this.landed(item, b.baseOffset);
       }
     }
