@@ -7,9 +7,12 @@ import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { availableParallelism, cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
-import type { KafkaClient, FetchedPartition } from '../src/link/client/index.ts';
+import { KafkaClient } from '../src/link/client/index.ts';
+import type { FetchedPartition } from '../src/link/client/index.ts';
 import { batchCrc, compressionOf, readBatchRecords } from '../src/protocol/records/index.ts';
-import { runJava } from '../test/compat/harness.ts';
+import { runJava, startApacheKafka } from '../test/compat/harness.ts';
+import { startMirrorMaker2 } from '../test/link/mm2.ts';
+import type { ReplicationPolicy } from '../test/link/mm2.ts';
 
 export const MB = 2 ** 20;
 const POLL_INTERVAL_MS = 100;
@@ -433,6 +436,24 @@ export interface Progress {
   copied: number;
 }
 
+/**
+ * timeCopy while `sampler` (started by the caller) measures the processes; stops the sampler either
+ * way, and a failure carries `diagnostics()` (the copier's state and output).
+ */
+export async function timeSampledCopy(
+  sampler: UsageSampler,
+  diagnostics: () => string,
+  ...copy: Parameters<typeof timeCopy>
+): Promise<{ timing: { seconds: number; firstRecordSeconds: number }; processes: ProcessUsage[] }> {
+  try {
+    const timing = await timeCopy(...copy);
+    return { timing, processes: sampler.stop() };
+  } catch (error) {
+    sampler.stop();
+    throw new Error(`${(error as Error).message}\n${diagnostics()}`);
+  }
+}
+
 /** Polls until done() says so; returns the seconds to the first copied record and to the end. */
 export async function timeCopy(startedAt: number, probe: () => Promise<Progress>, what: string, failed: () => string | null, bytes: number): Promise<{ seconds: number; firstRecordSeconds: number }> {
   const timeoutMs = Math.max(COPY_TIMEOUT_MS_MIN, (bytes / MB / COPY_MBPS_MIN) * 1000);
@@ -495,6 +516,86 @@ export class MemoryMaxima {
 
   mib(): Record<string, number> {
     return Object.fromEntries(MemoryMaxima.names.map((n) => [n, round((this.max.get(n) ?? 0) / MB, 0)]));
+  }
+}
+
+/** A run's figures: MB/s are `bytes` (what had to be copied) over the seconds. */
+export function copyRun(copier: string, repeat: number, timing: { seconds: number; firstRecordSeconds: number }, bytes: number, copyTopic: string, processes: ProcessUsage[], comparison: OffsetComparison, details: Record<string, unknown>): CopyRun {
+  return {
+    copier,
+    repeat,
+    seconds: round(timing.seconds),
+    firstRecordSeconds: round(timing.firstRecordSeconds),
+    mbps: round(bytes / MB / timing.seconds),
+    copyPhaseMBps: round(bytes / MB / (timing.seconds - timing.firstRecordSeconds)),
+    copyTopic,
+    processes,
+    comparison,
+    details,
+  };
+}
+
+export interface Mm2CopyOptions {
+  /** The cluster copied from, and its broker process for the usage figures. */
+  source: { bootstrap: string; role: string; pid: number | null };
+  topic: string;
+  partitions: number;
+  sourceScan: TopicScan;
+  /** What had to be copied, for MB/s. */
+  bytes: number;
+  repeat: number;
+  policy: ReplicationPolicy;
+  config?: Record<string, string>;
+}
+
+/**
+ * MirrorMaker 2 (dedicated mode, tasks.max = partitions) copies the topic into a new Apache Kafka;
+ * timed from starting its JVM until the copy holds every data record, then stopped (before the
+ * brokers it talks to) and its copy read back and compared with the source.
+ */
+export async function runMirrorMaker2Copy(o: Mm2CopyOptions): Promise<CopyRun> {
+  const target = await startApacheKafka();
+  const client = new KafkaClient({ bootstrap: target.bootstrap, clientId: 'bench-mm2' });
+  try {
+    const started = performance.now();
+    const mm2 = await startMirrorMaker2({ sourceBootstrap: o.source.bootstrap, targetBootstrap: target.bootstrap, topics: [o.topic], tasksMax: o.partitions, replicationPolicy: o.policy, config: o.config ?? {} });
+    const copyTopic = mm2.targetTopic(o.topic);
+    const sampler = new UsageSampler(
+      [
+        { role: 'mirrormaker2', pid: mm2.pid },
+        { role: 'target-kafka', pid: pidListeningOn(target.port) ?? 0 },
+        { role: o.source.role, pid: o.source.pid ?? 0 },
+      ].filter((p) => p.pid > 0),
+    );
+    sampler.start();
+    let measured;
+    try {
+      // MM2 does not copy transaction markers and starts its copy at offset 0, so "every record"
+      // is each partition's count of data records, not the source's end offset.
+      measured = await timeSampledCopy(
+        sampler,
+        () => `--- MirrorMaker 2 output:\n${mm2.output().slice(-8000)}`,
+        started,
+        async () => {
+          const ends = await endOffsets(client, copyTopic, o.partitions);
+          if (ends === null) return { done: false, copied: 0 };
+          return { done: ends.every((e, p) => e >= o.sourceScan.partitions[p]!.offsets.length), copied: ends.reduce((a, b) => a + b, 0) };
+        },
+        'MirrorMaker 2',
+        () => mm2.exitStatus() ?? target.exitStatus(),
+        o.bytes,
+      );
+    } finally {
+      await mm2.stop();
+    }
+    const { timing, processes } = measured;
+    log(`MirrorMaker 2 copied everything in ${round(timing.seconds, 1)} s`);
+    const copyScan = await scanTopic(client, copyTopic, o.partitions);
+    const details = { targetLogBytes: logBytesOnDisk(join(target.dir, 'data'), copyTopic), mm2Config: mm2.config };
+    return copyRun('mm2', o.repeat, timing, o.bytes, copyTopic, processes, compareCopy(o.sourceScan, copyScan), details);
+  } finally {
+    await client.close();
+    await target.stop();
   }
 }
 

@@ -30,6 +30,8 @@ import { repoRoot, runJava, startApacheKafka, startStrait } from '../test/compat
 import type { KafkaHandle } from '../test/compat/harness.ts';
 import {
   MB,
+  copyRun,
+  runMirrorMaker2Copy,
   copyRatio,
   parseBytes,
   printResults,
@@ -37,7 +39,6 @@ import {
   UsageSampler,
   compareCopy,
   createTopic,
-  endOffsets,
   fillTopic,
   http,
   log,
@@ -50,11 +51,10 @@ import {
   scanTopic,
   shortSummary,
   summarize,
-  timeCopy,
+  timeSampledCopy,
   waitForQuiet,
 } from './copy-measure.ts';
-import type { CopyRun, FillStep, ProcessUsage, TopicScan } from './copy-measure.ts';
-import { startMirrorMaker2 } from '../test/link/mm2.ts';
+import type { CopyRun, FillStep, TopicScan } from './copy-measure.ts';
 import type { ReplicationPolicy } from '../test/link/mm2.ts';
 import { barChart } from './chart.ts';
 import type { Bar } from './chart.ts';
@@ -123,69 +123,17 @@ async function trimSourceStart(source: KafkaHandle, client: KafkaClient): Promis
 // ---- the two copiers -------------------------------------------------------------------------------
 
 
-async function runMm2(source: KafkaHandle, sourceScan: TopicScan, sourceLogBytes: number, repeat: number): Promise<CopyRun> {
-  const target = await startApacheKafka();
-  const client = new KafkaClient({ bootstrap: target.bootstrap, clientId: 'bench-link-vs-mm2' });
-  try {
-    const started = performance.now();
-    const mm2 = await startMirrorMaker2({
-      sourceBootstrap: source.bootstrap,
-      targetBootstrap: target.bootstrap,
-      topics: [TOPIC],
-      tasksMax: PARTITIONS,
-      replicationPolicy: POLICY,
-      config: MM2_EXTRA_CONFIG,
-    });
-    const copyTopic = mm2.targetTopic(TOPIC);
-    const targetPid = pidListeningOn(target.port);
-    const sourcePid = pidListeningOn(source.port);
-    const sampler = new UsageSampler([
-      { role: 'mirrormaker2', pid: mm2.pid },
-      ...(targetPid ? [{ role: 'target-kafka', pid: targetPid }] : []),
-      ...(sourcePid ? [{ role: 'source-kafka', pid: sourcePid }] : []),
-    ]);
-    sampler.start();
-    let timing: { seconds: number; firstRecordSeconds: number };
-    let processes: ProcessUsage[];
-    try {
-      // MM2 does not copy transaction markers and starts its copy at offset 0, so "every record"
-      // is each partition's count of data records, not the source's end offset.
-      timing = await timeCopy(
-        started,
-        async () => {
-          const ends = await endOffsets(client, copyTopic, PARTITIONS);
-          if (ends === null) return { done: false, copied: 0 };
-          return { done: ends.every((e, p) => e >= sourceScan.partitions[p]!.offsets.length), copied: ends.reduce((a, b) => a + b, 0) };
-        },
-        'MirrorMaker 2',
-        () => mm2.exitStatus() ?? target.exitStatus(),
-        sourceLogBytes,
-      );
-      processes = sampler.stop();
-    } catch (error) {
-      sampler.stop();
-      await mm2.stop();
-      throw new Error(`${(error as Error).message}\n--- MirrorMaker 2 output:\n${mm2.output().slice(-8000)}`);
-    }
-    log(`MM2 copied everything in ${round(timing.seconds, 1)} s; stopping it before reading the copy`);
-    await mm2.stop();
-    const copyScan = await scanTopic(client, copyTopic, PARTITIONS);
-    return {
-      copier: 'mm2',
-      repeat,
-      seconds: round(timing.seconds),
-      firstRecordSeconds: round(timing.firstRecordSeconds),
-      mbps: round(sourceLogBytes / MB / timing.seconds),
-      copyPhaseMBps: round(sourceLogBytes / MB / (timing.seconds - timing.firstRecordSeconds)),
-      copyTopic,
-      processes,
-      comparison: compareCopy(sourceScan, copyScan),
-      details: { targetLogBytes: logBytesOnDisk(join(target.dir, 'data'), copyTopic), mm2Config: mm2.config },
-    };
-  } finally {
-    await client.close();
-    await target.stop();
-  }
+function runMm2(source: KafkaHandle, sourceScan: TopicScan, sourceLogBytes: number, repeat: number): Promise<CopyRun> {
+  return runMirrorMaker2Copy({
+    source: { bootstrap: source.bootstrap, role: 'source-kafka', pid: pidListeningOn(source.port) },
+    topic: TOPIC,
+    partitions: PARTITIONS,
+    sourceScan,
+    bytes: sourceLogBytes,
+    repeat,
+    policy: POLICY,
+    config: MM2_EXTRA_CONFIG,
+  });
 }
 
 interface LinkPartition {
@@ -224,46 +172,29 @@ async function runStrait(source: KafkaHandle, sourceScan: TopicScan, sourceLogBy
       sampler.stop();
       throw new Error(`POST /v1/links answered ${created.status}: ${created.text}`);
     }
-    let timing: { seconds: number; firstRecordSeconds: number };
-    let processes: ProcessUsage[];
-    try {
-      timing = await timeCopy(
-        started,
-        async () => {
-          memory.add(await http('GET', `${adminUrl}/metrics`));
-          const got = await http('GET', linkUrl);
-          if (got.status !== 200) return { done: false, copied: 0 };
-          description = got.json as LinkDescriptionLike;
-          const mirror = description.mirrors.find((m) => m.sourceTopic === TOPIC);
-          if (!mirror || mirror.partitions.length < PARTITIONS) return { done: false, copied: 0 };
-          const copied = mirror.partitions.reduce((a, p) => a + Math.max(0, p.mirroredEndOffset - sourceScan.partitions[p.partition]!.logStartOffset), 0);
-          return { done: mirror.partitions.every((p) => p.mirroredEndOffset === sourceScan.partitions[p.partition]!.endOffset), copied };
-        },
-        'Strait link',
-        () => strait.exitStatus(),
-        sourceLogBytes,
-      );
-      processes = sampler.stop();
-    } catch (error) {
-      sampler.stop();
-      throw new Error(`${(error as Error).message}\n--- link: ${JSON.stringify(description)}\n--- Strait output:\n${strait.output().slice(-8000)}`);
-    }
+    const { timing, processes } = await timeSampledCopy(
+      sampler,
+      () => `--- link: ${JSON.stringify(description)}\n--- Strait output:\n${strait.output().slice(-8000)}`,
+      started,
+      async () => {
+        memory.add(await http('GET', `${adminUrl}/metrics`));
+        const got = await http('GET', linkUrl);
+        if (got.status !== 200) return { done: false, copied: 0 };
+        description = got.json as LinkDescriptionLike;
+        const mirror = description.mirrors.find((m) => m.sourceTopic === TOPIC);
+        if (!mirror || mirror.partitions.length < PARTITIONS) return { done: false, copied: 0 };
+        const copied = mirror.partitions.reduce((a, p) => a + Math.max(0, p.mirroredEndOffset - sourceScan.partitions[p.partition]!.logStartOffset), 0);
+        return { done: mirror.partitions.every((p) => p.mirroredEndOffset === sourceScan.partitions[p.partition]!.endOffset), copied };
+      },
+      'Strait link',
+      () => strait.exitStatus(),
+      sourceLogBytes,
+    );
     const mirror = (description as LinkDescriptionLike | null)?.mirrors.find((m) => m.sourceTopic === TOPIC);
     const copyTopic = mirror?.topic ?? TOPIC;
     log(`Strait link copied everything in ${round(timing.seconds, 1)} s`);
     const copyScan = await scanTopic(client, copyTopic, PARTITIONS);
-    return {
-      copier: 'strait',
-      repeat,
-      seconds: round(timing.seconds),
-      firstRecordSeconds: round(timing.firstRecordSeconds),
-      mbps: round(sourceLogBytes / MB / timing.seconds),
-      copyPhaseMBps: round(sourceLogBytes / MB / (timing.seconds - timing.firstRecordSeconds)),
-      copyTopic,
-      processes,
-      comparison: compareCopy(sourceScan, copyScan),
-      details: { link: description, memoryMiBMax: memory.mib() },
-    };
+    return copyRun('strait', repeat, timing, sourceLogBytes, copyTopic, processes, compareCopy(sourceScan, copyScan), { link: description, memoryMiBMax: memory.mib() });
   } finally {
     await client.close();
     await strait.stop();

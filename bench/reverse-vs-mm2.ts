@@ -22,10 +22,11 @@ import { parseArgs } from 'node:util';
 import { KafkaClient } from '../src/link/client/index.ts';
 import { repoRoot, startApacheKafka, startStrait } from '../test/compat/harness.ts';
 import type { KafkaHandle, StraitHandle } from '../test/compat/harness.ts';
-import { startMirrorMaker2 } from '../test/link/mm2.ts';
 import { barChart } from './chart.ts';
 import {
   MB,
+  copyRun,
+  runMirrorMaker2Copy,
   copyRatio,
   parseBytes,
   printResults,
@@ -33,7 +34,6 @@ import {
   UsageSampler,
   compareCopy,
   createTopic,
-  endOffsets,
   fillTopic,
   http,
   log,
@@ -45,10 +45,10 @@ import {
   shortSummary,
   sleep,
   summarize,
-  timeCopy,
+  timeSampledCopy,
   waitForQuiet,
 } from './copy-measure.ts';
-import type { CopyRun, FillStep, ProcessUsage, TopicScan } from './copy-measure.ts';
+import type { CopyRun, FillStep, TopicScan } from './copy-measure.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -119,48 +119,16 @@ async function setUp(): Promise<{ kafka: KafkaHandle; strait: StraitHandle; fill
   }
 }
 
-async function runMm2(strait: StraitHandle, scan: TopicScan, repeat: number): Promise<CopyRun> {
-  const target = await startApacheKafka();
-  const client = new KafkaClient({ bootstrap: target.bootstrap, clientId: 'bench-reverse-vs-mm2' });
-  try {
-    const started = performance.now();
-    const mm2 = await startMirrorMaker2({ sourceBootstrap: strait.bootstrap, targetBootstrap: target.bootstrap, topics: [TOPIC], tasksMax: PARTITIONS, replicationPolicy: 'identity' });
-    const copyTopic = mm2.targetTopic(TOPIC);
-    const sampler = new UsageSampler([
-      { role: 'mirrormaker2', pid: mm2.pid },
-      { role: 'target-kafka', pid: pidListeningOn(target.port) ?? 0 },
-      { role: 'strait', pid: strait.proc.pid! },
-    ].filter((p) => p.pid > 0));
-    sampler.start();
-    let timing: { seconds: number; firstRecordSeconds: number };
-    let processes: ProcessUsage[];
-    try {
-      timing = await timeCopy(
-        started,
-        async () => {
-          const ends = await endOffsets(client, copyTopic, PARTITIONS);
-          if (ends === null) return { done: false, copied: 0 };
-          return { done: ends.every((e, p) => e >= scan.partitions[p]!.offsets.length), copied: ends.reduce((a, b) => a + b, 0) };
-        },
-        'MirrorMaker 2',
-        () => mm2.exitStatus() ?? target.exitStatus(),
-        scan.batchBytes,
-      );
-      processes = sampler.stop();
-    } catch (error) {
-      sampler.stop();
-      throw new Error(`${(error as Error).message}\n--- MirrorMaker 2 output:\n${mm2.output().slice(-8000)}`);
-    } finally {
-      // Before the brokers it talks to.
-      await mm2.stop();
-    }
-    log(`MirrorMaker 2 copied everything in ${round(timing.seconds, 1)} s`);
-    const copyScan = await scanTopic(client, copyTopic, PARTITIONS);
-    return result('mm2', repeat, timing, scan, copyTopic, processes, compareCopy(scan, copyScan), {});
-  } finally {
-    await client.close();
-    await target.stop();
-  }
+function runMm2(strait: StraitHandle, scan: TopicScan, repeat: number): Promise<CopyRun> {
+  return runMirrorMaker2Copy({
+    source: { bootstrap: strait.bootstrap, role: 'strait', pid: strait.proc.pid ?? null },
+    topic: TOPIC,
+    partitions: PARTITIONS,
+    sourceScan: scan,
+    bytes: scan.batchBytes,
+    repeat,
+    policy: 'identity',
+  });
 }
 
 async function runStrait(kafka: KafkaHandle, strait: StraitHandle, scan: TopicScan, repeat: number): Promise<CopyRun> {
@@ -176,54 +144,33 @@ async function runStrait(kafka: KafkaHandle, strait: StraitHandle, scan: TopicSc
     sampler.start();
     const started = performance.now();
     await post(`${linkUrl}/reverse`, { topics: [TOPIC] });
-    let timing: { seconds: number; firstRecordSeconds: number };
-    let processes: ProcessUsage[];
-    try {
-      timing = await timeCopy(
-        started,
-        async () => {
-          memory.add(await http('GET', `${strait.adminUrl}/metrics`));
-          const d = (await http('GET', linkUrl)).json as LinkLike;
-          reverse = d.mirrors.find((m) => m.topic === TOPIC)?.reverse ?? null;
-          if (!reverse || reverse.partitions.length < PARTITIONS) return { done: false, copied: 0 };
-          const stopped = reverse.partitions.find((p) => p.state === 'stopped');
-          if (stopped) throw new Error(`the copy back of partition ${stopped.partition} stopped: ${stopped.error}`);
-          return {
-            done: reverse.partitions.every((p) => p.nextOffset >= scan.partitions[p.partition]!.endOffset),
-            copied: reverse.partitions.reduce((a, p) => a + p.nextOffset, 0),
-          };
-        },
-        'Strait reverse copy',
-        () => strait.exitStatus() ?? kafka.exitStatus(),
-        scan.batchBytes,
-      );
-      processes = sampler.stop();
-    } catch (error) {
-      sampler.stop();
-      throw new Error(`${(error as Error).message}\n--- reverse: ${JSON.stringify(reverse)}\n--- Strait output:\n${strait.output().slice(-8000)}`);
-    }
+    const { timing, processes } = await timeSampledCopy(
+      sampler,
+      () => `--- reverse: ${JSON.stringify(reverse)}\n--- Strait output:\n${strait.output().slice(-8000)}`,
+      started,
+      async () => {
+        memory.add(await http('GET', `${strait.adminUrl}/metrics`));
+        const d = (await http('GET', linkUrl)).json as LinkLike;
+        reverse = d.mirrors.find((m) => m.topic === TOPIC)?.reverse ?? null;
+        if (!reverse || reverse.partitions.length < PARTITIONS) return { done: false, copied: 0 };
+        const stopped = reverse.partitions.find((p) => p.state === 'stopped');
+        if (stopped) throw new Error(`the copy back of partition ${stopped.partition} stopped: ${stopped.error}`);
+        return {
+          done: reverse.partitions.every((p) => p.nextOffset >= scan.partitions[p.partition]!.endOffset),
+          copied: reverse.partitions.reduce((a, p) => a + p.nextOffset, 0),
+        };
+      },
+      'Strait reverse copy',
+      () => strait.exitStatus() ?? kafka.exitStatus(),
+      scan.batchBytes,
+    );
     log(`Strait copied everything back in ${round(timing.seconds, 1)} s`);
     await post(`${linkUrl}/reverse/stop`, { topics: [TOPIC] });
     const copyScan = await scanTopic(client, TOPIC, PARTITIONS);
-    return result('strait', repeat, timing, scan, TOPIC, processes, compareCopy(scan, copyScan), { reverse, memoryMiBMax: memory.mib() });
+    return copyRun('strait', repeat, timing, scan.batchBytes, TOPIC, processes, compareCopy(scan, copyScan), { reverse, memoryMiBMax: memory.mib() });
   } finally {
     await client.close();
   }
-}
-
-function result(copier: string, repeat: number, timing: { seconds: number; firstRecordSeconds: number }, scan: TopicScan, copyTopic: string, processes: ProcessUsage[], comparison: CopyRun['comparison'], details: Record<string, unknown>): CopyRun {
-  return {
-    copier,
-    repeat,
-    seconds: round(timing.seconds),
-    firstRecordSeconds: round(timing.firstRecordSeconds),
-    mbps: round(scan.batchBytes / MB / timing.seconds),
-    copyPhaseMBps: round(scan.batchBytes / MB / (timing.seconds - timing.firstRecordSeconds)),
-    copyTopic,
-    processes,
-    comparison,
-    details,
-  };
 }
 
 async function main(): Promise<void> {

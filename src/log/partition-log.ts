@@ -75,29 +75,9 @@ export interface TailEntry {
   maxTimestamp: number;
   /** Set once the entry is in a committed object; the tail may then drop it. */
   uploaded: boolean;
-  /** For the first batches of an entry cut by a truncation: the entry they came from, which the
-   *  uploader and the tail eviction know (see cutEntry). */
+  /** For the first batches of an entry cut by a truncation: the entry they came from, which the tail
+   *  eviction knows. (A truncation uploads everything first, so both are uploaded already.) */
   origin?: TailEntry;
-}
-
-/** The first batches of an entry cut by a truncation: uploaded when the whole entry is, and evicted with it. */
-function cutEntry(e: TailEntry, data: Buffer, endOffset: number): TailEntry {
-  const origin = e.origin ?? e;
-  return {
-    topicId: e.topicId,
-    partition: e.partition,
-    baseOffset: e.baseOffset,
-    endOffset,
-    data,
-    maxTimestamp: e.maxTimestamp,
-    get uploaded() {
-      return origin.uploaded;
-    },
-    set uploaded(v: boolean) {
-      origin.uploaded = v;
-    },
-    origin,
-  };
 }
 
 export interface LogShared {
@@ -361,7 +341,7 @@ export class PartitionLog {
       else if (e.baseOffset < offset) {
         let pos = 0;
         while (pos + RECORD_BATCH_OVERHEAD <= e.data.length && batchLastOffset(e.data, pos) < offset) pos += batchSizeAt(e.data, pos);
-        if (pos > 0) kept.push(cutEntry(e, e.data.subarray(0, pos), offset));
+        if (pos > 0) kept.push({ ...e, data: e.data.subarray(0, pos), endOffset: offset, origin: e.origin ?? e });
       }
     }
     this.tail = kept;
