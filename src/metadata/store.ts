@@ -46,6 +46,17 @@ export interface ProducerSnapshot {
   state: string;
 }
 
+/**
+ * A partition's leader-epoch history (Kafka's leader-epoch-checkpoint file): each leader epoch and
+ * the first offset written in it, ascending. A partition without a saved history (data written
+ * before histories were kept) is absent from `leaderEpochHistories()`; one saved empty is present.
+ */
+export interface LeaderEpochHistory {
+  topicId: string;
+  partitionIndex: number;
+  entries: { epoch: number; startOffset: number }[];
+}
+
 export interface NewTopic {
   name: string;
   topicId: string;
@@ -124,6 +135,10 @@ export interface MetadataStore {
   commitObject(key: string, sizeBytes: number, ranges: NewObjectRange[], producerSnapshots?: ProducerSnapshot[]): Promise<number>;
   /** The latest producer-state snapshot of every partition. */
   producerSnapshots(): Promise<ProducerSnapshot[]>;
+  /** Replaces a partition's leader-epoch history as a whole, atomically; ignored for a deleted topic. */
+  saveLeaderEpochs(history: LeaderEpochHistory): Promise<void>;
+  /** The saved leader-epoch history of every partition that has one. */
+  leaderEpochHistories(): Promise<LeaderEpochHistory[]>;
   /** Replaces ranges of one partition by ranges in a new object (compaction, cleaning), atomically.
    *  Each old range must still be exactly as given (same offsets, same object); otherwise nothing
    *  changes and the answer is null: retention or another rewrite got there first. */

@@ -198,4 +198,27 @@ export function metadataStoreContract(engine: string, open: () => Promise<{ stor
     assert.deepEqual(await again.mirrors(), []);
     await h.cleanup();
   });
+
+  test(`${engine}: leader-epoch histories are replaced whole per partition, survive reopening, and go with their topic`, async () => {
+    const h = await open();
+    const s = h.store;
+    const topicId = randomKafkaUuid();
+    await s.createTopic({ name: 'epochs', topicId, partitionCount: 2, replicationFactor: 1, configs: {}, leaderId: 1 });
+    assert.deepEqual(await s.leaderEpochHistories(), [], 'a new partition has no saved history');
+    await s.saveLeaderEpochs({ topicId, partitionIndex: 0, entries: [{ epoch: 0, startOffset: 0 }, { epoch: 3, startOffset: 40 }] });
+    await s.saveLeaderEpochs({ topicId, partitionIndex: 1, entries: [] });
+    await s.saveLeaderEpochs({ topicId, partitionIndex: 0, entries: [{ epoch: 0, startOffset: 0 }, { epoch: 5, startOffset: 35 }] });
+    const want = [
+      { topicId, partitionIndex: 0, entries: [{ epoch: 0, startOffset: 0 }, { epoch: 5, startOffset: 35 }] },
+      { topicId, partitionIndex: 1, entries: [] },
+    ];
+    assert.deepEqual(await s.leaderEpochHistories(), want, 'the second save replaced the first; an empty history is kept as saved');
+    const again = await h.reopen();
+    assert.deepEqual(await again.leaderEpochHistories(), want, 'histories survive reopening');
+    await again.deleteTopic(topicId);
+    assert.deepEqual(await again.leaderEpochHistories(), [], 'histories go with their topic');
+    await again.saveLeaderEpochs({ topicId, partitionIndex: 0, entries: [{ epoch: 7, startOffset: 1 }] });
+    assert.deepEqual(await again.leaderEpochHistories(), [], 'a save for a deleted topic is ignored');
+    await h.cleanup();
+  });
 }

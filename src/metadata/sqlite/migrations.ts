@@ -188,4 +188,16 @@ export const SQLITE_MIGRATIONS: { version: number; description: string; sql: str
     description: 'mirror topics: the reverse copy back to the source after promotion (rollback)',
     sql: `ALTER TABLE mirror_topics ADD COLUMN reverse TEXT;`,
   },
+  {
+    version: 9,
+    description: 'leader-epoch history per partition (Kafka\'s leader-epoch-checkpoint)',
+    sql: `
+      CREATE TABLE leader_epochs (
+        topic_id TEXT NOT NULL REFERENCES topics(topic_id) ON DELETE CASCADE,
+        partition_index INTEGER NOT NULL,
+        entries TEXT NOT NULL,
+        PRIMARY KEY (topic_id, partition_index)
+      );
+    `,
+  },
 ];

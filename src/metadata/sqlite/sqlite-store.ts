@@ -4,7 +4,7 @@ import { DatabaseSync } from 'node:sqlite';
 import type { StatementSync } from 'node:sqlite';
 import { StraitError } from '../../common/errors.ts';
 import { randomKafkaUuid } from '../ids.ts';
-import type { BrokerRecord, MetadataStore, NewObjectRange, NewTopic, ObjectRange, PartitionRecord, ProducerSnapshot, TopicRecord } from '../store.ts';
+import type { BrokerRecord, LeaderEpochHistory, MetadataStore, NewObjectRange, NewTopic, ObjectRange, PartitionRecord, ProducerSnapshot, TopicRecord } from '../store.ts';
 import type { CommittedOffsetRecord, GroupRecord } from '../store.ts';
 import type { TransactionRecord, TxnOffsetRecord } from '../store.ts';
 import type { LinkGroupRecord, LinkRecord, MirrorRecord } from '../store.ts';
@@ -234,6 +234,25 @@ export class SqliteMetadataStore implements MetadataStore {
   async producerSnapshots(): Promise<ProducerSnapshot[]> {
     const rows = this.stmt('SELECT * FROM producer_snapshots').all() as Row[];
     return rows.map((r) => ({ topicId: r.topic_id as string, partitionIndex: r.partition_index as number, endOffset: r.end_offset as number, state: r.state as string }));
+  }
+
+  async saveLeaderEpochs(h: LeaderEpochHistory): Promise<void> {
+    // One JSON document per partition, [[epoch, startOffset], ...]: rewritten whole like Kafka's
+    // checkpoint file, and short (one entry per leader change that wrote data).
+    const entries = JSON.stringify(h.entries.map((e) => [e.epoch, e.startOffset]));
+    this.stmt(
+      `INSERT INTO leader_epochs (topic_id, partition_index, entries) SELECT ?, ?, ? WHERE EXISTS (SELECT 1 FROM topics WHERE topic_id = ?)
+       ON CONFLICT (topic_id, partition_index) DO UPDATE SET entries = excluded.entries`,
+    ).run(h.topicId, h.partitionIndex, entries, h.topicId);
+  }
+
+  async leaderEpochHistories(): Promise<LeaderEpochHistory[]> {
+    const rows = this.stmt('SELECT * FROM leader_epochs ORDER BY topic_id, partition_index').all() as Row[];
+    return rows.map((r) => ({
+      topicId: r.topic_id as string,
+      partitionIndex: r.partition_index as number,
+      entries: (JSON.parse(r.entries as string) as [number, number][]).map(([epoch, startOffset]) => ({ epoch, startOffset })),
+    }));
   }
 
   async replaceRanges(
