@@ -3,13 +3,21 @@
 // batches of a request naming a transactional id are appended only to partitions already in the
 // producer's ongoing transaction (KIP-890 part 1), checked with the coordinator in the same turn of
 // the event loop as the append, so no EndTxn can slip between check and append.
+//
+// Every batch is looked at, not only the first: a transactional batch that no coordinator checked
+// would open a transaction nobody closes, pinning the last stable offset for good. As Kafka does, a
+// request without a transactional id whose partition starts with a transactional batch fails whole
+// with TRANSACTIONAL_ID_AUTHORIZATION_FAILED (KafkaApis.handleProduceRequest), and a partition whose
+// records hold a transactional batch and any other batch fails with INVALID_RECORD (Kafka refuses
+// every second batch of a partition from produce v3, ProduceRequest.validateRecords; Strait keeps
+// taking several plain batches, which open no transaction).
 import { ApiKey } from '../protocol/generated/api-table.ts';
 import { ErrorCode } from '../protocol/generated/errors.ts';
 import type { Input } from '../protocol/primitives.ts';
 import type { ProduceRequest } from '../protocol/generated/produce-request.ts';
 import type { ProduceResponse, TopicProduceResponse, PartitionProduceResponse } from '../protocol/generated/produce-response.ts';
 import { CloseConnection } from '../network/connection.ts';
-import { ATTR_TRANSACTIONAL, RECORD_BATCH_OVERHEAD, batchAttributes, batchProducerEpoch, batchProducerId } from '../protocol/records/index.ts';
+import { ATTR_TRANSACTIONAL, RECORD_BATCH_OVERHEAD, batchAttributes, batchProducerEpoch, batchProducerId, batchSizeAt } from '../protocol/records/index.ts';
 import type { TransactionCoordinator } from '../coordinator/transactions.ts';
 import type { ApiHandler, RequestContext } from './context.ts';
 
@@ -31,6 +39,10 @@ export function produceHandler(txns: TransactionCoordinator): ApiHandler<Produce
     maxVersion: 11,
     async handle(req, ctx) {
       const validAcks = req.acks === 0 || req.acks === 1 || req.acks === -1;
+      if (req.transactionalId === null && req.topicData.some((td) => td.partitionData.some((pd) => transactionalLayout(pd.records).first))) {
+        if (req.acks === 0) throw new CloseConnection('transactional records without a transactional id');
+        return wholeRequestError(req, ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED, 'Transactional Id authorization failed.');
+      }
       const now = Date.now();
       const topics: Input<TopicProduceResponse>[] = [];
       const pending: Promise<unknown>[] = [];
@@ -47,6 +59,7 @@ export function produceHandler(txns: TransactionCoordinator): ApiHandler<Produce
           if (!validAcks) early = partitionError(pd.index, ErrorCode.INVALID_REQUIRED_ACKS);
           else if (!log) early = partitionError(pd.index, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
           else if (pd.records === null) early = partitionError(pd.index, ErrorCode.INVALID_RECORD, 'Produce request has null records');
+          else if (isMixed(transactionalLayout(pd.records))) early = partitionError(pd.index, oldClientCode(ErrorCode.INVALID_RECORD, ctx), 'A transactional record batch must be the only record batch of its partition in a produce request');
           else if (req.transactionalId !== null && !log.forwarder) {
             early = ctx.broker.forwarding?.forwardsTransactionalId(req.transactionalId)
               ? partitionError(pd.index, ErrorCode.INVALID_TXN_STATE, `Transactional id ${req.transactionalId} is coordinated by a link's source cluster; it can write only to mirror topics until they are promoted`)
@@ -95,14 +108,47 @@ export function produceHandler(txns: TransactionCoordinator): ApiHandler<Produce
 }
 
 /**
+ * How a partition's records carry transactional batches: whether the first batch is one, whether
+ * any is, and how many batches there are. Broken framing is left for the log to refuse (it answers
+ * CORRUPT_MESSAGE / INVALID_RECORD); a broken rest counts as one more batch.
+ */
+function transactionalLayout(records: Buffer | null): { first: boolean; any: boolean; batches: number } {
+  const layout = { first: false, any: false, batches: 0 };
+  if (records === null) return layout;
+  for (let pos = 0; pos + RECORD_BATCH_OVERHEAD <= records.length; layout.batches++) {
+    const isTransactional = (batchAttributes(records, pos) & ATTR_TRANSACTIONAL) !== 0;
+    if (layout.batches === 0) layout.first = isTransactional;
+    layout.any ||= isTransactional;
+    try {
+      pos += batchSizeAt(records, pos);
+    } catch {
+      layout.batches++;
+      break;
+    }
+  }
+  return layout;
+}
+
+/** A transactional batch sharing its partition's records with another batch. */
+const isMixed = (l: { any: boolean; batches: number }) => l.any && l.batches > 1;
+
+/** Every partition of the request fails with one error, as Kafka's ProduceRequest.getErrorResponse answers. */
+function wholeRequestError(req: ProduceRequest, errorCode: number, errorMessage: string): Input<ProduceResponse> {
+  return {
+    responses: req.topicData.map((td) => ({ name: td.name, partitionResponses: td.partitionData.map((pd) => partitionError(pd.index, errorCode, errorMessage)) })),
+    throttleTimeMs: 0,
+  };
+}
+
+/**
  * The coordinator's check of a transactional batch, translated as Kafka's ReplicaManager does for
  * producers: a fenced epoch is INVALID_PRODUCER_EPOCH, a transaction being completed is a retriable
  * NOT_ENOUGH_REPLICAS, a partition not in the transaction TRANSACTION_ABORTABLE (INVALID_TXN_STATE
  * before v11). Null when the batch may be appended.
  */
 function verifyTransactional(txns: TransactionCoordinator, transactionalId: string, topic: string, index: number, records: Buffer, version: number): PartitionAnswer | null {
-  // Malformed batches are the log's to refuse; only the first batch's producer matters (Kafka
-  // expects one batch per partition from a transactional producer).
+  // Malformed batches are the log's to refuse; a transactional batch is the only one of its
+  // partition here (transactionalLayout), so the first batch's producer is the one to check.
   if (records.length < RECORD_BATCH_OVERHEAD || !(batchAttributes(records, 0) & ATTR_TRANSACTIONAL) || batchProducerId(records, 0) < 0) return null;
   const code = txns.checkProduce(transactionalId, batchProducerId(records, 0), batchProducerEpoch(records, 0), topic, index);
   switch (code) {
