@@ -18,7 +18,6 @@ import type { ListenerSpec } from '../network/index.ts';
 import { createObjectStore } from '../storage/objects/index.ts';
 import type { ObjectStore } from '../storage/objects/index.ts';
 import { FileWal } from '../storage/wal/file-wal.ts';
-import type { WalEntry } from '../storage/wal/file-wal.ts';
 import { Uploader } from '../storage/uploader.ts';
 import { ObjectReader } from '../storage/object-reader.ts';
 import { LogManager } from '../log/log-manager.ts';
@@ -99,18 +98,14 @@ export class Broker {
       log: this.log,
     });
     this.uploader = uploader;
-    // Produces fail with a retriable error while too much durable data waits for object storage.
-    const guardedWal = {
-      append: (e: WalEntry) => {
-        if (uploader.pendingBytes > st.uploadPendingBytesMax) {
-          return Promise.reject(
-            new StraitError('STRAIT_UPLOAD_BACKLOG', `object storage is behind: ${uploader.pendingBytes} bytes wait for upload`, ErrorCode.KAFKA_STORAGE_ERROR),
-          );
-        }
-        return wal.append(e);
-      },
-    };
-    await logs.open(store, guardedWal, uploader, reader, replay);
+    // New data is refused with a retriable error while too much durable data waits for object
+    // storage. The check runs before offsets are assigned (LogShared.admit), so a refusal changes
+    // nothing of appends already on their way to the WAL.
+    const admit = () =>
+      uploader.pendingBytes > st.uploadPendingBytesMax
+        ? new StraitError('STRAIT_UPLOAD_BACKLOG', `object storage is behind: ${uploader.pendingBytes} bytes wait for upload`, ErrorCode.KAFKA_STORAGE_ERROR)
+        : null;
+    await logs.open(store, { wal, sink: uploader, cold: reader, admit }, replay);
     uploader.start();
     const jobs = new Jobs(this.log);
     this.jobs = jobs;

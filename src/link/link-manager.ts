@@ -512,8 +512,7 @@ export class LinkManager implements LinkService {
     const reason = `Topic '${this.topicName(m)}' is a mirror of '${m.sourceTopic}' fed by link '${m.linkName}'; it accepts writes once promoted (strait link promote ${m.linkName}).`;
     // Held-back writes of a promotion check mirrorOf, so it is cleared last on promotion.
     for (const log of this.o.logs.partitionsOf(m.topicId)) {
-      log.mirrorOf = reason;
-      log.forwarder = link.spec.writeForwarding ? link.forwarder.partition(m.sourceTopic, log.partition, () => log.mirrorOf === null) : null;
+      log.becomeMirror(reason, link.spec.writeForwarding ? link.forwarder.partition(m.sourceTopic, log.partition, () => log.mirrorOf === null) : null);
       if (!link.fetcher.get(m.sourceTopic, log.partition)) link.fetcher.add(new MirrorPartition(this.topicName(m), m.sourceTopic, log.partition, log));
     }
   }
@@ -786,9 +785,7 @@ export class LinkManager implements LinkService {
           const log = p.log;
           const epoch = Math.max(log.leaderEpoch, p.lastFetchedEpoch, p.sourceLeaderEpoch) + 1;
           await this.o.store.setLeaderEpoch(log.topicId, log.partition, epoch);
-          log.leaderEpoch = epoch;
-          log.forwarder = null;
-          log.mirrorOf = null;
+          log.promote(epoch);
           // Transactions the source never ended would hold the last stable offset forever.
           for (const e of [...log.durableProducers.producers.values()].filter((x) => x.txnFirstOffset >= 0)) {
             const r = await log.appendMarker(e.producerId, e.epoch, 0, false, Date.now());

@@ -233,7 +233,7 @@ export class MirrorFetcher {
     const epoch = Math.max(p.sourceLeaderEpoch, p.lastFetchedEpoch);
     if (epoch <= p.log.leaderEpoch) return;
     await this.o.store.setLeaderEpoch(p.log.topicId, p.partition, epoch);
-    p.log.leaderEpoch = epoch;
+    p.log.setLeaderEpoch(epoch);
   }
 
   /** The source no longer has our fetch offset: we are behind its log start, or past its end. */

@@ -287,7 +287,7 @@ class TransactionTracker {
   }
 }
 
-const overlapping = (aborted: AbortedTxn[], from: number, to: number): AbortedTxn[] => aborted.filter((a) => a.lastOffset >= from && a.firstOffset < to);
+const overlapping = (aborted: readonly AbortedTxn[], from: number, to: number): AbortedTxn[] => aborted.filter((a) => a.lastOffset >= from && a.firstOffset < to);
 
 function controlType(d: DecodedBatch): number | null {
   const first = d.records[0];
@@ -533,5 +533,5 @@ async function swapIn(p: PartitionLog, g: Group, cleanedEnd: number, o: LogClean
  * tail is unaffected: it counts entries when it evicts them, present or not.)
  */
 function dropCleanedTail(p: PartitionLog, cleanedUpTo: number): void {
-  while (p.tail.length > 0 && p.tail[0]!.uploaded && p.tail[0]!.endOffset <= cleanedUpTo) p.tail.shift();
+  p.dropCleanedHead(cleanedUpTo);
 }

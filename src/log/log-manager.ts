@@ -7,9 +7,18 @@ import type { MetadataStore, TopicRecord } from '../metadata/store.ts';
 import type { ReplayedEntry } from '../storage/wal/file-wal.ts';
 import { PartitionLog } from './partition-log.ts';
 import type { ColdReader, DurableSink, LogShared, TailEntry, WalAppender } from './partition-log.ts';
+
+/** What the logs write to and read from: the WAL, the uploader, object reads, and admission of new data. */
+export interface LogIo {
+  wal: WalAppender;
+  sink: DurableSink;
+  cold: ColdReader & { invalidate(topicId: string, partition: number): void };
+  /** See LogShared.admit: an error while new data may not be written (upload backlog at its bound). */
+  admit?: () => Error | null;
+}
 import { topicSettings } from './topic-settings.ts';
 import type { TopicSettings } from './topic-settings.ts';
-import { RECORD_BATCH_OVERHEAD, batchLastOffset, batchMaxTimestamp, batchPartitionLeaderEpoch, batchSizeAt } from '../protocol/records/index.ts';
+import { RECORD_BATCH_OVERHEAD, batchBaseOffset, batchLastOffset, batchMaxTimestamp, batchPartitionLeaderEpoch, batchSizeAt } from '../protocol/records/index.ts';
 import { ProducerState } from './producer-state.ts';
 import type { ProducerSnapshot } from '../metadata/store.ts';
 
@@ -39,8 +48,9 @@ export class LogManager {
   }
 
   /** Loads every partition from metadata, then replays WAL entries that were not uploaded yet. */
-  async open(store: MetadataStore, wal: WalAppender, sink: DurableSink, cold: ColdReader & { invalidate(topicId: string, partition: number): void }, replay: ReplayedEntry[]): Promise<void> {
-    this.shared = { wal, sink, cold, tailAdded: (entry, log) => this.tailAdded(entry, log) };
+  async open(store: MetadataStore, io: LogIo, replay: ReplayedEntry[]): Promise<void> {
+    const { wal, sink, cold } = io;
+    this.shared = { wal, sink, cold, admit: io.admit ?? (() => null), tailAdded: (entry, log) => this.tailAdded(entry, log) };
     this.store = store;
     this.cold = cold;
     const topics = new Map((await store.topics()).map((t) => [t.topicId, t]));
@@ -50,16 +60,14 @@ export class LogManager {
       const ranges = await store.objectRanges(p.topicId, p.partitionIndex);
       const uploadedEnd = ranges.length > 0 ? ranges[ranges.length - 1]!.endOffset : 0;
       const next = Math.max(uploadedEnd, p.logStartOffset);
-      const log = new PartitionLog(p.topicId, p.partitionIndex, { logStartOffset: p.logStartOffset, nextOffset: next, leaderEpoch: p.leaderEpoch }, topicSettings(topic.configs), this.shared);
-      log.maxTimestamp = ranges.reduce((m, r) => Math.max(m, r.maxTimestamp), -1);
-      this.add(log, topic.name);
+      const maxTimestamp = ranges.reduce((m, r) => Math.max(m, r.maxTimestamp), -1);
+      const start = { logStartOffset: p.logStartOffset, nextOffset: next, leaderEpoch: p.leaderEpoch, maxTimestamp, label: `${topic.name}-${p.partitionIndex}` };
+      this.add(new PartitionLog(p.topicId, p.partitionIndex, start, topicSettings(topic.configs), this.shared));
     }
     for (const snap of await store.producerSnapshots()) {
       const log = this.logs.get(key(snap.topicId, snap.partitionIndex));
       if (!log) continue;
-      log.uploadedProducers = ProducerState.fromJSON(snap.state);
-      log.producers = log.uploadedProducers.clone();
-      log.durableProducers = log.uploadedProducers.clone();
+      log.restoreProducers(ProducerState.fromJSON(snap.state));
     }
     let replayed = 0;
     for (const e of applyTruncationMarkers(replay)) {
@@ -75,15 +83,13 @@ export class LogManager {
         e.data = rest;
         e.baseOffset = log.highWatermark;
       }
-      log.producers.apply(e.data);
-      log.addDurable({ topicId: e.topicId, partition: e.partition, baseOffset: e.baseOffset, endOffset: e.endOffset, data: e.data, maxTimestamp: maxTimestampOf(e.data), uploaded: false }, e.position);
+      log.replay(e, e.position);
       replayed++;
     }
     this.opts.log.info('partition logs loaded', { partitions: this.logs.size, walEntriesReplayed: replayed });
   }
 
-  private add(log: PartitionLog, topicName?: string): void {
-    if (topicName) log.label = `${topicName}-${log.partition}`;
+  private add(log: PartitionLog): void {
     this.logs.set(key(log.topicId, log.partition), log);
     const list = this.topicLogs.get(log.topicId) ?? [];
     list[log.partition] = log;
@@ -112,21 +118,20 @@ export class LogManager {
     const settings = topicSettings(topic.configs);
     for (let p = 0; p < topic.partitionCount; p++) {
       if (this.logs.has(key(topic.topicId, p))) continue;
-      this.add(new PartitionLog(topic.topicId, p, { logStartOffset: 0, nextOffset: 0, leaderEpoch }, settings, this.shared), topic.name);
+      this.add(new PartitionLog(topic.topicId, p, { logStartOffset: 0, nextOffset: 0, leaderEpoch, label: `${topic.name}-${p}` }, settings, this.shared));
     }
   }
 
   updateSettings(topicId: string, configs: Record<string, string>): TopicSettings {
     const settings = topicSettings(configs);
-    for (const log of this.partitionsOf(topicId)) log.settings = settings;
+    for (const log of this.partitionsOf(topicId)) log.updateSettings(settings);
     return settings;
   }
 
   dropTopic(topicId: string): void {
     for (const log of this.partitionsOf(topicId)) {
       this.logs.delete(key(topicId, log.partition));
-      log.tail = [];
-      log.wake();
+      log.close();
     }
     this.topicLogs.delete(topicId);
   }
@@ -135,67 +140,73 @@ export class LogManager {
   async advanceLogStartOffset(log: PartitionLog, offset: number): Promise<number> {
     if (offset <= log.logStartOffset) return log.logStartOffset;
     const start = await this.store.advanceLogStartOffset(log.topicId, log.partition, offset);
-    log.logStartOffset = Math.max(log.logStartOffset, start);
+    log.moveLogStart(start);
     this.cold.invalidate(log.topicId, log.partition);
-    log.wake();
     return log.logStartOffset;
   }
 
   /**
    * Cuts a mirror partition's log back to `offset` (its source diverged: an unclean leader election
    * there). Everything durable is uploaded first, so the cut is a metadata change: ranges past the
-   * offset are dropped, the one holding it is shortened. A marker in the WAL makes a replay after a
-   * crash drop what came before it at or past the offset. Producer state is rebuilt from the batches
-   * kept. Returns the offset the log now ends at (the start of the batch holding `offset`).
+   * offset are dropped, the one holding it is shortened. Returns the offset the log now ends at (the
+   * start of the batch holding `offset`).
+   *
+   * Crash safety, in this order: (1) a truncation marker in the WAL, so a replay drops what came
+   * before it at or past the cut (a crash after it alone leaves the uploaded log whole, and the
+   * mirror fetcher finds the divergence again); (2) one metadata transaction that cuts the ranges
+   * and saves the producer state of the batches kept (aborted transactions, idempotence), since
+   * nothing else would rewrite it before the next upload; (3) memory. Runs with no append in flight.
    */
   async truncateTo(log: PartitionLog, offset: number): Promise<number> {
     if (offset >= log.highWatermark) return log.highWatermark;
     if (offset <= log.logStartOffset) return this.resetTo(log, log.logStartOffset, true);
-    await this.shared.sink.flush();
-    const ranges = await this.store.objectRanges(log.topicId, log.partition);
-    let cut: { objectId: number; baseOffset: number; keepBytes: number; maxTimestamp: number } | null = null;
-    let end = offset;
-    const holding = ranges.find((r) => r.baseOffset < offset && r.endOffset > offset);
-    if (holding) {
-      let keep = 0;
-      let maxTs = -1;
-      let lastEnd = holding.baseOffset;
-      for (const buf of await this.cold.readRange(holding)) {
-        for (let pos = 0; pos + RECORD_BATCH_OVERHEAD <= buf.length; pos += batchSizeAt(buf, pos)) {
-          if (batchLastOffset(buf, pos) >= offset) break;
-          keep += batchSizeAt(buf, pos);
-          maxTs = Math.max(maxTs, batchMaxTimestamp(buf, pos));
-          lastEnd = batchLastOffset(buf, pos) + 1;
+    return log.exclusive(async () => {
+      if (offset >= log.highWatermark) return log.highWatermark;
+      await this.shared.sink.flush();
+      const ranges = await this.store.objectRanges(log.topicId, log.partition);
+      let cut: { objectId: number; baseOffset: number; keepBytes: number; maxTimestamp: number } | null = null;
+      let end = offset;
+      const holding = ranges.find((r) => r.baseOffset < offset && r.endOffset > offset);
+      if (holding) {
+        let keep = 0;
+        let maxTs = -1;
+        let lastEnd = holding.baseOffset;
+        for (const buf of await this.cold.readRange(holding)) {
+          for (let pos = 0; pos + RECORD_BATCH_OVERHEAD <= buf.length; pos += batchSizeAt(buf, pos)) {
+            if (batchLastOffset(buf, pos) >= offset) break;
+            keep += batchSizeAt(buf, pos);
+            maxTs = Math.max(maxTs, batchMaxTimestamp(buf, pos));
+            lastEnd = batchLastOffset(buf, pos) + 1;
+          }
         }
+        end = lastEnd;
+        cut = keep > 0 ? { objectId: holding.objectId, baseOffset: holding.baseOffset, keepBytes: keep, maxTimestamp: maxTs } : null;
       }
-      end = lastEnd;
-      cut = keep > 0 ? { objectId: holding.objectId, baseOffset: holding.baseOffset, keepBytes: keep, maxTimestamp: maxTs } : null;
-    }
-    await this.store.truncateRanges(log.topicId, log.partition, end, cut);
-    this.cold.invalidate(log.topicId, log.partition);
-    log.cutTail(end);
-    await this.shared.wal.append({ topicId: log.topicId, partition: log.partition, baseOffset: end, endOffset: end, data: Buffer.alloc(0) });
-    await this.rebuildProducers(log);
-    return end;
+      const producers = await this.producersBelow(log, end);
+      await this.shared.wal.append({ topicId: log.topicId, partition: log.partition, baseOffset: end, endOffset: end, data: Buffer.alloc(0) });
+      const snapshot = { topicId: log.topicId, partitionIndex: log.partition, endOffset: end, state: producers.toJSON() };
+      await this.store.truncateRanges(log.topicId, log.partition, end, cut, snapshot);
+      this.cold.invalidate(log.topicId, log.partition);
+      log.truncateTail(end, producers);
+      return end;
+    });
   }
 
   /**
    * Empties a partition and starts it at `offset` (a mirror that fell behind the source's log start,
    * or a new mirror of a source whose head was deleted), as a Kafka follower's truncateFullyAndStartAt.
+   * The WAL marker goes first, as for truncateTo.
    */
   async resetTo(log: PartitionLog, offset: number, truncating = false): Promise<number> {
     if (!truncating && log.highWatermark >= offset) return this.advanceLogStartOffset(log, offset);
-    await this.shared.sink.flush();
-    await this.store.resetPartition(log.topicId, log.partition, offset);
-    this.cold.invalidate(log.topicId, log.partition);
-    log.tail = [];
-    log.logStartOffset = offset;
-    log.cutTail(offset);
-    await this.shared.wal.append({ topicId: log.topicId, partition: log.partition, baseOffset: offset, endOffset: offset, data: Buffer.alloc(0) });
-    log.producers = new ProducerState();
-    log.durableProducers = new ProducerState();
-    log.uploadedProducers = new ProducerState();
-    return offset;
+    return log.exclusive(async () => {
+      await this.shared.sink.flush();
+      await this.shared.wal.append({ topicId: log.topicId, partition: log.partition, baseOffset: offset, endOffset: offset, data: Buffer.alloc(0) });
+      await this.store.resetPartition(log.topicId, log.partition, offset);
+      this.cold.invalidate(log.topicId, log.partition);
+      log.resetTo(offset);
+      return offset;
+    });
   }
 
   /** Leader epoch of the log's last batch, or -1 when the log holds none. */
@@ -211,21 +222,26 @@ export class LogManager {
     return epoch;
   }
 
-  /** Producer state from every batch header of the log (rare: after a truncation). */
-  private async rebuildProducers(log: PartitionLog): Promise<void> {
+  /**
+   * Producer state from every batch header of the log below `end` (rare: a truncation). Reads 8 MiB
+   * at a time and yields to the event loop between reads, so a long log does not stall other work.
+   */
+  private async producersBelow(log: PartitionLog, end: number): Promise<ProducerState> {
     const state = new ProducerState();
     let offset = log.logStartOffset;
-    while (offset < log.highWatermark) {
+    while (offset < end) {
       const r = await log.read(offset, 8 * 1024 * 1024, true);
       if (r.batches.length === 0) break;
       for (const b of r.batches) {
-        state.apply(b);
-        for (let pos = 0; pos + RECORD_BATCH_OVERHEAD <= b.length; pos += batchSizeAt(b, pos)) offset = batchLastOffset(b, pos) + 1;
+        for (let pos = 0; pos + RECORD_BATCH_OVERHEAD <= b.length; pos += batchSizeAt(b, pos)) {
+          if (batchBaseOffset(b, pos) >= end) return state;
+          state.apply(b.subarray(pos, pos + batchSizeAt(b, pos)));
+          offset = batchLastOffset(b, pos) + 1;
+        }
       }
+      await new Promise<void>((r) => setImmediate(r));
     }
-    log.producers = state;
-    log.durableProducers = state.clone();
-    log.uploadedProducers = state.clone();
+    return state;
   }
 
   /** Producer state at the end of each partition's part of an upload (see Uploader). */
@@ -236,7 +252,7 @@ export class LogManager {
       if (!log) continue;
       let n = next.get(log);
       if (!n) {
-        n = { state: log.uploadedProducers.clone(), endOffset: it.endOffset };
+        n = { state: log.uploadedProducerState(), endOffset: it.endOffset };
         next.set(log, n);
       }
       n.state.apply(it.data);
@@ -245,7 +261,7 @@ export class LogManager {
     return {
       snapshots: [...next].map(([log, n]) => ({ topicId: log.topicId, partitionIndex: log.partition, endOffset: n.endOffset, state: n.state.toJSON() })),
       commit: () => {
-        for (const [log, n] of next) log.uploadedProducers = n.state;
+        for (const [log, n] of next) log.commitUploadedProducers(n.state);
       },
     };
   }
@@ -270,8 +286,7 @@ export class LogManager {
     while (this.tailBytes > this.opts.tailCacheBytesMax && this.tailQueueHead < this.tailQueue.length) {
       const { entry, log } = this.tailQueue[this.tailQueueHead]!;
       if (!entry.uploaded) break;
-      const head = log.tail[0];
-      if (head === entry || head?.origin === entry) log.tail.shift();
+      log.dropUploadedHead(entry);
       this.tailBytes -= entry.data.length;
       this.tailQueue[this.tailQueueHead++] = null;
     }
@@ -312,13 +327,4 @@ function batchesFrom(data: Buffer, offset: number): Buffer {
   let pos = 0;
   while (pos + RECORD_BATCH_OVERHEAD <= data.length && batchLastOffset(data, pos) < offset) pos += batchSizeAt(data, pos);
   return data.subarray(pos);
-}
-
-function maxTimestampOf(data: Buffer): number {
-  let max = -1;
-  for (let pos = 0; pos + RECORD_BATCH_OVERHEAD <= data.length; pos += batchSizeAt(data, pos)) {
-    const ts = batchMaxTimestamp(data, pos);
-    if (ts > max) max = ts;
-  }
-  return max;
 }

@@ -24,7 +24,7 @@ import type { TopicSettings } from './topic-settings.ts';
 import type { ObjectRange } from '../metadata/store.ts';
 import { checkBatches, assignOffsets } from './append-checks.ts';
 import { ProducerState } from './producer-state.ts';
-import type { AbortedTxn } from './producer-state.ts';
+import type { AbortedTxn, ProducerStateView } from './producer-state.ts';
 
 export interface AppendOutcome {
   errorCode: number;
@@ -84,78 +84,324 @@ export interface LogShared {
   wal: WalAppender;
   sink: DurableSink;
   cold: ColdReader;
+  /**
+   * Admission of new data: an error (with a `kafkaError`) while it may not be written now, e.g. the
+   * upload backlog is at its bound. Asked before offsets are assigned, so a refusal changes nothing
+   * and appends already on their way to the WAL are unaffected. Transaction markers are always let
+   * through: they are tiny and end transactions that would otherwise pin the last stable offset.
+   */
+  admit(): Error | null;
   /** Called when a tail entry is added, so the manager can keep the tail within its byte bound. */
   tailAdded(entry: TailEntry, log: PartitionLog): void;
 }
 
+/** How a partition is fed while it mirrors another cluster's partition (see link/). */
+export interface MirrorForwarder {
+  forward(records: Buffer, o: { acks: number; timeoutMs: number; transactionalId: string | null }): Promise<AppendOutcome | null>;
+}
+
+/** An append written to the WAL but not yet durable. */
+interface Flight {
+  baseOffset: number;
+  endOffset: number;
+  data: Buffer;
+  /** Set when an earlier append of this partition failed: this one cannot stand either (its offsets
+   *  follow the failed ones), and the log end has already been moved back past it. */
+  doomed: boolean;
+  durable: Promise<boolean>;
+}
+
+export interface PartitionStart {
+  logStartOffset: number;
+  /** End of the uploaded data (the next offset before the WAL replay). */
+  nextOffset: number;
+  leaderEpoch: number;
+  /** Largest batch timestamp in uploaded data, or -1. */
+  maxTimestamp?: number;
+  /** "topic-partition", as Kafka names a partition in messages. */
+  label?: string;
+}
+
+const refusal = (errorCode: number, errorMessage: string | null, recordErrors: AppendOutcome['recordErrors'] = []): AppendOutcome => ({
+  errorCode,
+  errorMessage,
+  baseOffset: -1,
+  logAppendTimeMs: -1,
+  logStartOffset: -1,
+  recordErrors,
+});
+
+/**
+ * One partition's log. Its state (offsets, producer state, the tail, whether it is a mirror) is
+ * changed only through the transitions below, each of which is atomic with respect to appends:
+ * appends assign offsets synchronously, and the transitions that rewrite the log end (truncation,
+ * reset) run through `exclusive`, which waits for appends in flight and holds new ones back.
+ */
 export class PartitionLog {
   readonly topicId: string;
   readonly partition: number;
-  leaderEpoch: number;
-  logStartOffset: number;
+  readonly label: string;
+  #leaderEpoch: number;
+  #logStartOffset: number;
   /** Next offset to assign. */
-  nextOffset: number;
+  #nextOffset: number;
   /** Offsets below this are durable and visible to fetches. */
-  highWatermark: number;
-  settings: TopicSettings;
-  /** "topic-partition", as Kafka names a partition in messages. */
-  label: string;
+  #highWatermark: number;
+  #settings: TopicSettings;
   /** Durable entries still in memory, contiguous, ending at the high watermark. */
-  tail: TailEntry[] = [];
+  #tail: TailEntry[] = [];
   private readonly shared: LogShared;
   private waiters = new Set<() => void>();
-  /** Maximum batch timestamp seen. */
-  maxTimestamp = -1;
+  #maxTimestamp: number;
   /** Idempotent producer state including appends still on their way to disk. */
-  producers = new ProducerState();
+  #producers = new ProducerState();
   /** Producer state of durable data: open transactions (the last stable offset) and aborted ones. */
-  durableProducers = new ProducerState();
+  #durableProducers = new ProducerState();
   /** Producer state as of the end of uploaded data: the baseline saved with each upload. */
-  uploadedProducers = new ProducerState();
+  #uploadedProducers = new ProducerState();
+  #mirrorOf: string | null = null;
+  #forwarder: MirrorForwarder | null = null;
+  /** Appends written to the WAL but not yet durable, oldest first. */
+  private inflight: Flight[] = [];
+  /** Set while an exclusive transition runs: appends wait for it. */
+  private gate: Promise<void> | null = null;
+  #closed = false;
+
+  constructor(topicId: string, partition: number, start: PartitionStart, settings: TopicSettings, shared: LogShared) {
+    this.topicId = topicId;
+    this.partition = partition;
+    this.#logStartOffset = start.logStartOffset;
+    this.#nextOffset = start.nextOffset;
+    this.#highWatermark = start.nextOffset;
+    this.#leaderEpoch = start.leaderEpoch;
+    this.#maxTimestamp = start.maxTimestamp ?? -1;
+    this.#settings = settings;
+    this.shared = shared;
+    this.label = start.label ?? `${topicId}-${partition}`;
+  }
+
+  get leaderEpoch(): number {
+    return this.#leaderEpoch;
+  }
+  get logStartOffset(): number {
+    return this.#logStartOffset;
+  }
+  get nextOffset(): number {
+    return this.#nextOffset;
+  }
+  get highWatermark(): number {
+    return this.#highWatermark;
+  }
+  get settings(): TopicSettings {
+    return this.#settings;
+  }
+  get tail(): readonly TailEntry[] {
+    return this.#tail;
+  }
+  /** Maximum batch timestamp seen. */
+  get maxTimestamp(): number {
+    return this.#maxTimestamp;
+  }
+  get producers(): ProducerStateView {
+    return this.#producers;
+  }
+  get durableProducers(): ProducerStateView {
+    return this.#durableProducers;
+  }
   /**
    * Set while the partition is a mirror fed by a link: clients may not write (the reason is their
    * error message) and local retention and cleaning leave it alone, since its head follows the source.
    */
-  mirrorOf: string | null = null;
+  get mirrorOf(): string | null {
+    return this.#mirrorOf;
+  }
+  get isMirror(): boolean {
+    return this.#mirrorOf !== null;
+  }
   /** Set on a mirror whose link forwards writes to the source (see link/write-forwarder.ts). */
-  forwarder: { forward(records: Buffer, o: { acks: number; timeoutMs: number; transactionalId: string | null }): Promise<AppendOutcome | null> } | null = null;
-  /** Appends written to the WAL but not yet durable, oldest first. */
-  private inflight: { endOffset: number; durable: Promise<boolean> }[] = [];
+  get forwarder(): MirrorForwarder | null {
+    return this.#forwarder;
+  }
+  /** Appends on their way to the WAL (for tests and metrics). */
+  get inflightCount(): number {
+    return this.inflight.length;
+  }
 
-  constructor(topicId: string, partition: number, start: { logStartOffset: number; nextOffset: number; leaderEpoch: number }, settings: TopicSettings, shared: LogShared) {
-    this.topicId = topicId;
-    this.partition = partition;
-    this.logStartOffset = start.logStartOffset;
-    this.nextOffset = start.nextOffset;
-    this.highWatermark = start.nextOffset;
-    this.leaderEpoch = start.leaderEpoch;
-    this.settings = settings;
-    this.shared = shared;
-    this.label = `${topicId}-${partition}`;
+  // ---- transitions of the log's own state -------------------------------------------------------
+
+  /** On load: the producer state saved with the last upload (before the WAL replay). */
+  restoreProducers(state: ProducerState): void {
+    assert(this.#tail.length === 0 && this.inflight.length === 0, `restoring producers of ${this.label} after data`);
+    this.#uploadedProducers = state;
+    this.#producers = state.clone();
+    this.#durableProducers = state.clone();
+  }
+
+  /** On load: a WAL entry that was durable but not uploaded yet, in WAL order. */
+  replay(entry: { baseOffset: number; endOffset: number; data: Buffer }, position: WalPosition): void {
+    assert(this.inflight.length === 0, `replaying into ${this.label} with appends in flight`);
+    this.#producers.apply(entry.data);
+    this.addDurable({ topicId: this.topicId, partition: this.partition, baseOffset: entry.baseOffset, endOffset: entry.endOffset, data: entry.data, maxTimestamp: maxTimestampOf(entry.data), uploaded: false }, position);
+  }
+
+  updateSettings(settings: TopicSettings): void {
+    this.#settings = settings;
+  }
+
+  /** The topic is gone: the tail is let go and waiting fetches wake to find it missing. */
+  close(): void {
+    this.#closed = true;
+    this.#tail = [];
+    this.wake();
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Moves the log start forward (never back) once metadata holds it (DeleteRecords, retention). */
+  moveLogStart(offset: number): void {
+    if (offset <= this.#logStartOffset) return;
+    this.#logStartOffset = offset;
+    this.#durableProducers.pruneAborted(offset);
+    this.wake();
+  }
+
+  /** Makes the partition a read-only mirror fed by a link (local writes refused with `reason`). */
+  becomeMirror(reason: string, forwarder: MirrorForwarder | null): void {
+    this.#mirrorOf = reason;
+    this.#forwarder = forwarder;
+  }
+
+  /** The leader epoch of a mirror follows its source's. */
+  setLeaderEpoch(epoch: number): void {
+    this.#leaderEpoch = epoch;
+  }
+
+  /**
+   * Ends mirroring: the partition takes local writes at `leaderEpoch` (above every epoch of the
+   * source). Epoch, forwarder and the mirror flag change together, so no append sees half of it;
+   * the caller has made the promotion durable first (link-manager).
+   */
+  promote(leaderEpoch: number): void {
+    this.#leaderEpoch = leaderEpoch;
+    this.#forwarder = null;
+    this.#mirrorOf = null;
+    this.wake();
+  }
+
+  /** Drops producers idle longer than producer.id.expiration.ms (none with an open transaction). */
+  expireProducers(nowMs: number, expirationMs: number): number {
+    const n = this.#producers.expire(nowMs, expirationMs);
+    this.#durableProducers.expire(nowMs, expirationMs);
+    this.#uploadedProducers.expire(nowMs, expirationMs);
+    return n;
+  }
+
+  /** The producer state at the end of uploaded data, to extend with an upload's batches. */
+  uploadedProducerState(): ProducerState {
+    return this.#uploadedProducers.clone();
+  }
+
+  /** An upload committed: `state` (from uploadedProducerState plus its batches) is the new baseline. */
+  commitUploadedProducers(state: ProducerState): void {
+    this.#uploadedProducers = state;
+  }
+
+  /** Drops the oldest tail entry if it is `entry` (or was cut from it), once it is uploaded. */
+  dropUploadedHead(entry: TailEntry): boolean {
+    const head = this.#tail[0];
+    if (!entry.uploaded || (head !== entry && head?.origin !== entry)) return false;
+    this.#tail.shift();
+    return true;
+  }
+
+  /** Drops uploaded entries the cleaner rewrote from the front of the tail (fetches read the cleaned ranges). */
+  dropCleanedHead(cleanedUpTo: number): void {
+    while (this.#tail.length > 0 && this.#tail[0]!.uploaded && this.#tail[0]!.endOffset <= cleanedUpTo) this.#tail.shift();
+  }
+
+  /**
+   * Runs a transition that rewrites the log end (truncation, reset) with no append in flight and
+   * none starting until it is done. Used by the log manager, which does the metadata part.
+   */
+  async exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    while (this.gate) await this.gate;
+    let open!: () => void;
+    this.gate = new Promise<void>((r) => (open = r));
+    try {
+      while (this.inflight.length > 0) await this.inflight[this.inflight.length - 1]!.durable;
+      return await fn();
+    } finally {
+      this.gate = null;
+      open();
+    }
+  }
+
+  /**
+   * Cuts the in-memory log at `offset` and moves the log end there, with the producer state of
+   * the batches kept; only inside `exclusive`, after metadata has been cut (LogManager.truncateTo).
+   */
+  truncateTail(offset: number, producers: ProducerState): void {
+    assert(this.gate !== null && this.inflight.length === 0, `truncating ${this.label} outside an exclusive transition`);
+    const kept: TailEntry[] = [];
+    for (const e of this.#tail) {
+      if (e.endOffset <= offset) kept.push(e);
+      else if (e.baseOffset < offset) {
+        let pos = 0;
+        while (pos + RECORD_BATCH_OVERHEAD <= e.data.length && batchLastOffset(e.data, pos) < offset) pos += batchSizeAt(e.data, pos);
+        if (pos > 0) kept.push({ ...e, data: e.data.subarray(0, pos), endOffset: offset, origin: e.origin ?? e });
+      }
+    }
+    this.#tail = kept;
+    this.#nextOffset = offset;
+    this.#highWatermark = offset;
+    this.#producers = producers;
+    this.#durableProducers = producers.clone();
+    this.#uploadedProducers = producers.clone();
+    this.wake();
+  }
+
+  /** Empties the log and starts it at `offset`; only inside `exclusive`, after metadata (LogManager.resetTo). */
+  resetTo(offset: number): void {
+    assert(this.gate !== null && this.inflight.length === 0, `resetting ${this.label} outside an exclusive transition`);
+    this.#tail = [];
+    this.#logStartOffset = offset;
+    this.#nextOffset = offset;
+    this.#highWatermark = offset;
+    this.#producers = new ProducerState();
+    this.#durableProducers = new ProducerState();
+    this.#uploadedProducers = new ProducerState();
+    this.wake();
+  }
+
+  // ---- appends ----------------------------------------------------------------------------------
+
+  /** Waits while an exclusive transition runs (no microtask when none does). */
+  private async quiesced(): Promise<void> {
+    while (this.gate) await this.gate;
   }
 
   /** Validates, assigns offsets, writes to the WAL; resolves once durable (or failed). */
   async append(records: Buffer, nowMs: number): Promise<AppendOutcome> {
-    if (this.mirrorOf !== null) {
-      return { errorCode: ErrorCode.POLICY_VIOLATION, errorMessage: this.mirrorOf, baseOffset: -1, logAppendTimeMs: -1, logStartOffset: -1, recordErrors: [] };
-    }
-    const check = checkBatches(records, this.settings, nowMs, this.label);
-    if (check.errorCode !== ErrorCode.NONE) {
-      return { errorCode: check.errorCode, errorMessage: check.message, baseOffset: -1, logAppendTimeMs: -1, logStartOffset: -1, recordErrors: check.recordErrors };
-    }
-    const sequence = this.producers.check(records, check.batches);
-    if (sequence.kind === 'error') {
-      return { errorCode: sequence.errorCode, errorMessage: sequence.message, baseOffset: -1, logAppendTimeMs: -1, logStartOffset: -1, recordErrors: [] };
-    }
+    if (this.gate) await this.quiesced();
+    if (this.#mirrorOf !== null) return refusal(ErrorCode.POLICY_VIOLATION, this.#mirrorOf);
+    const check = checkBatches(records, this.#settings, nowMs, this.label);
+    if (check.errorCode !== ErrorCode.NONE) return refusal(check.errorCode, check.message, check.recordErrors);
+    const sequence = this.#producers.check(records, check.batches);
+    if (sequence.kind === 'error') return refusal(sequence.errorCode, sequence.message);
+    // A retry of a batch already written is answered with where it went, even while new data is refused.
     if (sequence.kind === 'duplicate') return this.answerDuplicate(sequence.firstOffset, sequence.lastOffset);
+    const refused = this.shared.admit();
+    if (refused) return refusal((refused as { kafkaError?: number }).kafkaError ?? ErrorCode.KAFKA_STORAGE_ERROR, refused.message);
     return this.write(records, check.batches, check.maxTimestamp, nowMs);
   }
 
   /** Assigns offsets to checked batches, writes them to the WAL and makes them visible once durable. */
   private async write(records: Buffer, positions: number[], maxTimestamp: number, nowMs: number): Promise<AppendOutcome> {
-    const baseOffset = this.nextOffset;
-    const logAppendTime = this.settings.logAppendTime ? nowMs : -1;
-    const endOffset = assignOffsets(records, positions, baseOffset, this.leaderEpoch, logAppendTime);
+    const baseOffset = this.#nextOffset;
+    const logAppendTime = this.#settings.logAppendTime ? nowMs : -1;
+    const endOffset = assignOffsets(records, positions, baseOffset, this.#leaderEpoch, logAppendTime);
     assert(Number.isSafeInteger(endOffset), `offset ${endOffset} past 2^53`);
     const outcome = await this.persist(records, baseOffset, endOffset, logAppendTime >= 0 ? logAppendTime : maxTimestamp >= 0 ? maxTimestamp : nowMs);
     return outcome.errorCode === ErrorCode.NONE ? { ...outcome, logAppendTimeMs: logAppendTime } : outcome;
@@ -169,10 +415,11 @@ export class PartitionLog {
    * middle of a batch) takes that whole batch, as a Kafka follower does.
    */
   async appendAtOffsets(records: Buffer, nowMs: number): Promise<AppendOutcome> {
+    if (this.gate) await this.quiesced();
     let first = -1;
-    let end = this.nextOffset;
+    let end = this.#nextOffset;
     let maxTimestamp = -1;
-    const empty = this.nextOffset === this.logStartOffset && this.highWatermark === this.nextOffset && this.inflight.length === 0;
+    const empty = this.#nextOffset === this.#logStartOffset && this.#highWatermark === this.#nextOffset && this.inflight.length === 0;
     try {
       for (let pos = 0; pos < records.length; ) {
         const size = batchSizeAt(records, pos);
@@ -186,77 +433,107 @@ export class PartitionLog {
         pos += size;
       }
     } catch (err) {
-      return { errorCode: ErrorCode.CORRUPT_MESSAGE, errorMessage: (err as Error).message, baseOffset: -1, logAppendTimeMs: -1, logStartOffset: -1, recordErrors: [] };
+      return refusal(ErrorCode.CORRUPT_MESSAGE, (err as Error).message);
     }
-    if (first < 0) return { errorCode: ErrorCode.NONE, errorMessage: null, baseOffset: this.nextOffset, logAppendTimeMs: -1, logStartOffset: this.logStartOffset, recordErrors: [] };
+    if (first < 0) return { errorCode: ErrorCode.NONE, errorMessage: null, baseOffset: this.#nextOffset, logAppendTimeMs: -1, logStartOffset: this.#logStartOffset, recordErrors: [] };
+    const refused = this.shared.admit();
+    if (refused) return refusal((refused as { kafkaError?: number }).kafkaError ?? ErrorCode.KAFKA_STORAGE_ERROR, refused.message);
     return this.persist(records, first, end, maxTimestamp >= 0 ? maxTimestamp : nowMs);
   }
 
-  /** Writes batches with assigned offsets to the WAL and makes them visible once durable. */
+  /**
+   * Writes batches with assigned offsets to the WAL and makes them visible once durable. Offsets
+   * and producer state move on at once (the next append follows this one); if the write fails,
+   * `rollBack` moves them back to where this append began.
+   */
   private async persist(records: Buffer, baseOffset: number, endOffset: number, maxTimestamp: number): Promise<AppendOutcome> {
-    this.nextOffset = endOffset;
-    this.producers.apply(records);
+    assert(baseOffset >= this.#nextOffset, `append at ${baseOffset} below the log end ${this.#nextOffset} of ${this.label}`);
+    this.#nextOffset = endOffset;
+    this.#producers.apply(records);
     const entry: TailEntry = { topicId: this.topicId, partition: this.partition, baseOffset, endOffset, data: records, maxTimestamp, uploaded: false };
     let settle!: (ok: boolean) => void;
-    const flight = { endOffset, durable: new Promise<boolean>((r) => (settle = r)) };
+    const flight: Flight = { baseOffset, endOffset, data: records, doomed: false, durable: new Promise<boolean>((r) => (settle = r)) };
     this.inflight.push(flight);
     let position: WalPosition;
     try {
       position = await this.shared.wal.append({ topicId: this.topicId, partition: this.partition, baseOffset, endOffset, data: records });
     } catch (err) {
-      // Nothing after the failed write is durable either (the WAL failed the whole queue): the next
-      // append starts again right after the last durable offset, with the producer state of then.
-      this.nextOffset = this.highWatermark;
-      this.producers = this.durableProducers.clone();
+      this.rollBack(flight);
       this.settleInflight(flight, false, settle);
       const code = (err as { kafkaError?: number }).kafkaError ?? ErrorCode.KAFKA_STORAGE_ERROR;
-      return { errorCode: code, errorMessage: (err as Error).message, baseOffset: -1, logAppendTimeMs: -1, logStartOffset: -1, recordErrors: [] };
+      return refusal(code, (err as Error).message);
+    }
+    // The WAL contract (storage/wal): an append that fails fails every later one, so an append
+    // after a failed one never becomes durable; if it did, its offsets may already be reused.
+    assert(!flight.doomed, `WAL acknowledged ${this.label} at ${baseOffset} after an earlier append of it failed`);
+    if (this.#closed) {
+      this.settleInflight(flight, true, settle);
+      return refusal(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `${this.label} was deleted`);
     }
     this.addDurable(entry, position);
     this.settleInflight(flight, true, settle);
-    return { errorCode: ErrorCode.NONE, errorMessage: null, baseOffset, logAppendTimeMs: -1, logStartOffset: this.logStartOffset, recordErrors: [] };
+    return { errorCode: ErrorCode.NONE, errorMessage: null, baseOffset, logAppendTimeMs: -1, logStartOffset: this.#logStartOffset, recordErrors: [] };
   }
 
-  private settleInflight(flight: { endOffset: number }, ok: boolean, settle: (ok: boolean) => void): void {
-    const i = this.inflight.indexOf(flight as (typeof this.inflight)[number]);
+  /**
+   * A WAL write failed: this append and every later one of the partition are lost (the WAL fails
+   * everything queued after a failed write), so the log end and producer state go back to where
+   * this append began. Appends before it are unaffected: they completed first (the WAL completes
+   * in order), and an earlier failure has already moved the end back past this one.
+   */
+  private rollBack(flight: Flight): void {
+    if (flight.doomed) return;
+    const i = this.inflight.indexOf(flight);
+    assert(i >= 0, `rolling back an append of ${this.label} that is not in flight`);
+    for (let j = i; j < this.inflight.length; j++) this.inflight[j]!.doomed = true;
+    assert(flight.baseOffset >= this.#highWatermark, `rolling back ${this.label} to ${flight.baseOffset}, below its high watermark ${this.#highWatermark}`);
+    this.#nextOffset = flight.baseOffset;
+    const producers = this.#durableProducers.clone();
+    for (let j = 0; j < i; j++) producers.apply(this.inflight[j]!.data);
+    this.#producers = producers;
+  }
+
+  private settleInflight(flight: Flight, ok: boolean, settle: (ok: boolean) => void): void {
+    const i = this.inflight.indexOf(flight);
     if (i >= 0) this.inflight.splice(i, 1);
     settle(ok);
   }
 
   /** A retried batch: answer with where it went, once that is durable (KIP-98). */
   private async answerDuplicate(firstOffset: number, lastOffset: number): Promise<AppendOutcome> {
-    if (lastOffset >= this.highWatermark) {
-      const original = this.inflight.find((f) => f.endOffset > lastOffset);
-      if (!original || !(await original.durable)) {
-        return { errorCode: ErrorCode.KAFKA_STORAGE_ERROR, errorMessage: 'The original write of this retried batch failed', baseOffset: -1, logAppendTimeMs: -1, logStartOffset: -1, recordErrors: [] };
-      }
+    if (lastOffset >= this.#highWatermark) {
+      const original = this.inflight.find((f) => !f.doomed && f.baseOffset <= firstOffset && f.endOffset > lastOffset);
+      if (!original || !(await original.durable)) return refusal(ErrorCode.KAFKA_STORAGE_ERROR, 'The original write of this retried batch failed');
     }
-    return { errorCode: ErrorCode.NONE, errorMessage: null, baseOffset: firstOffset, logAppendTimeMs: -1, logStartOffset: this.logStartOffset, recordErrors: [] };
+    return { errorCode: ErrorCode.NONE, errorMessage: null, baseOffset: firstOffset, logAppendTimeMs: -1, logStartOffset: this.#logStartOffset, recordErrors: [] };
   }
 
   /** Offsets below this hold no open transaction: read_committed consumers read up to here. */
   get lastStableOffset(): number {
-    const open = this.durableProducers.firstOpenTxnOffset();
-    return open >= 0 && open < this.highWatermark ? open : this.highWatermark;
+    const open = this.#durableProducers.firstOpenTxnOffset();
+    return open >= 0 && open < this.#highWatermark ? open : this.#highWatermark;
   }
 
   /**
    * Appends a transaction marker (COMMIT or ABORT) for a producer, as the transaction coordinator
-   * does when a transaction ends. Resolves with the marker's offset once it is durable.
+   * does when a transaction ends. Resolves with the marker's offset once it is durable. A mirror
+   * refuses: its markers come from the source, and a local one would make it diverge.
    */
   async appendMarker(producerId: number, producerEpoch: number, coordinatorEpoch: number, commit: boolean, nowMs: number): Promise<AppendOutcome> {
+    if (this.gate) await this.quiesced();
+    if (this.#mirrorOf !== null) return refusal(ErrorCode.POLICY_VIOLATION, this.#mirrorOf);
     const marker = buildEndTxnMarkerBatch({ commit, coordinatorEpoch, producerId, producerEpoch, timestamp: nowMs });
     return this.write(marker, [0], -1, nowMs);
   }
 
   /** Makes a durable entry visible: appended in WAL order, so offsets stay contiguous. */
-  addDurable(entry: TailEntry, position: WalPosition): void {
-    assert(entry.baseOffset >= this.highWatermark, `durable entry at ${entry.baseOffset} below high watermark ${this.highWatermark}`);
-    this.tail.push(entry);
-    this.durableProducers.apply(entry.data);
-    this.highWatermark = entry.endOffset;
-    if (this.nextOffset < entry.endOffset) this.nextOffset = entry.endOffset;
-    if (entry.maxTimestamp > this.maxTimestamp) this.maxTimestamp = entry.maxTimestamp;
+  private addDurable(entry: TailEntry, position: WalPosition): void {
+    assert(entry.baseOffset >= this.#highWatermark, `durable entry at ${entry.baseOffset} below high watermark ${this.#highWatermark}`);
+    this.#tail.push(entry);
+    this.#durableProducers.apply(entry.data);
+    this.#highWatermark = entry.endOffset;
+    if (this.#nextOffset < entry.endOffset) this.#nextOffset = entry.endOffset;
+    if (entry.maxTimestamp > this.#maxTimestamp) this.#maxTimestamp = entry.maxTimestamp;
     this.shared.tailAdded(entry, this);
     this.shared.sink.onDurable(entry, position);
     this.wake();
@@ -264,7 +541,7 @@ export class PartitionLog {
 
   /** First offset held in memory; reads below it go to object storage. */
   get tailStartOffset(): number {
-    return this.tail.length > 0 ? this.tail[0]!.baseOffset : this.highWatermark;
+    return this.#tail.length > 0 ? this.#tail[0]!.baseOffset : this.#highWatermark;
   }
 
   /** Reads whole batches from `offset`, at most maxBytes unless minOneBatch lets one larger batch through (KIP-74). */
@@ -327,27 +604,6 @@ export class PartitionLog {
       if (from >= 0) out.push(data.subarray(from, pos));
     }
     return out;
-  }
-
-  /**
-   * Drops everything at or after `offset` from memory (the tail) and moves the log end there; the
-   * caller has cut uploaded ranges and rebuilt producer state (LogManager.truncateTo).
-   */
-  cutTail(offset: number): void {
-    assert(this.inflight.length === 0, `truncating ${this.label} with appends in flight`);
-    const kept: TailEntry[] = [];
-    for (const e of this.tail) {
-      if (e.endOffset <= offset) kept.push(e);
-      else if (e.baseOffset < offset) {
-        let pos = 0;
-        while (pos + RECORD_BATCH_OVERHEAD <= e.data.length && batchLastOffset(e.data, pos) < offset) pos += batchSizeAt(e.data, pos);
-        if (pos > 0) kept.push({ ...e, data: e.data.subarray(0, pos), endOffset: offset, origin: e.origin ?? e });
-      }
-    }
-    this.tail = kept;
-    this.nextOffset = offset;
-    this.highWatermark = offset;
-    this.wake();
   }
 
   /** Calls fn once the next time data arrives or the log changes; returns a function that cancels. */
@@ -415,4 +671,14 @@ function lastOffsetIn(view: Buffer): number {
     pos += batchSizeAt(view, pos);
   }
   return last;
+}
+
+/** Largest batch timestamp in a run of batches, or -1. */
+export function maxTimestampOf(data: Buffer): number {
+  let max = -1;
+  for (let pos = 0; pos + RECORD_BATCH_OVERHEAD <= data.length; pos += batchSizeAt(data, pos)) {
+    const ts = batchMaxTimestamp(data, pos);
+    if (ts > max) max = ts;
+  }
+  return max;
 }

@@ -59,6 +59,15 @@ export type SequenceCheck =
 const lastSequenceOf = (firstSeq: number, lastOffsetDelta: number) => (firstSeq + lastOffsetDelta) % (INT32_MAX + 1);
 const inSequence = (lastSeq: number, nextSeq: number) => nextSeq === lastSeq + 1 || (nextSeq === 0 && lastSeq === INT32_MAX);
 
+/** What other layers may read of a partition's producer state; only the log changes it. */
+export interface ProducerStateView {
+  readonly producers: ReadonlyMap<number, Readonly<ProducerEntry>>;
+  readonly aborted: readonly AbortedTxn[];
+  firstOpenTxnOffset(): number;
+  abortedBetween(from: number, to: number): AbortedTxn[];
+  clone(): ProducerState;
+}
+
 export class ProducerState {
   readonly producers = new Map<number, ProducerEntry>();
   /** Aborted transactions in offset order of their markers. */
@@ -175,9 +184,10 @@ export class ProducerState {
   expire(nowMs: number, expirationMs: number): number {
     let n = 0;
     for (const [pid, e] of this.producers) {
-      if (e.lastTimestamp >= 0 && nowMs - e.lastTimestamp > expirationMs) {
+      // A producer with an open transaction stays: its transaction still pins the last stable offset
+      // until the coordinator ends it (Kafka's ProducerStateManager does the same).
+      if (e.txnFirstOffset < 0 && e.lastTimestamp >= 0 && nowMs - e.lastTimestamp > expirationMs) {
         this.producers.delete(pid);
-        if (e.txnFirstOffset >= 0) this.openTxns--;
         n++;
       }
     }

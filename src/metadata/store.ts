@@ -126,7 +126,14 @@ export interface MetadataStore {
    * Cuts a partition's log at `offset` (a mirror whose source diverged): ranges starting at or past
    * it are dropped; a range holding it is shortened to end there, `keepBytes` long. Atomic.
    */
-  truncateRanges(topicId: string, partitionIndex: number, offset: number, cut: { objectId: number; baseOffset: number; keepBytes: number; maxTimestamp: number } | null): Promise<void>;
+  truncateRanges(
+    topicId: string,
+    partitionIndex: number,
+    offset: number,
+    cut: { objectId: number; baseOffset: number; keepBytes: number; maxTimestamp: number } | null,
+    /** The producer state of the batches kept, saved in the same transaction. */
+    producerSnapshot?: ProducerSnapshot,
+  ): Promise<void>;
   /** Moves an empty (or wholly discarded) partition to start at `offset`: log start there, no ranges. */
   resetPartition(topicId: string, partitionIndex: number, offset: number): Promise<void>;
 

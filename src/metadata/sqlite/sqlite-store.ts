@@ -305,7 +305,13 @@ export class SqliteMetadataStore implements MetadataStore {
     this.stmt('UPDATE partitions SET leader_epoch = ? WHERE topic_id = ? AND partition_index = ?').run(leaderEpoch, topicId, partitionIndex);
   }
 
-  async truncateRanges(topicId: string, partitionIndex: number, offset: number, cut: { objectId: number; baseOffset: number; keepBytes: number; maxTimestamp: number } | null): Promise<void> {
+  async truncateRanges(
+    topicId: string,
+    partitionIndex: number,
+    offset: number,
+    cut: { objectId: number; baseOffset: number; keepBytes: number; maxTimestamp: number } | null,
+    producerSnapshot?: ProducerSnapshot,
+  ): Promise<void> {
     this.transaction(() => {
       this.stmt('DELETE FROM object_ranges WHERE topic_id = ? AND partition_index = ? AND base_offset >= ?').run(topicId, partitionIndex, offset);
       if (cut) {
@@ -320,6 +326,14 @@ export class SqliteMetadataStore implements MetadataStore {
         );
       }
       this.stmt('DELETE FROM producer_snapshots WHERE topic_id = ? AND partition_index = ? AND end_offset > ?').run(topicId, partitionIndex, offset);
+      if (producerSnapshot) {
+        this.stmt('INSERT OR REPLACE INTO producer_snapshots (topic_id, partition_index, end_offset, state) VALUES (?, ?, ?, ?)').run(
+          producerSnapshot.topicId,
+          producerSnapshot.partitionIndex,
+          producerSnapshot.endOffset,
+          producerSnapshot.state,
+        );
+      }
     });
   }
 
