@@ -7,11 +7,12 @@ import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startApacheKafka, type KafkaHandle } from '../compat/harness.ts';
-import { readTopic } from '../compat/txn-client.ts';
+import { createTopics, readTopic } from '../compat/txn-client.ts';
 import type { GroupMember } from '../compat/groups/members.ts';
 import { verifiableProducer as sharedProducer } from './clients.ts';
 import { startTestBroker, type TestBroker } from '../helpers/broker.ts';
 import { KafkaClient } from '../../src/link/client/index.ts';
+import { readBatchFacts } from './compare.ts';
 
 const TOPIC = 'forwarded';
 const PARTITIONS = 3;
@@ -37,7 +38,9 @@ test('an idempotent producer moves to Strait through write forwarding and keeps 
   const straitBootstrap = `127.0.0.1:${strait.port}`;
   const links = strait.broker.links!;
 
-  // On Kafka first.
+  // On Kafka first (the topic created beforehand: the producer does not retry, and a send racing
+  // auto-creation can fail with NOT_LEADER_OR_FOLLOWER).
+  await createTopics(kafka.bootstrap, [{ name: TOPIC, partitions: PARTITIONS }]);
   const first = verifiableProducer('on-kafka', kafka.bootstrap, 1500, -1, 1);
   await first.waitFor('shutdown', (e) => e.name === 'shutdown_complete', 60_000);
   await links.create({ name: 'fwd', bootstrap: kafka.bootstrap, topics: { include: [TOPIC] }, metadataSyncIntervalMs: 300 });
@@ -70,14 +73,25 @@ test('an idempotent producer moves to Strait through write forwarding and keeps 
   const values = new Set(records.map((r) => r.v));
   assert.equal(values.size, records.length, 'no duplicate');
 
-  // Up to the promotion point the two logs are the same batches.
+  // Up to the promotion point the two logs are the same batches: Kafka's whole log (it ends where
+  // the promotion took over) and Strait's batches below that point, compared byte for byte.
   const source = new KafkaClient({ bootstrap: kafka.bootstrap });
   const local = new KafkaClient({ bootstrap: straitBootstrap });
   try {
     const ends = new Map(report.topics[0]!.partitions.map((p) => [p.partition, p.endOffset]));
-    const srcEnds = await source.listOffsets([0, 1, 2].map((p) => ({ topic: TOPIC, partition: p, spec: 'latest' as const })));
-    for (const e of srcEnds) assert.equal(e.offset, ends.get(e.partition), 'the source ends where the promotion took over');
-    console.log(`# ${forwardedBefore} writes forwarded before promotion, ${4000 - forwardedBefore} appended locally after; promotion at ${JSON.stringify([...ends])}`);
+    let compared = 0;
+    for (let p = 0; p < PARTITIONS; p++) {
+      const end = ends.get(p)!;
+      const [k, s] = await Promise.all([readBatchFacts(source, TOPIC, p), readBatchFacts(local, TOPIC, p)]);
+      assert.equal(k.highWatermark, end, `p${p}: the source ends where the promotion took over`);
+      assert.ok(k.batches.length > 0, `p${p}: the source has batches to compare`);
+      const below = s.batches.filter((b) => b.baseOffset < end);
+      assert.deepEqual(below, k.batches, `p${p}: Strait's batches below the promotion point are Kafka's (offsets, CRC, size)`);
+      below.forEach((b, i) => assert.ok(s.bytes[i]!.equals(k.bytes[i]!), `p${p}: batch ${i} at ${b.baseOffset}: the same bytes`));
+      assert.equal(below.at(-1)!.lastOffset, end - 1, `p${p}: no batch straddles the promotion point`);
+      compared += below.length;
+    }
+    console.log(`# ${forwardedBefore} writes forwarded before promotion, ${4000 - forwardedBefore} appended locally after; promotion at ${JSON.stringify([...ends])}; ${compared} batches identical`);
   } finally {
     await source.close();
     await local.close();
