@@ -1,6 +1,13 @@
 // AddPartitionsToTxn: v0-v3 come from transactional producers and add partitions to their ongoing
 // transaction (starting one); v4+ come from brokers, batch several transactional ids, and with
 // verifyOnly only check that partitions are already in the transaction (KIP-890 part 1).
+//
+// A mirror topic's partitions are refused with POLICY_VIOLATION, the error Produce gives a mirror:
+// its offsets are the source's, so a transaction of this coordinator can neither write there nor
+// end with a marker there (issue #11). Kafka's producer takes a partition error it has no special
+// case for as abortable ("Could not add partitions to transaction due to errors"), so the
+// application aborts and goes on; a retriable code would retry for as long as the topic is a mirror.
+// Transactional ids forwarded to the link's source never get here for v0-v3: the source decides.
 import { ApiKey } from '../protocol/generated/api-table.ts';
 import { ErrorCode } from '../protocol/generated/errors.ts';
 import type { AddPartitionsToTxnRequest, AddPartitionsToTxnTransaction } from '../protocol/generated/add-partitions-to-txn-request.ts';
@@ -34,10 +41,17 @@ async function handleTransaction(txns: TransactionCoordinator, t: AddPartitionsT
     const topic = ctx.broker.catalog.byName(p.topic);
     return topic !== undefined && p.partition >= 0 && p.partition < topic.partitionCount;
   };
+  const mirrored = (p: TxnPartition) => {
+    const topic = ctx.broker.catalog.byName(p.topic)!;
+    // The topic's flag too: a partition the source just added may not be attached to the link yet.
+    return (ctx.broker.logs.get(topic.topicId, p.partition)?.mirrorOf ?? ctx.broker.logs.mirrorReason(topic.topicId)) !== null;
+  };
   let codes: number[];
   if (!partitions.every(exists)) {
     // One unknown partition fails the whole request; the others are reported as not attempted.
     codes = partitions.map((p) => (exists(p) ? ErrorCode.OPERATION_NOT_ATTEMPTED : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION));
+  } else if (!t.verifyOnly && partitions.some(mirrored)) {
+    codes = partitions.map((p) => (mirrored(p) ? ErrorCode.POLICY_VIOLATION : ErrorCode.OPERATION_NOT_ATTEMPTED));
   } else {
     const producerId = Number(t.producerId);
     const r = t.verifyOnly ? txns.verifyPartitions(t.transactionalId, producerId, t.producerEpoch, partitions) : await txns.addToTransaction(t.transactionalId, producerId, t.producerEpoch, partitions);

@@ -19,6 +19,7 @@ import type { ProduceResponse, TopicProduceResponse, PartitionProduceResponse } 
 import { CloseConnection } from '../network/connection.ts';
 import { ATTR_TRANSACTIONAL, RECORD_BATCH_OVERHEAD, batchAttributes, batchProducerEpoch, batchProducerId, batchSizeAt } from '../protocol/records/index.ts';
 import type { TransactionCoordinator } from '../coordinator/transactions.ts';
+import type { PartitionLog } from '../log/partition-log.ts';
 import type { ApiHandler, RequestContext } from './context.ts';
 
 type PartitionAnswer = Input<PartitionProduceResponse>;
@@ -60,11 +61,7 @@ export function produceHandler(txns: TransactionCoordinator): ApiHandler<Produce
           else if (!log) early = partitionError(pd.index, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
           else if (pd.records === null) early = partitionError(pd.index, ErrorCode.INVALID_RECORD, 'Produce request has null records');
           else if (isMixed(transactionalLayout(pd.records))) early = partitionError(pd.index, oldClientCode(ErrorCode.INVALID_RECORD, ctx), 'A transactional record batch must be the only record batch of its partition in a produce request');
-          else if (req.transactionalId !== null && !log.forwarder) {
-            early = ctx.broker.forwarding?.forwardsTransactionalId(req.transactionalId)
-              ? partitionError(pd.index, ErrorCode.INVALID_TXN_STATE, `Transactional id ${req.transactionalId} is coordinated by a link's source cluster; it can write only to mirror topics until they are promoted`)
-              : verifyTransactional(txns, req.transactionalId, td.name, pd.index, pd.records, ctx.apiVersion);
-          }
+          else if (req.transactionalId !== null) early = transactionalRefusal(txns, req.transactionalId, td.name, pd.index, pd.records, log, ctx);
           if (early || !log) {
             answers[slot] = early!;
             anyError = true;
@@ -127,6 +124,23 @@ function transactionalLayout(records: Buffer | null): { first: boolean; any: boo
     }
   }
   return layout;
+}
+
+/**
+ * Where a request of a transactional id may write: a mirror only through write forwarding and only
+ * for an id the link's source coordinates (the source then checks the transaction); any other
+ * transactional write to a mirror is refused as a mirror refuses every local write (its markers
+ * could never be written). A forwarded id may not write to Strait's own topics until promotion.
+ * Elsewhere the coordinator checks the batch. Null when the write may go on.
+ */
+function transactionalRefusal(txns: TransactionCoordinator, transactionalId: string, topic: string, index: number, records: Buffer, log: PartitionLog, ctx: RequestContext): PartitionAnswer | null {
+  const forwarded = ctx.broker.forwarding?.forwardsTransactionalId(transactionalId) ?? false;
+  if (log.mirrorOf !== null) {
+    if (forwarded && log.forwarder) return null;
+    return partitionError(index, ErrorCode.POLICY_VIOLATION, `${log.mirrorOf} Transactional id ${transactionalId} is not coordinated by the link's source, so its transactions cannot write here.`);
+  }
+  if (forwarded) return partitionError(index, ErrorCode.INVALID_TXN_STATE, `Transactional id ${transactionalId} is coordinated by a link's source cluster; it can write only to mirror topics until they are promoted`);
+  return verifyTransactional(txns, transactionalId, topic, index, records, ctx.apiVersion);
 }
 
 /** A transactional batch sharing its partition's records with another batch. */

@@ -224,6 +224,8 @@ export class TransactionCoordinator {
   /** Written into every marker; a new one each time the coordinator loads (Kafka's txn partition leader epoch). */
   coordinatorEpoch = 0;
   private closed = false;
+  /** Topics that are mirrors according to the store, while load() completes decided transactions. */
+  private mirrorsAtLoad: Set<string> | null = null;
 
   constructor(opts: TransactionCoordinatorOptions) {
     this.store = opts.store;
@@ -245,10 +247,18 @@ export class TransactionCoordinator {
     this.offsetsHost = host;
   }
 
+  /** Whether a partition is a mirror fed by a link: no marker of this coordinator may go there. */
+  private isMirror(topicId: string, log: { mirrorOf: string | null }): boolean {
+    return log.mirrorOf !== null || (this.mirrorsAtLoad?.has(topicId) ?? false);
+  }
+
   /** Loads every transactional id, then completes the transactions a restart interrupted after
    *  their outcome was decided (markers are written again). Call after the partition logs are open. */
   async load(): Promise<void> {
     this.coordinatorEpoch = await this.store.reserveIds('transaction_coordinator_epoch', 1);
+    // The links start after this coordinator, so the logs do not know yet which topics are
+    // mirrors: the store does (a mirror being promoted still follows its source until it is).
+    this.mirrorsAtLoad = new Set((await this.store.mirrors()).filter((m) => m.state === 'mirroring' || m.state === 'promoting').map((m) => m.topicId));
     this.txns.clear();
     for (const r of await this.store.transactions()) this.txns.set(r.transactionalId, new TxnMetadata(r));
     for (const o of await this.store.txnOffsets()) {
@@ -256,7 +266,11 @@ export class TransactionCoordinator {
       if (md) md.offsets.set(offsetKey(o.groupId, o.topic, o.partitionIndex), o);
     }
     const preparing = [...this.txns.values()].filter((md) => md.isPreparing);
-    await Promise.all(preparing.map((md) => this.complete(md)));
+    try {
+      await Promise.all(preparing.map((md) => this.complete(md)));
+    } finally {
+      this.mirrorsAtLoad = null;
+    }
     this.log.info('transactions loaded', { transactionalIds: this.txns.size, completedAfterRestart: preparing.length, coordinatorEpoch: this.coordinatorEpoch });
   }
 
@@ -528,9 +542,18 @@ export class TransactionCoordinator {
           this.log.warn('transaction marker skipped: partition is gone', { transactionalId: md.transactionalId, topic: p.topic, partition: p.partition });
           return key;
         }
+        if (this.isMirror(topic!.topicId, log)) {
+          // A mirror's offsets are the source's: a marker of this coordinator would make it diverge.
+          // Produce refuses transactional writes of local ids there, so no batch of this
+          // transaction is in it and there is nothing to mark (a transaction of an older Strait, or
+          // one that raced the creation of a mirror partition, can still list it).
+          this.log.warn('transaction marker skipped: partition is a mirror', { transactionalId: md.transactionalId, topic: p.topic, partition: p.partition });
+          return key;
+        }
         try {
           const r = await log.appendMarker(md.producerId, md.producerEpoch, this.coordinatorEpoch, commit, now);
           if (r.errorCode === ErrorCode.NONE) return key;
+          if (this.isMirror(topic!.topicId, log)) return key;
           this.log.warn('transaction marker failed', { transactionalId: md.transactionalId, topic: p.topic, partition: p.partition, errorCode: r.errorCode, error: r.errorMessage });
         } catch (err) {
           this.log.warn('transaction marker failed', { transactionalId: md.transactionalId, topic: p.topic, partition: p.partition, err: err as Error });
