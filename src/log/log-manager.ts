@@ -50,10 +50,18 @@ export class LogManager {
   /** Loads every partition from metadata, then replays WAL entries that were not uploaded yet. */
   async open(store: MetadataStore, io: LogIo, replay: ReplayedEntry[]): Promise<void> {
     const { wal, sink, cold } = io;
-    this.shared = { wal, sink, cold, admit: io.admit ?? (() => null), tailAdded: (entry, log) => this.tailAdded(entry, log) };
+    this.shared = {
+      wal,
+      sink,
+      cold,
+      admit: io.admit ?? (() => null),
+      tailAdded: (entry, log) => this.tailAdded(entry, log),
+      leaderEpochCheckpoint: (topicId, partition) => this.leaderEpochCheckpoint(topicId, partition),
+    };
     this.store = store;
     this.cold = cold;
     const topics = new Map((await store.topics()).map((t) => [t.topicId, t]));
+    const histories = new Map((await store.leaderEpochHistories()).map((h) => [key(h.topicId, h.partitionIndex), h.entries]));
     for (const p of await store.allPartitions()) {
       const topic = topics.get(p.topicId);
       if (!topic) continue;
@@ -61,8 +69,14 @@ export class LogManager {
       const uploadedEnd = ranges.length > 0 ? ranges[ranges.length - 1]!.endOffset : 0;
       const next = Math.max(uploadedEnd, p.logStartOffset);
       const maxTimestamp = ranges.reduce((m, r) => Math.max(m, r.maxTimestamp), -1);
-      const start = { logStartOffset: p.logStartOffset, nextOffset: next, leaderEpoch: p.leaderEpoch, maxTimestamp, label: `${topic.name}-${p.partitionIndex}` };
-      this.add(new PartitionLog(p.topicId, p.partitionIndex, start, topicSettings(topic.configs), this.shared));
+      const history = histories.get(key(p.topicId, p.partitionIndex));
+      const start = { logStartOffset: p.logStartOffset, nextOffset: next, leaderEpoch: p.leaderEpoch, maxTimestamp, label: `${topic.name}-${p.partitionIndex}`, leaderEpochs: history };
+      const log = new PartitionLog(p.topicId, p.partitionIndex, start, topicSettings(topic.configs), this.shared);
+      // Data uploaded before leader-epoch histories were kept: rebuilt once from its batch headers.
+      if (history === undefined && uploadedEnd > p.logStartOffset) {
+        for (const r of ranges) if (r.endOffset > p.logStartOffset) log.rebuildLeaderEpochs(await cold.readRange(r));
+      }
+      this.add(log);
     }
     for (const snap of await store.producerSnapshots()) {
       const log = this.logs.get(key(snap.topicId, snap.partitionIndex));
@@ -87,6 +101,20 @@ export class LogManager {
       replayed++;
     }
     this.opts.log.info('partition logs loaded', { partitions: this.logs.size, walEntriesReplayed: replayed });
+  }
+
+  /** A partition's leader-epoch history goes to the metadata store (Kafka's leader-epoch-checkpoint). */
+  private leaderEpochCheckpoint(topicId: string, partition: number) {
+    return {
+      write: async (entries: readonly { epoch: number; startOffset: number }[]) => {
+        try {
+          await this.store.saveLeaderEpochs({ topicId, partitionIndex: partition, entries: entries.map((e) => ({ ...e })) });
+        } catch (err) {
+          this.opts.log.warn('saving the leader-epoch history failed; the next change saves it whole', { topicId, partition, err: err as Error });
+          throw err;
+        }
+      },
+    };
   }
 
   private add(log: PartitionLog): void {

@@ -25,6 +25,8 @@ import type { ObjectRange } from '../metadata/store.ts';
 import { checkBatches, assignOffsets } from './append-checks.ts';
 import { ProducerState } from './producer-state.ts';
 import type { AbortedTxn, ProducerStateView } from './producer-state.ts';
+import { LeaderEpochCache } from './leader-epochs.ts';
+import type { EpochEntry, LeaderEpochCheckpoint } from './leader-epochs.ts';
 
 export interface AppendOutcome {
   errorCode: number;
@@ -93,6 +95,8 @@ export interface LogShared {
   admit(): Error | null;
   /** Called when a tail entry is added, so the manager can keep the tail within its byte bound. */
   tailAdded(entry: TailEntry, log: PartitionLog): void;
+  /** Where a partition's leader-epoch history is stored (absent: kept in memory only). */
+  leaderEpochCheckpoint?(topicId: string, partition: number): LeaderEpochCheckpoint;
 }
 
 /** How a partition is fed while it mirrors another cluster's partition (see link/). */
@@ -120,6 +124,8 @@ export interface PartitionStart {
   maxTimestamp?: number;
   /** "topic-partition", as Kafka names a partition in messages. */
   label?: string;
+  /** The saved leader-epoch history; entries past the uploaded end come back with the WAL replay. */
+  leaderEpochs?: readonly EpochEntry[];
 }
 
 const refusal = (errorCode: number, errorMessage: string | null, recordErrors: AppendOutcome['recordErrors'] = []): AppendOutcome => ({
@@ -166,6 +172,8 @@ export class PartitionLog {
   /** Set while an exclusive transition runs: appends wait for it. */
   private gate: Promise<void> | null = null;
   #closed = false;
+  /** Kafka's LeaderEpochFileCache: fed from durable batches' headers, cut with the log. */
+  readonly #leaderEpochs: LeaderEpochCache;
 
   constructor(topicId: string, partition: number, start: PartitionStart, settings: TopicSettings, shared: LogShared) {
     this.topicId = topicId;
@@ -178,6 +186,45 @@ export class PartitionLog {
     this.#settings = settings;
     this.shared = shared;
     this.label = start.label ?? `${topicId}-${partition}`;
+    this.#leaderEpochs = new LeaderEpochCache(shared.leaderEpochCheckpoint?.(topicId, partition) ?? null, start.leaderEpochs);
+    // As Kafka's log loading does: entries for data that never became durable, or left by a crash
+    // in the middle of a truncation, go; the replay adds the WAL's epochs back from batch headers.
+    this.#leaderEpochs.truncateFromEnd(start.nextOffset);
+    this.#leaderEpochs.truncateFromStart(start.logStartOffset);
+  }
+
+  /**
+   * OffsetForLeaderEpoch (Kafka's UnifiedLog.endOffsetForEpoch): the largest epoch at or below
+   * `epoch` and where it ends; the latest epoch ends at the high watermark (what is durable).
+   */
+  endOffsetForEpoch(epoch: number): { epoch: number; endOffset: number } {
+    return this.#leaderEpochs.endOffsetFor(epoch, this.#highWatermark);
+  }
+
+  /** Each leader epoch of the log and its first offset, ascending. */
+  get leaderEpochHistory(): readonly EpochEntry[] {
+    return this.#leaderEpochs.entries;
+  }
+
+  /** Resolves once the leader-epoch history is stored as it is now. */
+  flushLeaderEpochs(): Promise<void> {
+    return this.#leaderEpochs.flush();
+  }
+
+  /**
+   * On load, for data uploaded before leader-epoch histories were kept: the history from the batch
+   * headers of the uploaded data, in offset order (once: it is saved, so the next load has it).
+   */
+  rebuildLeaderEpochs(batches: readonly Buffer[]): void {
+    assert(this.#tail.length === 0 && this.inflight.length === 0, `rebuilding leader epochs of ${this.label} after data`);
+    for (const b of batches) this.learnEpochs(b, this.#logStartOffset);
+  }
+
+  /** Records each batch's partitionLeaderEpoch at its base offset (no change for most batches). */
+  private learnEpochs(data: Buffer, fromOffset: number): void {
+    for (let pos = 0; pos + RECORD_BATCH_OVERHEAD <= data.length; pos += batchSizeAt(data, pos)) {
+      this.#leaderEpochs.assign(batchPartitionLeaderEpoch(data, pos), Math.max(batchBaseOffset(data, pos), fromOffset));
+    }
   }
 
   get leaderEpoch(): number {
@@ -264,6 +311,7 @@ export class PartitionLog {
     if (offset <= this.#logStartOffset) return;
     this.#logStartOffset = offset;
     this.#durableProducers.pruneAborted(offset);
+    this.#leaderEpochs.truncateFromStart(offset);
     this.wake();
   }
 
@@ -285,6 +333,8 @@ export class PartitionLog {
    */
   promote(leaderEpoch: number): void {
     this.#leaderEpoch = leaderEpoch;
+    // Kafka's makeLeader: the new epoch starts at the log end.
+    this.#leaderEpochs.assign(leaderEpoch, this.#nextOffset);
     this.#forwarder = null;
     this.#mirrorOf = null;
     this.wake();
@@ -356,6 +406,7 @@ export class PartitionLog {
     this.#tail = kept;
     this.#nextOffset = offset;
     this.#highWatermark = offset;
+    this.#leaderEpochs.truncateFromEnd(offset);
     this.#producers = producers;
     this.#durableProducers = producers.clone();
     this.#uploadedProducers = producers.clone();
@@ -369,6 +420,7 @@ export class PartitionLog {
     this.#logStartOffset = offset;
     this.#nextOffset = offset;
     this.#highWatermark = offset;
+    this.#leaderEpochs.clear();
     this.#producers = new ProducerState();
     this.#durableProducers = new ProducerState();
     this.#uploadedProducers = new ProducerState();
@@ -531,6 +583,9 @@ export class PartitionLog {
     assert(entry.baseOffset >= this.#highWatermark, `durable entry at ${entry.baseOffset} below high watermark ${this.#highWatermark}`);
     this.#tail.push(entry);
     this.#durableProducers.apply(entry.data);
+    // The epoch entry is stored no later than the data is visible; a crash before it is stored
+    // loses nothing, since the WAL replay brings the batch headers back through here.
+    this.learnEpochs(entry.data, entry.baseOffset);
     this.#highWatermark = entry.endOffset;
     if (this.#nextOffset < entry.endOffset) this.#nextOffset = entry.endOffset;
     if (entry.maxTimestamp > this.#maxTimestamp) this.#maxTimestamp = entry.maxTimestamp;

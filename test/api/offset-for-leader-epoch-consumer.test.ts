@@ -14,6 +14,7 @@ import { RawClient } from '../helpers/raw-client.ts';
 import { runJavaProgram } from '../compat/java-program.ts';
 import { ApiKey } from '../../src/protocol/generated/api-table.ts';
 import { buildBatch } from '../../src/protocol/records/index.ts';
+import { SqliteMetadataStore } from '../../src/metadata/index.ts';
 
 const batch = (base: number, epoch: number, n = 10) => buildBatch({ baseOffset: base, partitionLeaderEpoch: epoch, records: Array.from({ length: n }, (_, i) => ({ value: `e${epoch}-${base + i}` })) });
 
@@ -27,9 +28,12 @@ test('a Java consumer detects that a mirror partition was truncated under it (KI
     c.close();
     const logs = b.broker.logs!;
     const log = logs.get(topicId, 0)!;
-    // What a mirror fetcher does for a source in epoch 3: its partition epoch follows the source's.
+    // What a mirror fetcher does for a source in epoch 3: its partition epoch follows the source's
+    // (Metadata reads it from the store; a second connection to the broker's metadata database).
+    const store = new SqliteMetadataStore(join(b.dataDir, 'metadata.sqlite'));
+    await store.open();
     const followEpoch = async (epoch: number) => {
-      await b.broker.store.setLeaderEpoch(topicId, 0, epoch);
+      await store.setLeaderEpoch(topicId, 0, epoch);
       log.setLeaderEpoch(epoch);
     };
     await followEpoch(3);
@@ -72,6 +76,7 @@ test('a Java consumer detects that a mirror partition was truncated under it (KI
       'the new epoch\'s records',
     );
     assert.ok(after.every((x) => x.epoch === 5));
+    await store.close();
   } finally {
     await b.stop();
     rmSync(dir, { recursive: true, force: true });

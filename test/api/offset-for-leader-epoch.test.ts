@@ -4,6 +4,8 @@
 // below its position. The history survives a restart, whether the data was uploaded or only in the WAL.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { DatabaseSync } from 'node:sqlite';
+import { join } from 'node:path';
 import { startTestBroker } from '../helpers/broker.ts';
 import type { TestBroker } from '../helpers/broker.ts';
 import { RawClient } from '../helpers/raw-client.ts';
@@ -110,6 +112,34 @@ test('OffsetForLeaderEpoch: local appends record the partition\'s epoch; current
     assert.deepEqual(await ask(b.port, 'local', [0], 0), [[0, 2, 0]], 'the current epoch matches');
     assert.deepEqual(await ask(b.port, 'local', [0], 1), [[-1, -1, ErrorCode.UNKNOWN_LEADER_EPOCH]], 'a newer current epoch than ours');
     assert.deepEqual(await ask(b.port, 'nope', [0]), [[-1, -1, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION]]);
+  } finally {
+    await b.stop();
+  }
+});
+
+test('data uploaded before leader-epoch histories were kept: the history is rebuilt once from batch headers on load', async () => {
+  let b = await startTestBroker({ 'upload.interval.ms': '100000' });
+  const dataDir = b.dataDir;
+  try {
+    const topicId = await createTopic(b, 'old');
+    const log = b.broker.logs!.get(topicId, 0)!;
+    for (let base = 0; base < 60; base += 10) assert.equal((await log.appendAtOffsets(batch(base, base < 20 ? 2 : base < 50 ? 4 : 6), Date.now())).errorCode, 0);
+    await b.broker.uploader!.flush();
+    const want: [number, number, number][] = [[2, 20, 0], [4, 50, 0], [6, 60, 0], [2, 20, 0]];
+    assert.deepEqual(await ask(b.port, 'old', [2, 4, 6, 3]), want);
+    await b.stop({ keepData: true });
+    // What a data directory from before migration 9 looks like: no saved history.
+    const db = new DatabaseSync(join(dataDir, 'metadata.sqlite'));
+    assert.equal(Number(db.prepare('DELETE FROM leader_epochs').run().changes), 1, 'the history was saved');
+    db.close();
+    b = await startTestBroker({ 'upload.interval.ms': '100000', 'data.dir': dataDir });
+    assert.deepEqual(await ask(b.port, 'old', [2, 4, 6, 3]), want, 'rebuilt from the uploaded batches');
+    await b.stop({ keepData: true });
+    const again = new DatabaseSync(join(dataDir, 'metadata.sqlite'));
+    assert.equal((again.prepare('SELECT entries FROM leader_epochs').get() as { entries: string }).entries, '[[2,0],[4,20],[6,50]]', 'and saved, so it is rebuilt only once');
+    again.close();
+    b = await startTestBroker({ 'upload.interval.ms': '100000', 'data.dir': dataDir });
+    assert.deepEqual(await ask(b.port, 'old', [2, 4, 6, 3]), want);
   } finally {
     await b.stop();
   }
