@@ -1,0 +1,136 @@
+// A crash in the middle of a promotion (kill -9 of a real broker process, stopped at a named step
+// of the promotion once the topic takes local writes and before the promotion is recorded as
+// done): after the restart no acknowledged local write is lost or cut, and the topic is promoted;
+// the source's later writes are not mirrored over it. Against a real Apache Kafka 4.3.1 source.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { freePort, repoRoot, startApacheKafka, type KafkaHandle } from '../compat/harness.ts';
+import { ApiKey, KafkaClient } from '../../src/link/client/index.ts';
+import { buildBatch, readBatches } from '../../src/protocol/records/index.ts';
+
+let kafka: KafkaHandle;
+let source: KafkaClient;
+const dataDir = mkdtempSync(join(tmpdir(), 'strait-promote-crash-'));
+let port = 0;
+let httpPort = 0;
+let child: { proc: ChildProcess; lines: any[]; output: string } | null = null;
+
+/** Starts the broker process; resolves once it serves. */
+async function startChild(pauseAt?: string): Promise<NonNullable<typeof child>> {
+  const proc = spawn(process.execPath, [join(repoRoot, 'test/link/promote-crash-broker.ts'), JSON.stringify({ dataDir, port, httpPort, pauseAt })], { cwd: repoRoot, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  const c = { proc, lines: [] as any[], output: '' };
+  proc.stdout!.on('data', (chunk: Buffer) => {
+    c.output += chunk.toString();
+    for (const line of chunk.toString().split('\n')) if (line.startsWith('{')) c.lines.push(JSON.parse(line));
+  });
+  proc.stderr!.on('data', (chunk: Buffer) => (c.output += chunk.toString()));
+  child = c;
+  await waitFor(() => c.lines.some((l) => l.ready), 60_000, () => `broker did not start: ${c.output}`);
+  return c;
+}
+
+async function kill9(): Promise<void> {
+  const c = child!;
+  child = null;
+  if (c.proc.exitCode !== null || c.proc.signalCode !== null) return;
+  const exited = new Promise((r) => c.proc.once('exit', r));
+  process.kill(-c.proc.pid!, 'SIGKILL');
+  await exited;
+}
+
+async function waitFor(ok: () => boolean | Promise<boolean>, timeoutMs: number, what: () => string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await ok())) {
+    if (Date.now() > deadline) assert.fail(what());
+    await sleep(100);
+  }
+}
+
+async function api(method: string, path: string, body?: unknown): Promise<any> {
+  const res = await fetch(`http://127.0.0.1:${httpPort}${path}`, { method, headers: { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+  const text = await res.text();
+  if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${text}`);
+  return text ? JSON.parse(text) : null;
+}
+
+/** Offsets and values of the partition's records from `offset` on. */
+async function records(client: KafkaClient, topic: string, offset: number): Promise<[number, string][]> {
+  const [r] = await client.fetch([{ topic, partition: 0, offset }], { maxWaitMs: 0 });
+  assert.equal(r!.error, null, String(r!.error));
+  return [...readBatches(r!.records)].flatMap((b) => b.records.filter((x) => x.offset >= offset).map((x) => [x.offset, x.value!.toString()] as [number, string]));
+}
+
+before(async () => {
+  kafka = await startApacheKafka({ config: { 'auto.create.topics.enable': 'false' } });
+  source = new KafkaClient({ bootstrap: kafka.bootstrap });
+  [port, httpPort] = [await freePort(), await freePort()];
+});
+
+after(async () => {
+  if (child) await kill9();
+  await source?.close();
+  await kafka?.stop();
+  rmSync(dataDir, { recursive: true, force: true });
+});
+
+test('kill -9 during promotion, after local writes were acknowledged: after restart they are all there and the topic is promoted', async () => {
+  const { response } = await source.sendRequest<any>('controller', ApiKey.CreateTopics, () => ({
+    topics: [{ name: 'pc', numPartitions: 1, replicationFactor: 1, assignments: [], configs: [] }],
+    timeoutMs: 30_000,
+    validateOnly: false,
+  }));
+  assert.equal(response.topics[0].errorCode, 0);
+  await source.metadata({ topics: ['pc'] });
+  for (let i = 0; i < 5; i++) {
+    const [out] = await source.produce([{ topic: 'pc', partition: 0, records: buildBatch({ records: Array.from({ length: 10 }, (_, j) => ({ value: `src-${i * 10 + j}` })) }) }], { acks: -1 });
+    assert.equal(out!.error, null);
+  }
+
+  await startChild('opened');
+  await api('POST', '/v1/links', { name: 'pc', bootstrap: kafka.bootstrap, topics: { include: ['pc'] }, metadataSyncIntervalMs: 300, writeForwarding: false });
+  await waitFor(async () => (await api('GET', '/v1/links/pc')).mirrors[0]?.partitions[0]?.mirroredEndOffset === 50, 60_000, () => 'the mirror did not catch up');
+
+  const promoting = api('POST', '/v1/links/pc/promote', { timeoutMs: 20_000 }).catch((err: Error) => err);
+  await waitFor(() => child!.lines.some((l) => l.paused === 'opened'), 30_000, () => `the promotion did not reach its 'opened' step: ${child!.output}`);
+
+  // The topic takes local writes now; these are acknowledged (acks=all) before the crash.
+  const local = new KafkaClient({ bootstrap: `127.0.0.1:${port}` });
+  const acked: [number, string][] = [];
+  try {
+    for (let i = 0; i < 3; i++) {
+      const [out] = await local.produce([{ topic: 'pc', partition: 0, records: buildBatch({ records: [{ value: `local-${i}` }] }) }], { acks: -1, retriesMax: 0 });
+      assert.equal(out!.error, null, `local write ${i} accepted once the topic is open: ${String(out!.error)}`);
+      acked.push([out!.baseOffset, `local-${i}`]);
+    }
+  } finally {
+    await local.close();
+  }
+  assert.deepEqual(acked.map(([o]) => o), [50, 51, 52]);
+  await kill9();
+  await promoting;
+
+  // The source moves on while Strait is down: a mirror resumed over the local writes would cut them.
+  const [more] = await source.produce([{ topic: 'pc', partition: 0, records: buildBatch({ records: Array.from({ length: 20 }, (_, j) => ({ value: `src-late-${j}` })) }) }], { acks: -1 });
+  assert.equal(more!.error, null);
+
+  await startChild();
+  const after = new KafkaClient({ bootstrap: `127.0.0.1:${port}` });
+  try {
+    // Long enough for a resumed mirror fetcher to check epochs, truncate and fetch.
+    await sleep(5000);
+    assert.deepEqual(await records(after, 'pc', 50), acked, 'every acknowledged local write is at its offset, and nothing from the source after them');
+    const d = await api('GET', '/v1/links/pc');
+    assert.equal(d.mirrors[0].state, 'promoted', `the interrupted promotion was completed: ${JSON.stringify(d.mirrors[0])}`);
+    assert.equal(d.mirrors[0].lastPromotion.partitions[0].endOffset, 50, 'the promotion point is where the mirror ended');
+    const [next] = await after.produce([{ topic: 'pc', partition: 0, records: buildBatch({ records: [{ value: 'after-restart' }] }) }], { acks: -1, retriesMax: 0 });
+    assert.equal(next!.error, null);
+    assert.equal(next!.baseOffset, 53, 'local writes go on after the acknowledged ones');
+  } finally {
+    await after.close();
+  }
+});
