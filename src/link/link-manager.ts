@@ -126,10 +126,15 @@ class Link {
   }
 }
 
+/** Steps of a promotion where a test may stop it (to crash the process there). */
+export type PromotionStep = 'opened';
+
 export class LinkManager implements LinkService {
   private readonly o: LinkManagerOptions;
   private readonly links = new Map<string, Link>();
   private started = false;
+  /** Test hook: awaited at each step of a promotion (see PromotionStep). */
+  private promotionHook: ((step: PromotionStep, topic: string) => Promise<void> | void) | null = null;
 
   constructor(o: LinkManagerOptions) {
     this.o = o;
@@ -162,6 +167,11 @@ export class LinkManager implements LinkService {
     // Closing the clients first ends fetches and syncs waiting on the source at once.
     for (const l of this.links.values()) await l.close();
     await Promise.all([...this.links.values()].map((l) => this.halt(l)));
+  }
+
+  /** Test hook: `hook` is awaited at each step of every later promotion (fault injection). */
+  onPromotionStep(hook: ((step: PromotionStep, topic: string) => Promise<void> | void) | null): void {
+    this.promotionHook = hook;
   }
 
   // --- LinkService -------------------------------------------------------------------------------
@@ -796,6 +806,7 @@ export class LinkManager implements LinkService {
           topicReport.partitions.push({ partition: p.partition, endOffset: log.highWatermark, sourceEndOffsetLastSeen: seen, lossWindowRecords: loss });
           topicReport.lossWindowRecords += loss;
         }
+        await this.promotionHook?.('opened', m.record.sourceTopic);
         await this.reserveProducerIds(parts);
         m.record = { ...m.record, state: topicReport.state, lastPromotion: JSON.stringify(topicReport), updatedAtMs: Date.now() };
         await this.o.store.saveMirror(m.record);
