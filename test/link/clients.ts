@@ -2,7 +2,7 @@
 // (idempotent, acks=all) with JSON events, and checks over what VerifiableConsumers consumed.
 import { kafkaJavaCommand } from '../compat/harness.ts';
 import assert from 'node:assert/strict';
-import { GroupMember, gaps, mergeRanges, type Range } from '../compat/groups/members.ts';
+import { GroupMember, assertConsumedValues, gaps, mergeRanges, type Range } from '../compat/groups/members.ts';
 
 /**
  * Apache Kafka's VerifiableProducer (acks=all), values "prefix.N". VerifiableProducer sets retries=0
@@ -34,8 +34,27 @@ function overlaps(a: Map<number, Range[]>, b: Map<number, Range[]>): string[] {
   return out;
 }
 
-/** A group handed over from the `first` members to the `then` members: every offset below `ends` read on one side or the other, none on both. */
-export function assertHandedOver(first: GroupMember[], then: GroupMember[], ends: number[]): void {
-  assert.deepEqual(gaps(mergeRanges([...first, ...then]), ends), [], 'no record lost');
+/**
+ * A group handed over from the `first` members to the `then` members: every offset below `ends`
+ * read on one side or the other, none on both, and the records consumed add up to exactly the
+ * offsets below `ends` (so none read twice on one side either). With `log` (value by
+ * "partition/offset", as stored), every record a member printed has the stored value at its offset.
+ */
+export function assertHandedOver(first: GroupMember[], then: GroupMember[], ends: number[], log?: ReadonlyMap<string, string | null>): void {
+  const all = [...first, ...then];
+  assert.deepEqual(gaps(mergeRanges(all), ends), [], 'no record lost');
   assert.deepEqual(overlaps(mergeRanges(first), mergeRanges(then)), [], 'no record read on both sides');
+  const counts = all.map((m) => `${m.name}: ${m.count()}`).join(', ');
+  assert.equal(all.reduce((n, m) => n + m.count(), 0), ends.reduce((a, b) => a + b, 0), `every record consumed exactly once (${counts})`);
+  if (log !== undefined) assert.ok(assertConsumedValues(all, log, true) > 0, 'some consumed records were checked by value');
+}
+
+/** A log read back as value by "partition/offset", for assertHandedOver and assertConsumedValues. */
+export function logValues(records: readonly { p: number; o: number; v: string }[]): Map<string, string> {
+  return new Map(records.map((r) => [`${r.p}/${r.o}`, r.v]));
+}
+
+/** The producer_send_success events of VerifiableProducers, as acknowledgements for verify() (test/faults/crash-produce.ts). */
+export function acknowledged(...producers: GroupMember[]): { value: string; partition: number; offset: number }[] {
+  return producers.flatMap((p) => p.events.filter((e) => e.name === 'producer_send_success').map((e) => ({ value: e.value as string, partition: e.partition as number, offset: e.offset as number })));
 }

@@ -7,11 +7,12 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startApacheKafka, type KafkaHandle } from '../compat/harness.ts';
-import { createTopics } from '../compat/txn-client.ts';
+import { createTopics, readTopic } from '../compat/txn-client.ts';
+import { verify } from '../faults/crash-produce.ts';
 import { eventually, gaps, javaMember, mergeRanges, type GroupMember } from '../compat/groups/members.ts';
 import { startTestBroker, type TestBroker } from '../helpers/broker.ts';
 import { KafkaClient } from '../../src/link/client/index.ts';
-import { assertHandedOver, verifiableProducer } from './clients.ts';
+import { acknowledged, assertHandedOver, logValues, verifiableProducer } from './clients.ts';
 
 const PARTITIONS = 3;
 let kafka: KafkaHandle;
@@ -42,14 +43,23 @@ async function endOffsets(topic: string): Promise<number[]> {
   }
 }
 
-/** Every acknowledged record consumed once across both sides' members, none twice. */
+/**
+ * Strait's log holds each acknowledged value exactly once, at the offset it was acknowledged with
+ * (verify() of crash-produce.ts: offsets 0, 1, 2, … per partition, no value twice, send order kept),
+ * and nothing else; every record is consumed once across both sides' members, with the stored value.
+ */
 async function checkConsumed(topic: string, onKafka: GroupMember[], onStrait: GroupMember[], producers: GroupMember[]): Promise<void> {
   const end = await endOffsets(topic);
-  const total = producers.reduce((n, p) => n + acked(p).length, 0);
-  assert.equal(end.reduce((a, b) => a + b, 0), total, 'the log holds every acknowledged record once');
+  const acks = acknowledged(...producers);
+  const { records } = await readTopic(`127.0.0.1:${strait.port}`, topic, PARTITIONS, 'read_uncommitted');
+  const stored = records.map((r) => ({ partition: r.p, offset: r.o, value: r.v }));
+  const v = verify(stored, acks, PARTITIONS, topic);
+  assert.equal(v.unacknowledgedPresent, 0, `${topic}: the log holds ${v.unacknowledgedPresent} values never acknowledged`);
+  assert.equal(stored.length, producers.reduce((n, p) => n + acked(p).length, 0), `${topic}: the log holds as many records as were acknowledged`);
+  assert.deepEqual(end, [...Array(PARTITIONS).keys()].map((p) => stored.filter((r) => r.partition === p).length), `${topic}: end offsets match the records read`);
   const all = [...onKafka, ...onStrait];
   await eventually('all consumed', async () => gaps(mergeRanges(all), end).length === 0, 30_000, () => JSON.stringify(gaps(mergeRanges(all), end)));
-  assertHandedOver(onKafka, onStrait, end);
+  assertHandedOver(onKafka, onStrait, end, logValues(records));
   for (const m of [...onKafka, ...onStrait]) assert.deepEqual(m.failedCommits(), [], `${m.name}: commits succeed`);
   for (const p of producers) assert.deepEqual(p.events.filter((e) => e.name === 'producer_send_error').slice(0, 3), [], `${p.name}: no send error`);
 }

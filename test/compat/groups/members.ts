@@ -43,6 +43,14 @@ export interface MemberOptions {
 /** A consumed offset range [min, max] of one partition. */
 export type Range = [number, number];
 
+/** One record a member consumed, as VerifiableConsumer --verbose reports it (record_data). */
+export interface ConsumedRecord {
+  partition: number;
+  offset: number;
+  key: string | null;
+  value: string | null;
+}
+
 export class GroupMember {
   readonly name: string;
   readonly events: VerifiableEvent[] = [];
@@ -112,21 +120,62 @@ export class GroupMember {
     return [...held].sort((a, b) => a - b);
   }
 
-  /** Every consumed range per partition. */
+  /**
+   * Every consumed range per partition. From the records themselves where the member reports them
+   * (VerifiableConsumer --verbose), so a record skipped inside a poll leaves a gap; otherwise from
+   * the records_consumed summaries, each of which must hold as many records as offsets (the topics
+   * these tests read have no gaps: no transactions, no compaction), else this throws.
+   */
   consumed(): Map<number, Range[]> {
     const out = new Map<number, Range[]>();
+    const add = (partition: number, range: Range) => {
+      if (!out.has(partition)) out.set(partition, []);
+      out.get(partition)!.push(range);
+    };
+    if (this.reportsRecords()) {
+      for (const r of this.records()) {
+        const ranges = out.get(r.partition);
+        const last = ranges?.at(-1);
+        if (last !== undefined && r.offset === last[1] + 1) last[1] = r.offset;
+        else add(r.partition, [r.offset, r.offset]);
+      }
+      return out;
+    }
     for (const e of this.events) {
       if (e.name !== 'records_consumed') continue;
       for (const p of e.partitions) {
-        if (!out.has(p.partition)) out.set(p.partition, []);
-        out.get(p.partition)!.push([p.minOffset, p.maxOffset]);
+        if (p.count !== p.maxOffset - p.minOffset + 1) {
+          throw new Error(`${this.name}: records_consumed reports ${p.count} records over offsets [${p.minOffset}, ${p.maxOffset}] of partition ${p.partition}: some skipped or repeated`);
+        }
+        add(p.partition, [p.minOffset, p.maxOffset]);
       }
     }
     return out;
   }
 
+  /** Records consumed, summed over the records_consumed events (each checked against its partitions' counts). */
   count(): number {
-    return this.events.filter((e) => e.name === 'records_consumed').reduce((n, e) => n + e.count, 0);
+    return this.events
+      .filter((e) => e.name === 'records_consumed')
+      .reduce((n, e) => {
+        const sum = e.partitions.reduce((k: number, p: { count: number }) => k + p.count, 0);
+        if (sum !== e.count) throw new Error(`${this.name}: records_consumed says ${e.count} records but its partitions hold ${sum}`);
+        return n + e.count;
+      }, 0);
+  }
+
+  /** Whether the member prints each record it consumes (record_data events: VerifiableConsumer --verbose). */
+  reportsRecords(): boolean {
+    return this.events.some((e) => e.name === 'record_data');
+  }
+
+  /** Every record consumed, in the order consumed (empty unless reportsRecords()); checked against count(). */
+  records(): ConsumedRecord[] {
+    const out = this.events.filter((e) => e.name === 'record_data').map((e) => ({ partition: e.partition, offset: e.offset, key: e.key ?? null, value: e.value ?? null }));
+    // VerifiableConsumer prints a poll's record_data lines before its records_consumed summary: a
+    // member stopped between the two has records not yet counted, never the other way round.
+    if (out.length > 0 && out.length < this.count()) throw new Error(`${this.name}: ${this.count()} records counted but ${out.length} printed`);
+    return out;
   }
 
   failedCommits(): VerifiableEvent[] {
@@ -171,6 +220,8 @@ export function javaMember(name: string, opts: MemberOptions): GroupMember {
     'earliest',
     '--max-messages',
     String(opts.maxMessages ?? -1),
+    // One record_data event per record (partition, offset, key, value), so checks see values, not just ranges.
+    '--verbose',
   ];
   if (opts.protocol === 'classic') args.push('--session-timeout', String(opts.sessionTimeoutMs ?? 6000));
   if (opts.instanceId) args.push('--group-instance-id', opts.instanceId);
@@ -239,6 +290,40 @@ export function gaps(ranges: Map<number, Range[]>, endOffsets: number[]): string
     if (next < end) out.push(`p${p}:[${next},${end})`);
   });
   return out;
+}
+
+/**
+ * Checks what members consumed against what the log holds (`expected`: value by "partition/offset"):
+ * every record a member printed has the value stored at its offset, and, with `once`, no offset was
+ * consumed twice (across all the members, or by one member twice). Members that do not print their
+ * records (all but VerifiableConsumer) are checked by count only: `once` then means their counts add
+ * up to no more than `expected` holds. Answers the number of records checked by value.
+ */
+export function assertConsumedValues(members: GroupMember[], expected: ReadonlyMap<string, string | null>, once: boolean): number {
+  const seen = new Map<string, string>();
+  const wrong: string[] = [];
+  const twice: string[] = [];
+  let byValue = 0;
+  let countOnly = 0;
+  for (const m of members) {
+    if (!m.reportsRecords()) {
+      countOnly += m.count();
+      continue;
+    }
+    for (const r of m.records()) {
+      const at = `${r.partition}/${r.offset}`;
+      byValue++;
+      if (!expected.has(at)) wrong.push(`${m.name} consumed ${JSON.stringify(r.value)} at ${at}, where the log holds nothing`);
+      else if (expected.get(at) !== r.value) wrong.push(`${m.name} consumed ${JSON.stringify(r.value)} at ${at}, where the log holds ${JSON.stringify(expected.get(at))}`);
+      const earlier = seen.get(at);
+      if (earlier !== undefined) twice.push(`${at} by ${earlier} and ${m.name}`);
+      seen.set(at, m.name);
+    }
+  }
+  if (wrong.length > 0) throw new Error(`${wrong.length} consumed records differ from the log:\n${wrong.slice(0, 10).join('\n')}`);
+  if (once && twice.length > 0) throw new Error(`${twice.length} records consumed twice:\n${twice.slice(0, 10).join('\n')}`);
+  if (once && byValue + countOnly > expected.size) throw new Error(`${byValue + countOnly} records consumed where the log holds ${expected.size}: some were read twice`);
+  return byValue;
 }
 
 export function mergeRanges(members: GroupMember[]): Map<number, Range[]> {
