@@ -57,7 +57,7 @@ test('a backlog refusal leaves appends in flight alone: a retry of one is a dupl
     assert.equal(other.errorCode, 0);
     assert.equal(other.baseOffset, 1, 'the next append follows the one in flight');
     const r = await log.read(0, 1 << 20, true);
-    const values = r.batches.flatMap((buf) => [...readBatches(buf)].flatMap((d) => d.records.map((rec) => `${rec.offset}:${rec.value?.toString()}`)));
+    const values = r.batches.flatMap((buf: Buffer) => [...readBatches(buf)].flatMap((d) => d.records.map((rec) => `${rec.offset}:${rec.value?.toString()}`)));
     assert.deepEqual(values, ['0:first', '1:other'], 'each acknowledged batch once, at its acknowledged offset');
     assert.deepEqual(await produce(await connect(), idem(pid, 1, 'second')), { errorCode: 0, baseOffset: 2 }, 'the refused batch is retried in sequence');
   } finally {

@@ -5,6 +5,10 @@
 // Entry layout (big-endian):
 //   u32 length of what follows the crc | u32 CRC-32 of what follows | u8 type (1 = batches)
 //   16 B topic id | i32 partition | i64 base offset | i64 end offset (exclusive) | batches
+// Every segment starts with a segment-start entry (u32 length | u32 CRC | u8 type 2 | i64 previous
+// segment | i64 valid bytes of it): how much of the previous segment stands. A flush that failed
+// and could not be cut off leaves rejected entries at the end of its segment, and the log reuses
+// their offsets in the next one; this entry is what keeps a replay from bringing them back.
 // Recovery reads every segment in order and stops a segment at the first entry that is truncated
 // or fails its checksum (a torn write); the last segment is cut back to its last whole entry.
 import { open, readdir, mkdir, unlink, readFile, stat } from 'node:fs/promises';
@@ -17,6 +21,8 @@ import { ErrorCode } from '../../protocol/generated/errors.ts';
 
 const ENTRY_HEADER_BYTES = 45;
 const TYPE_BATCHES = 1;
+const TYPE_SEGMENT_START = 2;
+const SEGMENT_START_BYTES = 8 + 1 + 8 + 8;
 /** writev takes at most this many buffers per call on Linux (IOV_MAX). */
 const IOV_MAX = 1024;
 
@@ -122,7 +128,9 @@ export class FileWal {
       }
     }
     // Appends always go to a new segment, so recovery never has to trust an old tail again.
-    await this.roll((segments[segments.length - 1] ?? 0) + 1);
+    const last = segments[segments.length - 1];
+    const lastValid = last === undefined ? 0 : (await stat(join(this.opts.dir, segmentName(last)))).size;
+    await this.roll((last ?? 0) + 1, last ?? 0, lastValid);
     return out;
   }
 
@@ -140,10 +148,15 @@ export class FileWal {
     while (pos + 8 <= buf.length) {
       const len = buf.readUInt32BE(pos);
       const end = pos + 8 + len;
-      if (len < ENTRY_HEADER_BYTES - 8 || end > buf.length) break;
+      if (len < 1 || end > buf.length) break;
       const body = buf.subarray(pos + 8, end);
       if (crc32(body) !== buf.readUInt32BE(pos + 4)) break;
-      if (body[0] === TYPE_BATCHES) {
+      if (body[0] === TYPE_SEGMENT_START && body.length === SEGMENT_START_BYTES - 8) {
+        // Entries of the previous segment past what stands of it were rejected: drop them.
+        const previous = Number(body.readBigInt64BE(1));
+        const validBytes = Number(body.readBigInt64BE(9));
+        while (out.length > 0 && out[out.length - 1]!.position.segment === previous && out[out.length - 1]!.position.offset > validBytes) out.pop();
+      } else if (body[0] === TYPE_BATCHES && body.length >= ENTRY_HEADER_BYTES - 8) {
         out.push({
           topicId: body.toString('base64url', 1, 17),
           partition: body.readInt32BE(17),
@@ -158,18 +171,35 @@ export class FileWal {
     return pos;
   }
 
-  private async roll(seq: number): Promise<void> {
-    const fh = await open(join(this.opts.dir, segmentName(seq)), 'wx');
-    const dir = await open(this.opts.dir, 'r');
+  /** Starts segment `seq`, recording that `previous` stands up to `previousValidBytes`; durable before any append goes there. */
+  private async roll(seq: number, previous: number, previousValidBytes: number): Promise<void> {
+    const path = join(this.opts.dir, segmentName(seq));
+    const fh = await open(path, 'wx');
     try {
-      await dir.sync();
-    } finally {
-      await dir.close();
+      const start = Buffer.alloc(SEGMENT_START_BYTES);
+      start.writeUInt32BE(SEGMENT_START_BYTES - 8, 0);
+      start.writeUInt8(TYPE_SEGMENT_START, 8);
+      start.writeBigInt64BE(BigInt(previous), 9);
+      start.writeBigInt64BE(BigInt(previousValidBytes), 17);
+      start.writeUInt32BE(crc32(start.subarray(8)), 4);
+      const { bytesWritten } = await fh.write(start, 0, start.length, 0);
+      if (bytesWritten !== start.length) throw new Error(`short write: ${bytesWritten} of ${start.length} bytes`);
+      await fh.datasync();
+      const dir = await open(this.opts.dir, 'r');
+      try {
+        await dir.sync();
+      } finally {
+        await dir.close();
+      }
+    } catch (err) {
+      await fh.close().catch(() => {});
+      await unlink(path).catch(() => {});
+      throw err;
     }
     const old = this.fh;
     this.fh = fh;
     this.segment = seq;
-    this.segmentBytes = 0;
+    this.segmentBytes = SEGMENT_START_BYTES;
     await old?.close().catch(() => {});
   }
 
@@ -244,7 +274,7 @@ export class FileWal {
     }
     // Still "flushing" while a full segment is replaced, so no other flush writes or rolls meanwhile.
     if (this.segmentBytes >= this.opts.segmentBytesMax && !this.failure) {
-      await this.roll(this.segment + 1).catch((err) => this.fail(err as Error, [], this.segmentBytes));
+      await this.roll(this.segment + 1, this.segment, this.segmentBytes).catch((err) => this.fail(err as Error, [], this.segmentBytes));
     }
     this.flushing = false;
     this.schedule();
@@ -263,8 +293,9 @@ export class FileWal {
       await this.fh!.datasync();
       this.segmentBytes = goodBytes;
     } catch {
+      // The failed bytes stay in this segment: the next one starts by saying where this one ends.
       try {
-        await this.roll(this.segment + 1);
+        await this.roll(this.segment + 1, this.segment, goodBytes);
       } catch (rollErr) {
         this.failure = rollErr as Error;
         this.opts.log.error('WAL cannot recover; produces fail until restart', { err: rollErr as Error });
