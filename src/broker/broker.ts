@@ -143,6 +143,7 @@ export class Broker {
     this.transactions = transactions;
     jobs.add('transaction-abort', Number(cfg.values['transaction.abort.timed.out.transaction.cleanup.interval.ms']), () => transactions.abortTimedOut());
     jobs.add('transactional-id-expiration', Number(cfg.values['transaction.remove.expired.transaction.cleanup.interval.ms']), () => transactions.expireTransactionalIds());
+    jobs.add('producer-id-expiration', Number(cfg.values['producer.id.expiration.check.interval.ms']), () => transactions.expireProducers(Number(cfg.values['producer.id.expiration.ms'])));
 
     const router = createRouter({ fetchSessionSlots: cfg.fetchSessionSlots, transactions, groups });
     const topicListener = {

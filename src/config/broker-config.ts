@@ -58,6 +58,26 @@ export const BROKER_CONFIG_DEFS: Record<string, ConfigDef> = {
     min: 1,
     doc: 'Requests one connection may have in flight before the broker stops reading from it.',
   },
+  'queued.max.request.bytes': {
+    kind: 'long',
+    default: String(256 * 1024 * 1024),
+    min: -1,
+    doc: 'Request bytes all connections together may have read or in flight before the broker stops reading more (back-pressure); -1 unbounded. Kafka\'s default is -1; Strait bounds it because request buffers live outside the V8 heap, where no heap limit stops them.',
+    validate: (v) => (Number(v) === 0 ? 'must be -1 (unbounded) or at least 1' : null),
+  },
+  'queued.max.request.bytes.per.connection': {
+    kind: 'long',
+    default: String(64 * 1024 * 1024),
+    min: -1,
+    doc: 'Request bytes one connection may have read or in flight before the broker stops reading from it; -1 unbounded. One request larger than the bound is still read, alone.',
+    validate: (v) => (Number(v) === 0 ? 'must be -1 (unbounded) or at least 1' : null),
+  },
+  'shutdown.timeout.ms': {
+    kind: 'long',
+    default: '30000',
+    min: 1,
+    doc: 'How long a graceful stop (SIGTERM, SIGINT) may take before the broker exits anyway, logging what did not finish; a second signal exits at once.',
+  },
   'connections.max.idle.ms': { kind: 'long', default: '600000', min: -1, doc: 'Idle connections are closed after this long; -1 never.' },
   'num.partitions': { kind: 'int', default: '1', min: 1, doc: 'Partitions of a topic created without a partition count.' },
   'default.replication.factor': {
@@ -121,6 +141,8 @@ export const BROKER_CONFIG_DEFS: Record<string, ConfigDef> = {
   'transaction.abort.timed.out.transaction.cleanup.interval.ms': { kind: 'int', default: '10000', min: 1, doc: 'How often transactions open longer than their timeout are aborted.' },
   'transactional.id.expiration.ms': { kind: 'int', default: '604800000', min: 1, doc: 'A transactional id with no transaction open and no activity for this long is forgotten.' },
   'transaction.remove.expired.transaction.cleanup.interval.ms': { kind: 'int', default: '3600000', min: 1, doc: 'How often expired transactional ids are removed.' },
+  'producer.id.expiration.ms': { kind: 'int', default: '86400000', min: 1, doc: 'An idempotent producer with no write for this long is dropped from the partitions\' producer state (its next write starts a new sequence); one with a transaction open stays.' },
+  'producer.id.expiration.check.interval.ms': { kind: 'int', default: '600000', min: 1, doc: 'How often idle producers are dropped from the producer state.' },
 };
 
 export interface StorageConfig {
@@ -159,6 +181,11 @@ export interface BrokerConfig {
   dataDir: string;
   requestSizeBytesMax: number;
   inflightRequestsMax: number;
+  /** queued.max.request.bytes.per.connection; -1 unbounded. */
+  inflightRequestBytesMax: number;
+  /** queued.max.request.bytes, all connections together; -1 unbounded. */
+  queuedRequestBytesMax: number;
+  shutdownTimeoutMs: number;
   connectionIdleMsMax: number;
   defaultPartitions: number;
   defaultReplicationFactor: number;
@@ -378,6 +405,9 @@ export function loadBrokerConfig(sources: ConfigSources): BrokerConfig {
     dataDir: values['data.dir']!,
     requestSizeBytesMax: Number(values['socket.request.max.bytes']),
     inflightRequestsMax: Number(values['queued.max.requests']),
+    inflightRequestBytesMax: Number(values['queued.max.request.bytes.per.connection']),
+    queuedRequestBytesMax: Number(values['queued.max.request.bytes']),
+    shutdownTimeoutMs: Number(values['shutdown.timeout.ms']),
     connectionIdleMsMax: Number(values['connections.max.idle.ms']),
     defaultPartitions: Number(values['num.partitions']),
     defaultReplicationFactor: Number(values['default.replication.factor']),

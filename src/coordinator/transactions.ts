@@ -701,6 +701,20 @@ export class TransactionCoordinator {
     return removed;
   }
 
+  /**
+   * Drops producers idle longer than producer.id.expiration.ms from every partition's producer
+   * state (Kafka's producer expiration check, scheduled by producer.id.expiration.check.interval.ms),
+   * so the maps stay bounded. The partition keeps producers with a transaction open: they go once
+   * this coordinator has ended it.
+   */
+  async expireProducers(producerIdExpirationMs: number): Promise<number> {
+    const now = this.now();
+    let removed = 0;
+    for (const log of this.logs.all()) removed += log.expireProducers(now, producerIdExpirationMs);
+    if (removed > 0) this.log.info('expired idle producers', { removed, producerIdExpirationMs });
+    return removed;
+  }
+
   // --- DescribeTransactions, ListTransactions ----------------------------------------------------
 
   describe(transactionalId: string): TxnDescription {
