@@ -73,3 +73,35 @@ test('idle idempotent producers are expired from every partition; one with an op
     await b.stop();
   }
 });
+
+test('both expirations run on their own schedule: an idle transactional id and an idle producer are gone without anyone asking', async () => {
+  const b = await startTestBroker({
+    'upload.interval.ms': '100000',
+    'producer.id.expiration.ms': '300',
+    'producer.id.expiration.check.interval.ms': '100',
+    'transactional.id.expiration.ms': '300',
+    'transaction.remove.expired.transaction.cleanup.interval.ms': '100',
+  });
+  const c = await RawClient.connect(b.port);
+  try {
+    const created = await c.request(ApiKey.CreateTopics, 7, { topics: [{ name: 't', numPartitions: 1, replicationFactor: 1 }], timeoutMs: 1000 });
+    assert.equal(created.topics[0].errorCode, E.NONE);
+    const idle = await initProducer(c, null);
+    await initProducer(c, 'tx-idle');
+    assert.equal(await produce(c, null, 0, idle, 0), E.NONE);
+    assert.deepEqual(await producers(c, [0]), [[idle.producerId]]);
+    const describe = async () => (await c.request(ApiKey.DescribeTransactions, 0, { transactionalIds: ['tx-idle'] })).transactionStates[0].errorCode as number;
+    assert.equal(await describe(), E.NONE);
+    const deadline = Date.now() + 5000;
+    let seen: [number[][], number] = [[], -1];
+    while (Date.now() < deadline) {
+      seen = [await producers(c, [0]), await describe()];
+      if (seen[0][0]!.length === 0 && seen[1] === E.TRANSACTIONAL_ID_NOT_FOUND) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.deepEqual(seen, [[[]], E.TRANSACTIONAL_ID_NOT_FOUND]);
+  } finally {
+    c.close();
+    await b.stop();
+  }
+});
