@@ -6,7 +6,13 @@
 // Divergence (the source truncated its log, e.g. after an unclean leader election) is found as a
 // follower finds it: the leader's divergingEpoch in Fetch v12+ (we send lastFetchedEpoch), and an
 // OffsetForLeaderEpoch check when mirroring starts or the source answered OFFSET_OUT_OF_RANGE beyond
-// its end. The mirror's log start offset follows the source's (retention, DeleteRecords).
+// its end. Either answer names the leader's largest epoch at or below ours and where it ends; the
+// mirror is cut as Kafka's follower cuts (AbstractFetcherThread.getOffsetTruncationState, KIP-101 and
+// KIP-279): to the smaller of that end and the mirror's own end for the same epoch, or, when the
+// mirror does not have that epoch, to its own end of the largest epoch below it, and then it asks
+// again. A failed cut is shown in the partition's status and retried after a backoff, with the epoch
+// state read again from the log as it is. The mirror's log start offset follows the source's
+// (retention, DeleteRecords).
 import type { Logger } from '../common/logger.ts';
 import { ErrorCode } from '../protocol/generated/errors.ts';
 import type { LogManager } from '../log/log-manager.ts';
@@ -33,6 +39,8 @@ export class MirrorPartition {
   lastFetchedEpoch = -1;
   /** The epoch check (OffsetForLeaderEpoch) must run before the next fetch. */
   needsEpochCheck = true;
+  /** The source's end offset, when a fetch found the mirror past it (-1: not the case). */
+  sourceEndBelowMirror = -1;
   caughtUpAtMs = Date.now();
   error: string | null = null;
   retryAtMs = 0;
@@ -50,10 +58,13 @@ export class MirrorPartition {
     return this.sourceHighWatermark < 0 ? 0 : Math.max(0, this.sourceHighWatermark - this.log.highWatermark);
   }
 
-  fail(message: string, nowMs: number): void {
+  /** Records a failure and schedules the retry; returns whether the error is new (to log it once). */
+  fail(message: string, nowMs: number): boolean {
+    const fresh = this.error !== message;
     this.error = message;
     this.failures++;
     this.retryAtMs = nowMs + Math.min(RETRY_BACKOFF_MS_MAX, RETRY_BACKOFF_MS * 2 ** Math.min(this.failures - 1, 10));
+    return fresh;
   }
 
   ok(): void {
@@ -179,7 +190,7 @@ export class MirrorFetcher {
           { maxWaitMs: this.o.fetchMaxWaitMs, maxBytes: this.o.fetchMaxBytes, partitionMaxBytes: this.o.fetchPartitionMaxBytes, timeoutMs: FETCH_TIMEOUT_MS + this.o.fetchMaxWaitMs },
         );
       } catch (err) {
-        for (const p of fetching) p.fail(`fetch from the source failed: ${(err as Error).message}`, Date.now());
+        for (const p of fetching) this.failed(p, `fetch from the source failed: ${(err as Error).message}`);
         continue;
       }
       for (let i = 0; i < results.length; i++) {
@@ -195,11 +206,11 @@ export class MirrorFetcher {
     if (this.partitions.get(keyOf(p.sourceTopic, p.partition)) !== p) return;
     if (r.error) {
       if (r.error.kafkaError === ErrorCode.OFFSET_OUT_OF_RANGE) return this.outOfRange(p);
-      p.fail(`${r.error.errorName}: ${r.error.message}`, now);
+      this.failed(p, `${r.error.errorName}: ${r.error.message}`);
       return;
     }
     if (r.divergingEpoch) {
-      await this.truncate(p, r.divergingEpoch.endOffset, `source leader reports divergence at epoch ${r.divergingEpoch.epoch}`);
+      await this.diverged(p, r.divergingEpoch.epoch, r.divergingEpoch.endOffset, `source leader reports divergence: its epoch ${r.divergingEpoch.epoch} ends at ${r.divergingEpoch.endOffset}`);
       return;
     }
     // The previous round's appends must be durable (or failed) before this round's go behind them.
@@ -214,7 +225,7 @@ export class MirrorFetcher {
     if (r.records.length > 0) {
       p.lastFetchedEpoch = r.batches[r.batches.length - 1]!.partitionLeaderEpoch;
       const append = p.log.appendAtOffsets(r.records, now).then((out) => {
-        if (out.errorCode !== ErrorCode.NONE) p.fail(`appending to the mirror failed: ${out.errorMessage ?? out.errorCode}`, Date.now());
+        if (out.errorCode !== ErrorCode.NONE) this.failed(p, `appending to the mirror failed: ${out.errorMessage ?? out.errorCode}`);
         else p.ok();
         return out;
       });
@@ -254,11 +265,13 @@ export class MirrorFetcher {
         this.o.log.info('mirror starts at the source log start offset', { link: this.o.linkName, topic: p.topic, partition: p.partition, from, to: earliest!.offset });
       } else if (next > latest!.offset) {
         p.needsEpochCheck = true;
-        if (p.lastFetchedEpoch < 0) await this.truncate(p, latest!.offset, 'source log ends before the mirror');
+        // The epoch check cuts to here if the source knows none of the mirror's epochs.
+        p.sourceEndBelowMirror = latest!.offset;
+        if (p.lastFetchedEpoch < 0 && !(await this.truncate(p, latest!.offset, 'source log ends before the mirror'))) return;
       }
       p.ok();
     } catch (err) {
-      p.fail(`listing source offsets failed: ${(err as Error).message}`, now);
+      this.failed(p, `listing source offsets failed: ${(err as Error).message}`);
     }
   }
 
@@ -275,38 +288,86 @@ export class MirrorFetcher {
     try {
       answers = await this.o.client.offsetForLeaderEpoch(known.map((p) => ({ topic: p.sourceTopic, partition: p.partition, leaderEpoch: p.lastFetchedEpoch })));
     } catch (err) {
-      for (const p of known) p.fail(`epoch check failed: ${(err as Error).message}`, Date.now());
+      for (const p of known) this.failed(p, `epoch check failed: ${(err as Error).message}`);
       return;
     }
     for (let i = 0; i < known.length; i++) {
       const p = known[i]!;
       const a = answers[i]!;
       if (a.error) {
-        p.fail(`epoch check failed: ${a.error.errorName}: ${a.error.message}`, Date.now());
+        this.failed(p, `epoch check failed: ${a.error.errorName}: ${a.error.message}`);
         continue;
       }
       p.needsEpochCheck = false;
-      // An end offset of -1 (UNDEFINED_EPOCH_OFFSET): the source knows no epoch this old; keep
-      // going, the fetch answers OFFSET_OUT_OF_RANGE if the source lost what we hold.
-      if (a.endOffset >= 0 && a.endOffset < p.log.nextOffset) {
-        await this.truncate(p, a.endOffset, `source epoch ${a.leaderEpoch} ends at ${a.endOffset}, before the mirror's end`);
-      }
+      const sourceEnd = p.sourceEndBelowMirror;
+      p.sourceEndBelowMirror = -1;
+      if (a.endOffset >= 0) await this.diverged(p, a.leaderEpoch, a.endOffset, `source epoch ${a.leaderEpoch} ends at ${a.endOffset}`, false);
+      // UNDEFINED_EPOCH_OFFSET: the source knows none of the mirror's epochs. After a fetch past
+      // the source's end, cut to that end, as a Kafka follower falls back to its high watermark;
+      // otherwise keep going: a fetch answers OFFSET_OUT_OF_RANGE if the source lost what we hold.
+      else if (sourceEnd >= 0 && !(await this.truncate(p, sourceEnd, `the source ends at ${sourceEnd}, before the mirror, and knows none of its epochs (the mirror's last is ${p.lastFetchedEpoch})`))) continue;
+      else if (sourceEnd >= 0) p.lastFetchedEpoch = await this.o.logs.lastBatchEpoch(p.log);
     }
   }
 
-  private async truncate(p: MirrorPartition, offset: number, reason: string): Promise<void> {
+  /**
+   * The source leader's largest epoch at or below ours is `leaderEpoch`, ending at `leaderEndOffset`
+   * (a divergingEpoch, or an OffsetForLeaderEpoch answer). Cuts the mirror where Kafka's follower
+   * would; when the mirror lacks that epoch the cut is partial and the epochs are checked again.
+   * `diverging`: the leader said the logs differ, so a cut that changes nothing is an error (shown,
+   * retried after a backoff) rather than a fetch that would get the same answer at once.
+   */
+  private async diverged(p: MirrorPartition, leaderEpoch: number, leaderEndOffset: number, reason: string, diverging = true): Promise<void> {
+    await this.pending.get(p);
+    const end = p.log.highWatermark;
+    const own = p.log.endOffsetForEpoch(leaderEpoch);
+    let target: number;
+    let complete = true;
+    if (own.endOffset < 0) target = Math.min(leaderEndOffset, end);
+    else if (own.epoch !== leaderEpoch) {
+      // The mirror never had the leader's epoch: cut to the end of its own largest epoch below
+      // it, then ask the leader about that one (KIP-279).
+      target = Math.min(own.endOffset, end);
+      complete = target >= end;
+    } else target = Math.min(own.endOffset, leaderEndOffset, end);
+    const epochBefore = p.lastFetchedEpoch;
+    if (target < end && !(await this.truncate(p, target, `${reason}; the mirror's epoch ${own.epoch} ends at ${own.endOffset}`))) return;
+    p.lastFetchedEpoch = await this.o.logs.lastBatchEpoch(p.log);
+    if (!complete) {
+      p.needsEpochCheck = true;
+      return;
+    }
+    if (diverging && target >= end && p.lastFetchedEpoch === epochBefore) {
+      // Nothing to cut, yet the leader says we differ: the same fetch would get the same answer.
+      this.failed(p, `the source reports divergence (${reason}) but the mirror holds nothing past it to cut; checking epochs again`);
+      p.needsEpochCheck = true;
+    }
+  }
+
+  /** Cuts the mirror back to `offset`; false (and the partition fails, to retry later) if that failed. */
+  private async truncate(p: MirrorPartition, offset: number, reason: string): Promise<boolean> {
     await this.pending.get(p);
     const from = p.log.highWatermark;
-    if (offset >= from) return;
+    if (offset >= from) return true;
     try {
       const to = await this.o.logs.truncateTo(p.log, offset);
-      p.lastFetchedEpoch = await this.o.logs.lastBatchEpoch(p.log);
       p.truncations.push({ atMs: Date.now(), fromOffset: from, toOffset: to, reason });
       if (p.truncations.length > TRUNCATIONS_KEPT) p.truncations.shift();
       this.o.log.warn('mirror truncated: the source log diverged', { link: this.o.linkName, topic: p.topic, partition: p.partition, fromOffset: from, toOffset: to, reason });
       p.ok();
+      return true;
     } catch (err) {
-      p.fail(`truncating the mirror failed: ${(err as Error).message}`, Date.now());
+      // The log may or may not have been cut: what was fetched last is read again from the log,
+      // and the epochs are checked again, before the next fetch.
+      p.lastFetchedEpoch = -1;
+      p.needsEpochCheck = true;
+      this.failed(p, `truncating the mirror to offset ${offset} failed: ${(err as Error).message}`);
+      return false;
     }
+  }
+
+  /** The partition cannot make progress: shown in its status and metrics, logged once per error, retried after a backoff. */
+  private failed(p: MirrorPartition, message: string): void {
+    if (p.fail(message, Date.now())) this.o.log.warn('mirror partition error', { link: this.o.linkName, topic: p.topic, partition: p.partition, error: message });
   }
 }
