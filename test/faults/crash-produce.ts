@@ -222,7 +222,13 @@ export interface Verification {
 /** Checks the stored records against every acknowledgement so far (see the file comment). */
 export function verify(stored: StoredRecord[], acks: readonly Ack[], partitions: number, context: string): Verification {
   const byPartition = new Map<number, StoredRecord[]>();
-  for (const r of stored) byPartition.set(r.partition, [...(byPartition.get(r.partition) ?? []), r]);
+  // One push per record: copying the partition's list for every record made this quadratic (100,000
+  // records took 45 s).
+  for (const r of stored) {
+    const records = byPartition.get(r.partition);
+    if (records === undefined) byPartition.set(r.partition, [r]);
+    else records.push(r);
+  }
   for (const [partition, records] of byPartition) {
     assert.ok(partition >= 0 && partition < partitions, `${context}: a record in partition ${partition}`);
     records.sort((a, b) => a.offset - b.offset);
