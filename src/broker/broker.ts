@@ -1,11 +1,17 @@
-// The composition root of one broker process: config → metadata store → object store → WAL replay
-// → partition logs → services (coordinators, links) → API router → network server. stop() drains in-flight requests,
-// then closes the pieces in reverse order.
-import { mkdirSync } from 'node:fs';
+// The composition root of one broker process: lock data.dir (and a wal.dir or object folder outside
+// it) → bind the listeners → metadata store → object store → WAL replay → partition logs → services
+// (coordinators, links) → API router → serve. Nothing is opened in a directory before its lock is
+// held, and nothing is created before the listeners are bound, so a second broker on the same
+// directory or port fails without touching the first one's files. Connections made while the
+// broker starts wait unread until it serves. stop() drains in-flight requests, then closes the
+// pieces in reverse order; it can be called during start(), which then stops at its next step.
 import { join } from 'node:path';
 import type { BrokerConfig } from '../config/broker-config.ts';
 import type { Logger } from '../common/logger.ts';
 import { StraitError } from '../common/errors.ts';
+import { isWithin, prepareDir } from '../common/dirs.ts';
+import { lockDir } from '../common/dir-lock.ts';
+import type { DirLock } from '../common/dir-lock.ts';
 import { ErrorCode } from '../protocol/generated/errors.ts';
 import { SqliteMetadataStore } from '../metadata/index.ts';
 import type { MetadataStore, TopicRecord } from '../metadata/index.ts';
@@ -13,7 +19,7 @@ import { TopicAdmin } from '../cluster/topics.ts';
 import { TopicCatalog } from '../cluster/catalog.ts';
 import { createRouter } from '../api/index.ts';
 import type { BrokerServices } from '../api/index.ts';
-import { KafkaServer } from '../network/index.ts';
+import { HeldListener, KafkaServer } from '../network/index.ts';
 import type { ListenerSpec } from '../network/index.ts';
 import { createObjectStore } from '../storage/objects/index.ts';
 import type { ObjectStore } from '../storage/objects/index.ts';
@@ -50,7 +56,14 @@ export class Broker {
   groups: GroupCoordinator | null = null;
   links: LinkManager | null = null;
   http: HttpServerHandle | null = null;
+  private httpListener: HeldListener | null = null;
+  private locks: DirLock[] = [];
   bound: ListenerSpec[] = [];
+  /** What start() or stop() is doing now: a stop that does not finish in time names it. */
+  step: string | null = null;
+  private starting: Promise<void> | null = null;
+  private stopRequested = false;
+  private closed = false;
 
   /** Test hook handed to the WAL (see WalOptions.faults). */
   walFaults: ((step: 'write' | 'sync') => Error | null) | undefined;
@@ -61,20 +74,88 @@ export class Broker {
   }
 
   async start(): Promise<void> {
+    this.starting = this.startSteps().catch(async (err: unknown) => {
+      // Whatever was opened is closed again (and the locks released) before the error is seen.
+      await this.close();
+      throw err;
+    });
+    try {
+      await this.starting;
+    } finally {
+      this.starting = null;
+    }
+  }
+
+  /** Between start-up steps: a stop requested meanwhile ends the start here. */
+  private next(step: string): void {
+    if (this.stopRequested) throw new StraitError('STRAIT_SHUTTING_DOWN', `stopped during start-up, before ${step}`);
+    this.step = step;
+  }
+
+  /**
+   * Takes the directory locks, checks every directory and binds the listeners: all before any file
+   * is opened or created, so a clash with another broker (directory or port) touches nothing.
+   */
+  private async claim(): Promise<void> {
     const cfg = this.config;
     const st = cfg.storage;
-    try {
-      mkdirSync(cfg.dataDir, { recursive: true });
-    } catch (err) {
-      throw new StraitError('STRAIT_DATA_DIR_UNUSABLE', `cannot create data directory ${cfg.dataDir}: ${(err as Error).message}`);
+    this.next('locking data.dir');
+    const dataDir = prepareDir(cfg.dataDir, 'data.dir', 'STRAIT_DATA_DIR_UNUSABLE');
+    this.locks.push(await lockDir(dataDir, 'data.dir'));
+    // A wal.dir or object folder outside data.dir is locked too (each distinct directory once);
+    // those inside it are covered by its lock and created only once the listeners are bound.
+    const dirs: { dir: string; setting: string; code: string }[] = [{ dir: st.walDir, setting: 'wal.dir', code: 'STRAIT_WAL_DIR_UNUSABLE' }];
+    if (st.objectStore.engine === 'folder') dirs.push({ dir: st.objectStore.path, setting: 'object.store.path', code: 'STRAIT_OBJECT_STORE_PATH_UNUSABLE' });
+    const inside: typeof dirs = [];
+    for (const d of dirs) {
+      if (isWithin(d.dir, dataDir)) {
+        inside.push(d);
+        continue;
+      }
+      this.next(`locking ${d.setting}`);
+      const abs = prepareDir(d.dir, d.setting, d.code);
+      if (!this.locks.some((l) => isWithin(abs, l.dir))) this.locks.push(await lockDir(abs, d.setting));
     }
+    this.next('binding the listeners');
+    this.server = new KafkaServer(
+      {
+        requestSizeBytesMax: cfg.requestSizeBytesMax,
+        inflightRequestsMax: cfg.inflightRequestsMax,
+        inflightRequestBytesMax: cfg.inflightRequestBytesMax,
+        queuedRequestBytesMax: cfg.queuedRequestBytesMax,
+        idleMsMax: cfg.connectionIdleMsMax,
+      },
+      this.log,
+    );
+    this.bound = await this.server.listen(cfg.listeners);
+    // A listener on port 0 got a free port from the OS: advertise that one.
+    for (const a of cfg.advertisedListeners) {
+      const b = this.bound.find((l) => l.name === a.name);
+      if (a.port === 0 && b) a.port = b.port;
+    }
+    if (cfg.httpListener) {
+      const { host, port } = cfg.httpListener;
+      this.httpListener = await HeldListener.bind(host, port).catch((err: NodeJS.ErrnoException) => {
+        throw new StraitError('STRAIT_HTTP_LISTEN_FAILED', `cannot listen on ${host}:${port} for the HTTP admin API (http.listener): ${err.message}`);
+      });
+    }
+    for (const d of inside) prepareDir(d.dir, d.setting, d.code);
+  }
+
+  private async startSteps(): Promise<void> {
+    const cfg = this.config;
+    const st = cfg.storage;
+    await this.claim();
+    this.next('opening the metadata store');
     const store = new SqliteMetadataStore(join(cfg.dataDir, 'metadata.sqlite'));
     await store.open();
     this.store = store;
     const clusterId = await store.clusterId();
+    this.next('opening the object store');
     const objects = await createObjectStore(st.objectStore);
     this.objects = objects;
 
+    this.next('replaying the WAL');
     const wal = new FileWal({ dir: st.walDir, segmentBytesMax: st.walSegmentBytesMax, flushBytesMax: st.walFlushBytesMax, flushLingerMs: st.walFlushLingerMs, log: this.log, faults: (step) => this.walFaults?.(step) ?? null });
     const replay = await wal.open();
     this.wal = wal;
@@ -107,6 +188,7 @@ export class Broker {
         : null;
     await logs.open(store, { wal, sink: uploader, cold: reader, admit }, replay);
     uploader.start();
+    this.next('loading groups and transactions');
     const jobs = new Jobs(this.log);
     this.jobs = jobs;
     jobs.add('retention', st.retentionCheckIntervalMs, () => enforceRetention(logs, reader, Date.now(), this.log));
@@ -190,34 +272,30 @@ export class Broker {
       syncAcls: (client, source, accept) => syncAcls(client, store, source, accept),
       dropAcls: (source) => store.deleteAcls(source),
     });
+    this.next('loading links');
     await links.load();
     this.links = links;
     services.forwarding = links;
     groups.joinGate = (groupId) => links.joinGate(groupId);
-    this.server = new KafkaServer(
-      router,
-      { requestSizeBytesMax: cfg.requestSizeBytesMax, inflightRequestsMax: cfg.inflightRequestsMax, idleMsMax: cfg.connectionIdleMsMax },
-      this.log,
-    );
-    this.bound = await this.server.listen(cfg.listeners);
-    // A listener on port 0 got a free port from the OS: advertise that one.
-    for (const a of cfg.advertisedListeners) {
-      const b = this.bound.find((l) => l.name === a.name);
-      if (a.port === 0 && b) a.port = b.port;
-    }
+    this.next('serving');
     links.start();
-    if (cfg.httpListener) {
+    if (cfg.httpListener && this.httpListener) {
       this.http = await startHttpServer({
         host: cfg.httpListener.host,
         port: cfg.httpListener.port,
+        listener: this.httpListener,
         links,
         log: this.log.child({ component: 'http' }),
         brokerInfo: () => ({ nodeId: cfg.nodeId, clusterId, listeners: this.bound.map((l) => `${l.name}://${l.host}:${l.port}`) }),
         brokerMetrics: () => storageMetrics(logs, uploader, reader),
       });
     }
+    this.httpListener = null;
     const advertised = cfg.advertisedListeners[0]!;
     await store.registerBroker({ nodeId: cfg.nodeId, host: advertised.host, port: advertised.port, rack: cfg.rack });
+    // Ready: requests are read from now on, those of connections made during start-up first.
+    this.server!.serve(router);
+    this.step = null;
     this.log.info('broker started', {
       nodeId: cfg.nodeId,
       clusterId,
@@ -228,21 +306,49 @@ export class Broker {
     });
   }
 
+  /** Stops the broker; during start(), stops it at its next step and closes what it opened. */
   async stop(): Promise<void> {
+    this.stopRequested = true;
+    if (this.starting) {
+      // start() closes what it opened when it fails; if it got to the end anyway, close below.
+      const started = await this.starting.then(
+        () => true,
+        () => false,
+      );
+      if (!started) return;
+    }
+    await this.close();
+  }
+
+  private async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    const step = async (name: string, f: () => Promise<void> | void) => {
+      this.step = name;
+      await f();
+    };
     // Parked JoinGroup/SyncGroup requests are answered (NOT_COORDINATOR) so the server can drain.
     this.groups?.shutdown();
-    await this.http?.close();
-    await this.server?.close();
-    await this.links?.stop();
-    await this.jobs?.stop();
-    await this.transactions?.close();
-    await this.uploader?.close();
-    await this.wal?.close();
-    await this.objects?.close();
-    await this.store?.close();
+    await step('closing the HTTP admin API', async () => {
+      await this.http?.close();
+      await this.httpListener?.close();
+    });
+    await step('draining client requests', () => this.server?.close());
+    await step('stopping links', () => this.links?.stop());
+    await step('stopping background jobs', () => this.jobs?.stop());
+    await step('closing the transaction coordinator', () => this.transactions?.close());
+    await step('finishing the upload to object storage', () => this.uploader?.close());
+    await step('closing the WAL', () => this.wal?.close());
+    await step('closing the object store', () => this.objects?.close());
+    await step('closing the metadata store', () => this.store?.close());
+    await step('releasing the directory locks', async () => {
+      for (const l of this.locks.splice(0)) await l.release();
+    });
+    this.step = null;
+    // A start refused before it opened anything (a lock, a directory, a port) has nothing to report.
+    if (this.store) this.log.info('broker stopped', { nodeId: this.config.nodeId });
     this.server = null;
     this.store = null;
-    this.log.info('broker stopped', { nodeId: this.config.nodeId });
   }
 }
 

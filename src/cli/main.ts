@@ -74,17 +74,28 @@ async function start(argv: string[]): Promise<void> {
   // `strait link` and `strait config` have no use for.
   const { Broker } = await import('../broker/broker.ts');
   const broker = new Broker(config, log);
+  const shutdownTimeoutMs = config.shutdownTimeoutMs;
   let stopping = false;
+  // A graceful stop first; after shutdown.timeout.ms, or at a second signal, exit anyway and say
+  // which step of the stop (or of the start, when stopped while starting) did not finish.
   const stop = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    log.info('shutting down', { signal });
-    const timer = setTimeout(() => {
-      log.error('shutdown took too long; exiting');
+    if (stopping) {
+      log.error('second signal: exiting without finishing the shutdown', { signal, pending: broker.step ?? 'nothing' });
       process.exit(1);
-    }, 30000);
+    }
+    stopping = true;
+    log.info('shutting down', { signal, timeoutMs: shutdownTimeoutMs });
+    const timer = setTimeout(() => {
+      log.error('shutdown timed out; exiting without finishing it', { timeoutMs: shutdownTimeoutMs, pending: broker.step ?? 'nothing' });
+      process.exit(1);
+    }, shutdownTimeoutMs);
     timer.unref();
-    await broker.stop();
+    try {
+      await broker.stop();
+    } catch (err) {
+      log.error('shutdown failed', { pending: broker.step ?? 'nothing', err: err as Error });
+      process.exit(1);
+    }
     process.exit(0);
   };
   process.on('SIGINT', () => void stop('SIGINT'));
@@ -92,10 +103,10 @@ async function start(argv: string[]): Promise<void> {
   try {
     await broker.start();
   } catch (err) {
-    if (err instanceof StraitError) {
-      log.error('broker failed to start', { code: err.code, err });
-      fail(`${err.code}: ${err.message}`, 1);
-    }
+    // Stopped by a signal while starting: stop() finishes and exits.
+    if (stopping) return;
+    // One line on stderr, no stack: an operating error (a directory, a port, a lock) says what to fix.
+    if (err instanceof StraitError) fail(`${err.code}: ${err.message}`, 1);
     throw err;
   }
 }

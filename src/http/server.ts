@@ -4,6 +4,7 @@
 // { "error": { "code": "STRAIT_…", "message": "…" } } with the code unchanged from the service.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { HeldListener } from '../network/index.ts';
 import { StraitError } from '../common/errors.ts';
 import type { Logger } from '../common/logger.ts';
 import type { LinkDescription, LinkService, PromoteOptions, ReverseOptions } from '../link/service.ts';
@@ -29,6 +30,9 @@ export interface HttpServerOptions {
   brokerInfo: () => object;
   /** The broker's own samples for GET /metrics (storage, caches), next to the links' and the process's. */
   brokerMetrics?: () => MetricSample[];
+  /** A listener the broker bound before opening its storage: serve its connections instead of
+   *  binding host:port here (connections it held while the broker started are served first). */
+  listener?: HeldListener;
 }
 
 export interface HttpServerHandle {
@@ -286,6 +290,20 @@ export function startHttpServer(opts: HttpServerOptions): Promise<HttpServerHand
     });
   });
 
+  if (opts.listener) {
+    const listener = opts.listener;
+    server.on('error', (err) => log.error('admin API server error', { err }));
+    listener.handOver((socket) => {
+      server.emit('connection', socket);
+      socket.resume();
+    });
+    const url = `http://${listener.host.includes(':') ? `[${listener.host}]` : listener.host}:${listener.port}`;
+    log.info('admin API listening', { url });
+    return Promise.resolve({ host: listener.host, port: listener.port, url, close: async () => {
+      await listener.close();
+      await closeServer(server);
+    } });
+  }
   return new Promise((resolve, reject) => {
     const onListenError = (err: NodeJS.ErrnoException) => {
       reject(new StraitError('STRAIT_HTTP_LISTEN_FAILED', `cannot listen on ${opts.host}:${opts.port} for the HTTP admin API (http.listener): ${err.message}`));

@@ -1,8 +1,9 @@
 // One client connection: size-prefixed framing, requests handled concurrently but answered in the
-// order they arrived (Kafka's pipelining contract), a bounded number in flight, an idle timeout.
+// order they arrived (Kafka's pipelining contract), a bounded number and size in flight, an idle timeout.
 // The network layer knows nothing of Kafka APIs: it hands whole frames to a RequestHandler.
 import type { Socket } from 'node:net';
 import type { Logger } from '../common/logger.ts';
+import { RequestBytesBudget } from './request-bytes.ts';
 
 export interface ConnectionInfo {
   id: number;
@@ -24,13 +25,19 @@ export interface RequestHandler {
 export interface ConnectionLimits {
   requestSizeBytesMax: number;
   inflightRequestsMax: number;
+  /** Request bytes of this connection being read or handled (queued.max.request.bytes.per.connection); -1: unbounded. */
+  inflightRequestBytesMax: number;
   idleMsMax: number;
 }
 
 interface Slot {
   done: boolean;
   parts: Buffer[] | null;
+  /** Request bytes this slot holds of the connection's and the broker's bounds, until handled. */
+  bytes: number;
 }
+
+const unbounded = new RequestBytesBudget(-1);
 
 export class Connection {
   readonly info: ConnectionInfo;
@@ -45,11 +52,20 @@ export class Connection {
   private closed = false;
   private paused = false;
   private waitingForDrain = false;
+  /** Bytes of the frame being read (reserved once its size is known) plus those of unhandled requests. */
+  private inflightBytes = 0;
+  private frameReserved = false;
+  /** Reading stopped until request bytes in flight (this connection's or the broker's) are handled. */
+  private waitingForBytes = false;
+  private draining = false;
+  private readonly budget: RequestBytesBudget;
+  private readonly onBudgetRoom = () => this.retryFrames();
   private idleTimer: NodeJS.Timeout | null = null;
   readonly done: Promise<void>;
 
-  constructor(socket: Socket, info: ConnectionInfo, handler: RequestHandler, limits: ConnectionLimits, log: Logger) {
+  constructor(socket: Socket, info: ConnectionInfo, handler: RequestHandler, limits: ConnectionLimits, log: Logger, budget: RequestBytesBudget = unbounded) {
     this.socket = socket;
+    this.budget = budget;
     this.info = info;
     this.handler = handler;
     this.limits = limits;
@@ -64,6 +80,8 @@ export class Connection {
       this.updateFlow();
     });
     this.touch();
+    // Listeners accept with pauseOnConnect (nothing is read before the broker serves): start reading.
+    socket.resume();
   }
 
   get inflight(): number {
@@ -86,6 +104,11 @@ export class Connection {
     this.touch();
     this.chunks.push(chunk);
     this.buffered += chunk.length;
+    this.readFrames();
+  }
+
+  /** Dispatches every whole frame buffered, reserving each frame's bytes once its size is known. */
+  private readFrames(): void {
     while (!this.closed) {
       if (this.frameSize < 0) {
         if (this.buffered < 4) return;
@@ -101,11 +124,50 @@ export class Connection {
           return;
         }
       }
+      if (!this.frameReserved) {
+        if (!this.reserve(this.frameSize)) {
+          this.waitingForBytes = true;
+          this.updateFlow();
+          return;
+        }
+        this.frameReserved = true;
+        if (this.waitingForBytes) {
+          this.waitingForBytes = false;
+          this.updateFlow();
+        }
+      }
       if (this.buffered < 4 + this.frameSize) return;
       const frame = this.take(4 + this.frameSize).subarray(4);
+      const bytes = this.frameSize;
       this.frameSize = -1;
-      this.dispatch(frame);
+      this.frameReserved = false;
+      this.dispatch(frame, bytes);
     }
+  }
+
+  /** Takes a frame's bytes from this connection's bound and the broker's. Neither is strict: a bound
+   *  with room left admits a whole frame, so a frame larger than a bound is still read, alone. */
+  private reserve(n: number): boolean {
+    const connMax = this.limits.inflightRequestBytesMax;
+    // Waits for this connection's own requests to be handled (releaseBytes retries).
+    if (connMax >= 0 && this.inflightBytes > 0 && this.inflightBytes >= connMax) return false;
+    if (!this.budget.tryReserve(n, this.onBudgetRoom)) return false;
+    this.inflightBytes += n;
+    return true;
+  }
+
+  private releaseBytes(n: number): void {
+    if (n === 0) return;
+    this.inflightBytes -= n;
+    this.budget.release(n);
+    if (this.waitingForBytes) this.retryFrames();
+  }
+
+  private retryFrames(): void {
+    // Not from inside the handler's settlement or another connection's release: on the next turn.
+    setImmediate(() => {
+      if (!this.closed && this.waitingForBytes) this.readFrames();
+    });
   }
 
   private peekInt32(): number {
@@ -140,8 +202,13 @@ export class Connection {
     return out;
   }
 
-  private dispatch(frame: Buffer): void {
-    const slot: Slot = { done: false, parts: null };
+  private dispatch(frame: Buffer, bytes: number): void {
+    const slot: Slot = { done: false, parts: null, bytes };
+    const handled = () => {
+      const n = slot.bytes;
+      slot.bytes = 0;
+      this.releaseBytes(n);
+    };
     this.queue.push(slot);
     this.updateFlow();
     let result: Promise<Buffer[] | null>;
@@ -154,9 +221,11 @@ export class Connection {
       (parts) => {
         slot.done = true;
         slot.parts = parts;
+        handled();
         this.flush();
       },
       (err: unknown) => {
+        handled();
         if (err instanceof CloseConnection) {
           this.log.warn('closing connection: bad request', { conn: this.info.id, remote: this.info.remoteAddress, reason: err.message });
         } else {
@@ -187,7 +256,7 @@ export class Connection {
   /** Stops reading while too many requests are in flight or the socket's send buffer is full. */
   private updateFlow(): void {
     if (this.closed) return;
-    const shouldPause = this.queue.length >= this.limits.inflightRequestsMax || this.waitingForDrain;
+    const shouldPause = this.draining || this.queue.length >= this.limits.inflightRequestsMax || this.waitingForDrain || this.waitingForBytes;
     if (shouldPause && !this.paused) {
       this.paused = true;
       this.socket.pause();
@@ -206,6 +275,7 @@ export class Connection {
 
   /** Stops reading new requests and closes once every accepted request has been answered. */
   async drain(timeoutMs: number): Promise<void> {
+    this.draining = true;
     this.socket.pause();
     this.paused = true;
     const deadline = Date.now() + timeoutMs;
@@ -218,6 +288,12 @@ export class Connection {
 
   private onClose(): void {
     this.closed = true;
+    // The frame being read is dropped; requests being handled give their bytes back when done.
+    this.budget.cancel(this.onBudgetRoom);
+    if (this.frameReserved) {
+      this.frameReserved = false;
+      this.releaseBytes(this.frameSize);
+    }
     if (this.idleTimer) clearTimeout(this.idleTimer);
     this.chunks = [];
     this.queue = [];

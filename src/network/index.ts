@@ -1,5 +1,6 @@
 // The network layer's surface.
 export { KafkaServer } from './server.ts';
-export type { ListenerSpec } from './server.ts';
+export type { ListenerSpec, ServerLimits } from './server.ts';
+export { HeldListener } from './held-listener.ts';
 export { CloseConnection } from './connection.ts';
 export type { ConnectionInfo, RequestHandler, ConnectionLimits } from './connection.ts';

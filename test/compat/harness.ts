@@ -482,7 +482,7 @@ async function waitForHttp(expected: number, child: ChildProcess, output: Output
 
 /**
  * Starts Strait from this repository: `node src/cli/main.ts start --listeners PLAINTEXT://127.0.0.1:PORT
- * --data-dir DIR --http-listener 127.0.0.1:HTTP_PORT`, ready when the port accepts connections
+ * --data-dir DIR --http-listener 127.0.0.1:HTTP_PORT`, ready when it answers ApiVersions
  * (and the admin API, see waitForHttp).
  */
 export async function startStrait(options: StartStraitOptions = {}): Promise<StraitHandle> {
@@ -546,7 +546,9 @@ export async function startStrait(options: StartStraitOptions = {}): Promise<Str
     const readyTimeoutMs = options.readyTimeoutMs ?? 30_000;
     await Promise.race([
       (async () => {
-        await waitUntil(() => tryConnect(port), proc, output, 'Strait', readyTimeoutMs);
+        // Strait binds its port before it opens its storage and answers only once ready (held
+        // connections wait): ready is an answer to ApiVersions, not an accepted connection.
+        await waitUntil(() => probeApiVersions(port), proc, output, 'Strait', readyTimeoutMs);
         if (httpPort !== null) httpPort = await waitForHttp(httpPort, proc, output, readyTimeoutMs);
       })(),
       spawnFailure,

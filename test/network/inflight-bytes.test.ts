@@ -75,17 +75,11 @@ const settle = () => new Promise((r) => setTimeout(r, 500));
 
 async function startServer(handler: RequestHandler, bounds: { perConnection: number; total: number }) {
   const server = new KafkaServer(
-    handler,
-    {
-      requestSizeBytesMax: 4 * MiB,
-      inflightRequestsMax: 1000,
-      idleMsMax: -1,
-      inflightRequestBytesMax: bounds.perConnection,
-      queuedRequestBytesMax: bounds.total,
-    } as never,
+    { requestSizeBytesMax: 4 * MiB, inflightRequestsMax: 1000, idleMsMax: -1, inflightRequestBytesMax: bounds.perConnection, queuedRequestBytesMax: bounds.total },
     silentLogger,
   );
   const [bound] = await server.listen([{ name: 'PLAINTEXT', host: '127.0.0.1', port: 0 }]);
+  server.serve(handler);
   return { server, port: bound!.port };
 }
 
