@@ -17,7 +17,9 @@ import { readBatchRecords } from '../../src/protocol/records/index.ts';
 import type { LinkDescription } from '../../src/link/service.ts';
 import { startKafkaNode, type KafkaNode } from './kafka-node.ts';
 import { readBatchFacts } from './compare.ts';
-import { assertHandedOver, consumedCount, verifiableProducer } from './clients.ts';
+import { acknowledged, assertHandedOver, consumedCount, logValues, verifiableProducer } from './clients.ts';
+import { readTopic } from '../compat/txn-client.ts';
+import { verify } from '../faults/crash-produce.ts';
 import { writeIdempotentConfig } from '../faults/idempotent-kill.ts';
 
 const TOPIC = 'rollback-cli';
@@ -117,7 +119,19 @@ test(`strait link reverse copies a promoted topic back to Kafka at the same offs
   assert.equal(waited.code, 0, waited.stderr);
   const local = new KafkaClient({ bootstrap: straitBootstrap() });
   const straitEnds = await endOffsets(local);
-  assert.deepEqual(straitEnds.reduce((a, b) => a + b, 0), 600 + RECORDS, 'Strait holds every record once');
+  // Strait's log, value by value: below the promotion point the 600 values written on Kafka ("0" to
+  // "599") once each; above it each value the producer on Strait had acknowledged exactly once at its
+  // acknowledged offset, and nothing it had not (verify() of crash-produce.ts: also offsets 0, 1, 2, …
+  // per partition and send order kept).
+  const { records: stored } = await readTopic(straitBootstrap(), TOPIC, N, 'read_uncommitted');
+  const acks = acknowledged(producer);
+  // The values written on Kafka carry no run prefix: named "source.N" for verify()'s send-order check.
+  const v = verify(stored.map((r) => ({ partition: r.p, offset: r.o, value: r.o < fromOffsets[r.p]! ? `source.${r.v}` : r.v })), acks, N, 'Strait after the kills');
+  const before = stored.filter((r) => r.o < fromOffsets[r.p]!).map((r) => Number(r.v)).sort((a, b) => a - b);
+  assert.deepEqual(before, [...Array(600).keys()], 'below the promotion point: the values written on Kafka, once each');
+  assert.equal(v.unacknowledgedPresent, 600, 'above the promotion point: only acknowledged values');
+  assert.equal(stored.length, 600 + RECORDS, 'Strait holds every record once');
+  assert.deepEqual(straitEnds, [...Array(N).keys()].map((p) => stored.filter((r) => r.p === p).length), 'end offsets match the records read');
   const status = JSON.parse(waited.stdout).topics[0].status;
   assert.equal(status.offsetsIdentical, true);
   assert.deepEqual(status.partitions.map((p: any) => [p.nextOffset, p.kafkaNextOffset, p.lagRecords, p.error]), straitEnds.map((e) => [e, e, 0, null]));
@@ -144,7 +158,7 @@ test(`strait link reverse copies a promoted topic back to Kafka at the same offs
   procs.push(onKafka);
   await onKafka.waitFor('shutdown', (e) => e.name === 'shutdown_complete', 60_000);
   assert.equal(consumedCount(onKafka), total - 1200);
-  assertHandedOver([onStrait], [onKafka], straitEnds);
+  assertHandedOver([onStrait], [onKafka], straitEnds, logValues(stored));
 
   const metrics = await (await fetch(`${strait.adminUrl}/metrics`)).text();
   for (let p = 0; p < N; p++) assert.match(metrics, new RegExp(`strait_reverse_lag_records\\{link="east",topic="${TOPIC}",partition="${p}"\\} 0\\n`));
