@@ -45,7 +45,7 @@ async function brokerWithStuckUpload(extraArgs: string[]): Promise<StraitHandle>
   return broker;
 }
 
-test('SIGTERM with an upload stuck on a frozen object store exits after shutdown.timeout.ms, naming what did not finish', async () => {
+test('SIGTERM with an upload stuck on a frozen object store exits after shutdown.timeout.ms, naming what did not finish', async (t) => {
   const broker = await brokerWithStuckUpload(['--shutdown-timeout-ms', '3000']);
   try {
     process.kill(-broker.proc.pid!, 'SIGTERM');
@@ -57,6 +57,7 @@ test('SIGTERM with an upload stuck on a frozen object store exits after shutdown
     const line = broker.output().split('\n').find((l) => l.includes('"msg":"shutdown timed out'));
     assert.ok(line, `a log line says the shutdown timed out:\n${broker.output()}`);
     assert.match(line, /"pending":"[^"]+"/, `it names the step that did not finish: ${line}`);
+    t.diagnostic(line);
   } finally {
     minio.resume();
     await broker.stop().catch(() => undefined);
