@@ -136,6 +136,9 @@ export const BROKER_CONFIG_DEFS: Record<string, ConfigDef> = {
   'offsets.retention.minutes': { kind: 'int', default: '10080', min: 1, doc: 'Committed offsets of a group that has been empty this long (or of a groupless consumer, since the commit) are deleted.' },
   'offsets.retention.check.interval.ms': { kind: 'long', default: '600000', min: 1, doc: 'How often expired committed offsets and empty groups are removed.' },
   'offset.metadata.max.bytes': { kind: 'int', default: '4096', min: 0, doc: 'Longest metadata string an offset commit may carry.' },
+  // Kafka's internal topics: listed once groups / transactional ids exist (they hold no records here).
+  'offsets.topic.num.partitions': { kind: 'int', default: '50', min: 1, max: 10000, doc: 'Partitions of the internal topic __consumer_offsets, created when the first group looks for its coordinator. Strait keeps committed offsets in its metadata store; the topic is listed for clients and tools and holds no records.' },
+  'transaction.state.log.num.partitions': { kind: 'int', default: '50', min: 1, max: 10000, doc: 'Partitions of the internal topic __transaction_state, created when the first transactional id looks for its coordinator; like __consumer_offsets it holds no records.' },
   // Transaction coordinator: Kafka's names and defaults (TransactionStateManagerConfig).
   'transaction.max.timeout.ms': { kind: 'int', default: '900000', min: 1, doc: 'Longest transaction timeout a producer may ask for in InitProducerId.' },
   'transaction.abort.timed.out.transaction.cleanup.interval.ms': { kind: 'int', default: '10000', min: 1, doc: 'How often transactions open longer than their timeout are aborted.' },
