@@ -1,0 +1,490 @@
+// Kill -9 under an idempotent producer while the object store keeps failing and recovering.
+//
+// Strait runs on the S3 engine against a real MinIO, through a TCP proxy (test/helpers/fault-proxy.ts)
+// that the run switches, every few seconds, between passing bytes and an outage: connections
+// refused, reset, or accepted and black-holed. MinIO itself stays up. upload.pending.bytes.max is
+// small (2 MiB) and a filler writes about 1 MiB/s to a second topic, so during an outage the upload
+// backlog reaches its bound and produces, the idempotent producer's included, get the retriable
+// KAFKA_STORAGE_ERROR and are retried. Meanwhile Strait is killed with SIGKILL and restarted on the
+// same data folder and port, many times, whatever the store is doing at that moment.
+//
+// At the end the store is healthy: the producer is closed (so every send it made is answered), the
+// uploader catches up (strait_upload_pending_bytes 0), Strait is killed once more and restarted, so
+// the log is read back from objects, and then:
+//   - no send failed and the producer logged no fatal idempotence error;
+//   - every acknowledged value is stored once, at the offset it was acknowledged with (0 lost, 0
+//     duplicated), nothing unacknowledged is stored, offsets run 0, 1, 2, ... per partition, in send
+//     order (verify() in crash-produce.ts);
+//   - the premise held: the proxy did cut the store off, Strait counted failed uploads
+//     (strait_upload_failures_total, summed over its processes), the backlog bound was reached
+//     (the filler's produces were refused with KAFKA_STORAGE_ERROR) and the idempotent producer
+//     itself retried batches refused that way. A run where the store never failed fails.
+// Used by store-outage-kill.test.ts (a few kills) and store-outage-kill.long.test.ts (50).
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { kafkaJavaCommand, startStrait, type MinioHandle, type StraitHandle } from '../compat/harness.ts';
+import { FaultProxy, type FaultMode, type FaultProxyStats } from '../helpers/fault-proxy.ts';
+import { RawClient } from '../helpers/raw-client.ts';
+import { ApiKey } from '../../src/protocol/generated/api-table.ts';
+import { ErrorCode } from '../../src/protocol/generated/errors.ts';
+import { buildBatch } from '../../src/protocol/records/index.ts';
+import { createTopic, Random, readTopic, s3Args, verify, type Ack, type StoredRecord } from './crash-produce.ts';
+import { writeIdempotentConfig } from './idempotent-kill.ts';
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+const live = new Set<ChildProcess>();
+process.on('exit', () => {
+  for (const child of live) {
+    try {
+      if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
+    } catch {
+      // Already gone.
+    }
+  }
+});
+
+/** Exceptions that end an idempotent producer's session or mean the broker broke the sequence. */
+const fatalPattern = /OutOfOrderSequence|ProducerFenced|UnknownProducerId|InvalidProducerEpoch|DuplicateSequence|InvalidPidMapping|ClusterAuthorization|fatal/i;
+/** The Java producer's warning when it retries a batch the broker refused with KAFKA_STORAGE_ERROR. */
+const storageErrorRetryPattern = /retrying .*Error: KAFKA_STORAGE_ERROR/;
+/** A send the main thread attempted after SIGTERM's shutdown hook closed the producer: never sent. */
+const sendAfterClosePattern = /after producer has been closed/;
+
+/**
+ * Apache Kafka's VerifiableProducer sending without a message limit until stop(): SIGTERM runs its
+ * shutdown hook, which closes the producer, and close() waits until every send made is answered.
+ */
+class OpenEndedProducer {
+  readonly acks: Ack[] = [];
+  readonly failed: string[] = [];
+  /** Sends refused by the closed producer during shutdown (nothing went to the broker). */
+  sendsAfterClose = 0;
+  storageErrorRetries = 0;
+  retries = 0;
+  fatal: string[] = [];
+  toolData: { sent: number; acked: number } | undefined;
+  readonly exited: Promise<number | null>;
+  private readonly child: ChildProcess;
+  private stdoutOther = '';
+  private stderrTail = '';
+  private pendingOut = '';
+  private pendingErr = '';
+
+  constructor(bootstrap: string, topic: string, configPath: string, throughput: number) {
+    const java = kafkaJavaCommand('org.apache.kafka.tools.VerifiableProducer', [
+      '--bootstrap-server', bootstrap,
+      '--topic', topic,
+      '--acks', '-1',
+      '--throughput', String(throughput),
+      '--value-prefix', '1',
+      '--command-config', configPath,
+    ]);
+    this.child = spawn(java.command, java.args, { detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    live.add(this.child);
+    this.exited = new Promise((resolve) => {
+      this.child.once('exit', (code) => {
+        live.delete(this.child);
+        resolve(code);
+      });
+    });
+    this.child.stdout?.on('data', (chunk: Buffer) => this.onStdout(chunk.toString()));
+    this.child.stderr?.on('data', (chunk: Buffer) => this.onStderr(chunk.toString()));
+  }
+
+  private onStdout(text: string): void {
+    this.pendingOut += text;
+    const lines = this.pendingOut.split('\n');
+    this.pendingOut = lines.pop() ?? '';
+    for (const line of lines) {
+      if (!line.startsWith('{')) {
+        this.stdoutOther = (this.stdoutOther + line + '\n').slice(-20_000);
+        continue;
+      }
+      const event = JSON.parse(line) as { name: string; value?: string; partition?: number; offset?: number; exception?: string; message?: string; sent?: number; acked?: number };
+      if (event.name === 'producer_send_success') {
+        this.acks.push({ value: event.value!, partition: event.partition!, offset: event.offset! });
+      } else if (event.name === 'producer_send_error') {
+        if (sendAfterClosePattern.test(event.message ?? '')) this.sendsAfterClose++;
+        else this.failed.push(`${event.value}: ${event.exception} ${event.message}`);
+      } else {
+        if (event.name === 'tool_data') this.toolData = { sent: event.sent!, acked: event.acked! };
+        this.stdoutOther = (this.stdoutOther + line + '\n').slice(-20_000);
+      }
+    }
+  }
+
+  private onStderr(text: string): void {
+    this.stderrTail = (this.stderrTail + text).slice(-30_000);
+    this.pendingErr += text;
+    const lines = this.pendingErr.split('\n');
+    this.pendingErr = lines.pop() ?? '';
+    for (const line of lines) {
+      if (/ WARN .*retrying/.test(line)) this.retries++;
+      if (storageErrorRetryPattern.test(line)) this.storageErrorRetries++;
+      if (fatalPattern.test(line) && this.fatal.length < 10) this.fatal.push(line);
+    }
+  }
+
+  running(): boolean {
+    return this.child.exitCode === null && this.child.signalCode === null;
+  }
+
+  /** SIGTERM, then the exit code (or 'timeout' after timeoutMs, when it is killed). */
+  async stop(timeoutMs: number): Promise<number | null | 'timeout'> {
+    if (this.child.pid === undefined) return null;
+    try {
+      process.kill(-this.child.pid, 'SIGTERM');
+    } catch {
+      // Already gone.
+    }
+    let timer: NodeJS.Timeout | undefined;
+    const result = await Promise.race([this.exited, new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), timeoutMs)))]);
+    clearTimeout(timer);
+    if (result === 'timeout') this.kill();
+    return result;
+  }
+
+  kill(): void {
+    try {
+      if (this.child.pid !== undefined) process.kill(-this.child.pid, 'SIGKILL');
+    } catch {
+      // Already gone.
+    }
+  }
+
+  output(): string {
+    return `stdout (other events):\n${this.stdoutOther}\nstderr (last part):\n${this.stderrTail}`;
+  }
+}
+
+/** Produces large batches without idempotence to another topic, so the upload backlog grows fast. */
+class Filler {
+  ok = 0;
+  /** Produces refused with KAFKA_STORAGE_ERROR: the upload backlog was over its bound. */
+  storageErrors = 0;
+  otherErrors = new Map<number, number>();
+  connectionErrors = 0;
+  private stopped = false;
+  private readonly done: Promise<void>;
+
+  constructor(port: () => number, topic: string, bytesPerSecond: number) {
+    const batchBytes = 64 * 1024;
+    const intervalMs = Math.max(5, Math.round((batchBytes * 1000) / bytesPerSecond));
+    const records = Array.from({ length: 16 }, () => ({ value: randomBytes(batchBytes / 16) }));
+    this.done = (async () => {
+      let client: RawClient | undefined;
+      while (!this.stopped) {
+        const started = Date.now();
+        try {
+          client ??= await RawClient.connect(port());
+          const answer = client.request(ApiKey.Produce, 9, { acks: 1, timeoutMs: 5000, transactionalId: null, topicData: [{ name: topic, partitionData: [{ index: 0, records: buildBatch({ records }) }] }] });
+          let timer: NodeJS.Timeout | undefined;
+          const r: any = await Promise.race([answer, new Promise((_, reject) => (timer = setTimeout(() => reject(new Error('no answer within 10 s')), 10_000)))]).finally(() => clearTimeout(timer));
+          const code = r.responses[0].partitionResponses[0].errorCode as number;
+          if (code === 0) this.ok++;
+          else if (code === ErrorCode.KAFKA_STORAGE_ERROR) this.storageErrors++;
+          else this.otherErrors.set(code, (this.otherErrors.get(code) ?? 0) + 1);
+        } catch {
+          // The broker was killed (or is restarting): connect again.
+          this.connectionErrors++;
+          client?.close();
+          client = undefined;
+          await sleep(100);
+        }
+        await sleep(Math.max(0, intervalMs - (Date.now() - started)));
+      }
+      client?.close();
+    })();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await this.done;
+  }
+
+  summary(): string {
+    return `${this.ok} ok, ${this.storageErrors} KAFKA_STORAGE_ERROR, other errors ${JSON.stringify(Object.fromEntries(this.otherErrors))}, ${this.connectionErrors} connection errors`;
+  }
+}
+
+/** One GET /metrics of the upload backlog and failures, or undefined if Strait did not answer. */
+async function uploadMetrics(adminUrl: string): Promise<{ pendingBytes: number; failures: number; uploadedObjects: number } | undefined> {
+  try {
+    const text = await (await fetch(`${adminUrl}/metrics`, { signal: AbortSignal.timeout(2000) })).text();
+    const value = (name: string): number => {
+      const m = new RegExp(`^${name} (\\S+)$`, 'm').exec(text);
+      if (m === null) throw new Error(`GET /metrics has no ${name}`);
+      return Number(m[1]);
+    };
+    return { pendingBytes: value('strait_upload_pending_bytes'), failures: value('strait_upload_failures_total'), uploadedObjects: value('strait_uploaded_objects_total') };
+  } catch (error) {
+    if ((error as Error).message.startsWith('GET /metrics has no')) throw error;
+    return undefined;
+  }
+}
+
+/** Samples the current broker's metrics every 200 ms; counters are summed over broker processes. */
+class MetricsWatch {
+  /** Failed upload attempts of the processes before the current one. */
+  private failuresBefore = 0;
+  private failuresNow = 0;
+  pendingBytesPeak = 0;
+  /** Samples with strait_upload_pending_bytes over upload.pending.bytes.max. */
+  samplesOverBound = 0;
+  samples = 0;
+  private adminUrl = '';
+  private stopped = false;
+  private readonly done: Promise<void>;
+
+  constructor(adminUrl: string, pendingBytesMax: number) {
+    this.adminUrl = adminUrl;
+    this.done = (async () => {
+      while (!this.stopped) {
+        const url: string = this.adminUrl;
+        const m = await uploadMetrics(url);
+        if (m !== undefined && url === this.adminUrl) {
+          this.samples++;
+          this.failuresNow = Math.max(this.failuresNow, m.failures);
+          this.pendingBytesPeak = Math.max(this.pendingBytesPeak, m.pendingBytes);
+          if (m.pendingBytes > pendingBytesMax) this.samplesOverBound++;
+        }
+        await sleep(200);
+      }
+    })();
+  }
+
+  /** A new broker process: its counters start at 0. */
+  restarted(adminUrl: string): void {
+    this.failuresBefore += this.failuresNow;
+    this.failuresNow = 0;
+    this.adminUrl = adminUrl;
+  }
+
+  get uploadFailures(): number {
+    return this.failuresBefore + this.failuresNow;
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await this.done;
+  }
+}
+
+/** Switches the proxy between pass and a random outage mode until stopped; ends in pass. */
+class OutageSchedule {
+  outages = 0;
+  private stopped = false;
+  private wake: (() => void) | undefined;
+  private readonly done: Promise<void>;
+
+  constructor(proxy: FaultProxy, random: Random, passMs: [number, number], outageMs: [number, number], log: (message: string) => void) {
+    const modes: FaultMode[] = ['refuse', 'reset', 'blackhole'];
+    const wait = (ms: number): Promise<void> =>
+      new Promise((resolve) => {
+        const timer = setTimeout(resolve, ms);
+        this.wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+    this.done = (async () => {
+      while (!this.stopped) {
+        await wait(random.between(...passMs));
+        if (this.stopped) break;
+        const mode = modes[Math.floor(random.next() * modes.length)]!;
+        const ms = random.between(...outageMs);
+        this.outages++;
+        await proxy.setMode(mode);
+        log(`outage ${this.outages}: ${mode} for ${ms} ms`);
+        await wait(ms);
+        await proxy.setMode('pass');
+      }
+      await proxy.setMode('pass');
+    })();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.wake?.();
+    await this.done;
+  }
+}
+
+export interface StoreOutageKillOptions {
+  minio: MinioHandle;
+  kills: number;
+  partitions?: number;
+  /** The idempotent producer's records per second. */
+  throughput?: number;
+  /** upload.pending.bytes.max. */
+  pendingBytesMax?: number;
+  /** What the filler writes per second. */
+  fillBytesPerSecond?: number;
+  random?: Random;
+  log?: (message: string) => void;
+}
+
+export interface StoreOutageKillResult {
+  seed: number;
+  kills: number;
+  acked: number;
+  records: number;
+  lost: number;
+  duplicated: number;
+  /** Batches the idempotent producer retried after KAFKA_STORAGE_ERROR (backlog over its bound). */
+  producerStorageErrorRetries: number;
+  /** All retries the idempotent producer logged (kills and outages). */
+  producerRetries: number;
+  /** Filler produces refused with KAFKA_STORAGE_ERROR. */
+  fillerRejections: number;
+  /** strait_upload_failures_total, summed over every broker process of the run. */
+  uploadFailures: number;
+  pendingBytesPeak: number;
+  outages: number;
+  proxy: FaultProxyStats;
+  elapsedMs: number;
+}
+
+export async function runStoreOutageKills(o: StoreOutageKillOptions): Promise<StoreOutageKillResult> {
+  const random = o.random ?? new Random();
+  // The outage schedule draws from its own sequence, so its moments do not depend on the kills'.
+  const outageRandom = new Random(random.seed + 1);
+  const log = o.log ?? (() => {});
+  const partitions = o.partitions ?? 3;
+  const pendingBytesMax = o.pendingBytesMax ?? 2 * 1024 * 1024;
+  const workDir = mkdtempSync(join(tmpdir(), 'strait-outage-kill-'));
+  const dataDir = join(workDir, 'data');
+  const topic = 'outage-kill';
+  const fillTopic = 'outage-fill';
+  const configPath = writeIdempotentConfig(workDir);
+  const started = Date.now();
+  const proxy = await FaultProxy.start({ port: o.minio.port });
+  const s3 = await s3Args(o.minio, `outage-kill-${randomBytes(4).toString('hex')}`);
+  s3[s3.indexOf('--s3-endpoint') + 1] = proxy.endpoint;
+  const straitArgs = ['--upload-interval-ms', '300', '--upload-pending-bytes-max', String(pendingBytesMax), ...s3];
+  let broker: StraitHandle | undefined = await startStrait({ dataDir, args: straitArgs });
+  const port = broker.port;
+  let producer: OpenEndedProducer | undefined;
+  let filler: Filler | undefined;
+  let schedule: OutageSchedule | undefined;
+  let metrics: MetricsWatch | undefined;
+  try {
+    await createTopic(port, topic, partitions);
+    await createTopic(port, fillTopic, 1);
+    metrics = new MetricsWatch(broker.adminUrl, pendingBytesMax);
+    filler = new Filler(() => port, fillTopic, o.fillBytesPerSecond ?? 1024 * 1024);
+    producer = new OpenEndedProducer(broker.bootstrap, topic, configPath, o.throughput ?? 300);
+    const firstAck = Date.now() + 30_000;
+    while (producer.acks.length === 0 && producer.running() && Date.now() < firstAck) await sleep(20);
+    assert.ok(producer.acks.length > 0, `no acknowledgement within 30 s\n${producer.output()}`);
+    schedule = new OutageSchedule(proxy, outageRandom, [1000, 3000], [2000, 6000], log);
+
+    for (let kill = 1; kill <= o.kills; kill++) {
+      const upMs = random.between(1000, 3500);
+      await sleep(upMs);
+      assert.ok(producer.running(), `the producer exited before kill ${kill}\n${producer.output()}`);
+      const mode = proxy.mode;
+      const ackedBefore = producer.acks.length;
+      await broker.kill9();
+      const downMs = random.between(200, 1500);
+      await sleep(downMs);
+      broker = await startStrait({ dataDir, port, args: straitArgs, readyTimeoutMs: 60_000 });
+      metrics.restarted(broker.adminUrl);
+      log(`kill ${kill}: after ${upMs} ms up, store ${mode}; ${ackedBefore} acked, ${producer.storageErrorRetries} storage-error retries, ${filler.storageErrors} filler rejections, ${metrics.uploadFailures} upload failures so far; down ${downMs} ms, restarted`);
+    }
+
+    // Final recovery: the store stays healthy from here on.
+    await schedule.stop();
+    log(`store healthy; ${schedule.outages} outages; proxy ${JSON.stringify(proxy.stats())}`);
+    await sleep(2000);
+    await filler.stop();
+    const exitCode = await producer.stop(150_000);
+    assert.notEqual(exitCode, 'timeout', `the producer did not finish its sends within 150 s of SIGTERM (${producer.acks.length} acked)\n${producer.output()}`);
+    // The JVM ends with 143 after SIGTERM once its shutdown hooks ran; tool_data below shows the hook closed the producer.
+    assert.ok(exitCode === 0 || exitCode === 143, `the producer exited with ${exitCode}\n${producer.output()}`);
+    assert.deepEqual(producer.failed.slice(0, 10), [], `${producer.failed.length} sends failed\n${producer.output()}`);
+    assert.deepEqual(producer.fatal, [], 'the producer logged a fatal idempotence error');
+    assert.ok(producer.toolData !== undefined, `the producer printed no summary\n${producer.output()}`);
+    assert.equal(producer.toolData.acked, producer.acks.length, 'the producer counted as many acknowledgements as it printed');
+    assert.equal(producer.toolData.sent, producer.acks.length + producer.sendsAfterClose, 'every send the producer made was acknowledged');
+
+    // Everything uploaded, then one more kill -9: the log is read back from objects.
+    const deadline = Date.now() + 120_000;
+    let m = await uploadMetrics(broker.adminUrl);
+    while (m === undefined || m.pendingBytes > 0) {
+      assert.ok(Date.now() < deadline, `the upload backlog did not drain within 120 s of the store's recovery: ${JSON.stringify(m)}`);
+      await sleep(200);
+      m = await uploadMetrics(broker.adminUrl);
+    }
+    await metrics.stop();
+    const uploadFailures = metrics.uploadFailures;
+    await broker.kill9();
+    broker = await startStrait({ dataDir, port, args: straitArgs, readyTimeoutMs: 60_000 });
+    const stored = await readTopic(broker.bootstrap, topic, workDir, 120_000);
+
+    const context = `seed ${random.seed}`;
+    const { lost, duplicated } = countLostAndDuplicated(stored, producer.acks);
+    log(`${context}: ${producer.acks.length} acknowledged, ${stored.length} stored, ${lost} lost, ${duplicated} duplicated`);
+    assert.equal(lost, 0, `${context}: ${lost} acknowledged records are not stored at their acknowledged offset`);
+    assert.equal(duplicated, 0, `${context}: ${duplicated} values are stored more than once`);
+    verify(stored, producer.acks, partitions, context);
+    const acked = new Set(producer.acks.map((a) => a.value));
+    const extra = stored.filter((r) => !acked.has(r.value));
+    assert.deepEqual(extra.slice(0, 10), [], `${context}: ${extra.length} stored values were never acknowledged`);
+    assert.equal(stored.length, producer.acks.length, `${context}: ${stored.length} records stored for ${producer.acks.length} acknowledged`);
+
+    // The premise: the store did fail, and the backlog bound did push back on produces.
+    const proxyStats = proxy.stats();
+    const cutOffMs = proxyStats.msIn.refuse + proxyStats.msIn.reset + proxyStats.msIn.blackhole;
+    assert.ok(schedule.outages > 0 && cutOffMs > 0, `${context}: the store was never cut off`);
+    assert.ok(uploadFailures > 0, `${context}: Strait counted no failed upload (strait_upload_failures_total 0 in every process)`);
+    assert.ok(filler.storageErrors > 0, `${context}: no produce was refused for the upload backlog (filler: ${filler.summary()}; backlog peak ${metrics.pendingBytesPeak} bytes)`);
+    assert.ok(producer.storageErrorRetries > 0, `${context}: the idempotent producer never retried a batch refused with KAFKA_STORAGE_ERROR`);
+    return {
+      seed: random.seed,
+      kills: o.kills,
+      acked: producer.acks.length,
+      records: stored.length,
+      lost,
+      duplicated,
+      producerStorageErrorRetries: producer.storageErrorRetries,
+      producerRetries: producer.retries,
+      fillerRejections: filler.storageErrors,
+      uploadFailures,
+      pendingBytesPeak: metrics.pendingBytesPeak,
+      outages: schedule.outages,
+      proxy: proxyStats,
+      elapsedMs: Date.now() - started,
+    };
+  } catch (error) {
+    const output = broker?.output().slice(-6000) ?? '';
+    const counts = `filler: ${filler?.summary()}; producer: ${producer?.acks.length} acked, ${producer?.storageErrorRetries} storage-error retries; upload failures ${metrics?.uploadFailures}; proxy ${JSON.stringify(proxy.stats())}`;
+    throw new Error(`${(error as Error).message}\n(seed ${random.seed}; ${counts})\n--- Strait's last output:\n${output}`, { cause: error });
+  } finally {
+    producer?.kill();
+    await schedule?.stop().catch(() => undefined);
+    await filler?.stop().catch(() => undefined);
+    await metrics?.stop().catch(() => undefined);
+    await broker?.stop().catch(() => undefined);
+    await proxy.close();
+    rmSync(workDir, { recursive: true, force: true });
+  }
+}
+
+/** Acknowledged values not stored at their acknowledged offset, and values stored more than once. */
+function countLostAndDuplicated(stored: readonly StoredRecord[], acks: readonly Ack[]): { lost: number; duplicated: number } {
+  const at = new Map(stored.map((r) => [`${r.partition}/${r.offset}`, r.value]));
+  const lost = acks.filter((a) => at.get(`${a.partition}/${a.offset}`) !== a.value).length;
+  const seen = new Set<string>();
+  let duplicated = 0;
+  for (const r of stored) {
+    if (seen.has(r.value)) duplicated++;
+    seen.add(r.value);
+  }
+  return { lost, duplicated };
+}
