@@ -287,7 +287,7 @@ export class Broker {
         links,
         log: this.log.child({ component: 'http' }),
         brokerInfo: () => ({ nodeId: cfg.nodeId, clusterId, listeners: this.bound.map((l) => `${l.name}://${l.host}:${l.port}`) }),
-        brokerMetrics: () => storageMetrics(logs, uploader, reader),
+        brokerMetrics: () => [...storageMetrics(logs, uploader, reader), ...this.networkMetrics()],
       });
     }
     this.httpListener = null;
@@ -304,6 +304,15 @@ export class Broker {
       listeners: this.bound.map((l) => `${l.name}://${l.host}:${l.port}`),
       http: this.http?.url ?? null,
     });
+  }
+
+  private networkMetrics(): MetricSample[] {
+    const server = this.server;
+    if (!server) return [];
+    return [
+      { name: 'strait_request_bytes_inflight', help: 'Request bytes being read or handled on all connections (queued.max.request.bytes).', type: 'gauge', labels: {}, value: server.inflightRequestBytes },
+      { name: 'strait_connections', help: 'Open client connections.', type: 'gauge', labels: {}, value: server.connectionCount },
+    ];
   }
 
   /** Stops the broker; during start(), stops it at its next step and closes what it opened. */
