@@ -14,6 +14,7 @@ import type { GroupCoordinator } from '../coordinator/group-coordinator.ts';
 import type { ProducerIdManager } from '../coordinator/producer-ids.ts';
 import type { TransactionCoordinator } from '../coordinator/transactions.ts';
 import type { LogManager } from '../log/log-manager.ts';
+import type { PartitionLog } from '../log/partition-log.ts';
 import { randomKafkaUuid } from '../metadata/ids.ts';
 import type { LinkRecord, MetadataStore, MirrorRecord, TopicRecord } from '../metadata/store.ts';
 import { ApiKey, KafkaClient } from './client/index.ts';
@@ -76,6 +77,14 @@ interface ReverseRecord {
 }
 
 const PROMOTED: readonly string[] = ['promoted', 'failed-over'];
+
+/** What MirrorRecord.lastPromotion holds: the topic's report, decided before the topic opens. */
+type TopicPromotion = PromotionReport['topics'][number];
+
+/** Producers of a partition with a transaction still open (in its durable data). */
+function openTransactions(log: PartitionLog) {
+  return [...log.durableProducers.producers.values()].filter((x) => x.txnFirstOffset >= 0);
+}
 
 /** One link at run time. */
 class Link {
@@ -147,10 +156,15 @@ export class LinkManager implements LinkService {
       const { spec } = parseLinkSpec({ name: rec.name, ...JSON.parse(rec.spec) });
       const link = this.newLink(rec, spec);
       for (const m of mirrors.filter((x) => x.linkName === rec.name)) {
-        // A promotion interrupted by a crash had not switched the topic: it is still a mirror.
-        if (m.state === 'promoting') m.state = 'mirroring';
-        link.mirrors.set(m.sourceTopic, { record: m, skippedConfigs: [], reverse: null });
+        const mirror: Mirror = { record: m, skippedConfigs: [], reverse: null };
+        link.mirrors.set(m.sourceTopic, mirror);
         if (m.state === 'mirroring') this.attach(link, m);
+        // A promotion interrupted by a crash was decided (and the topic may have taken local
+        // writes): it is finished, never mirrored again.
+        else if (m.state === 'promoting') {
+          await this.finishPromotion(rec.name, mirror);
+          this.o.log.info('interrupted promotion finished', { link: rec.name, topic: m.sourceTopic });
+        }
       }
     }
     this.o.log.info('links loaded', { links: this.links.size, mirrors: mirrors.length });
@@ -247,7 +261,7 @@ export class LinkManager implements LinkService {
 
   async delete(name: string, options: { force?: boolean } = {}): Promise<void> {
     const link = this.get(name);
-    const live = [...link.mirrors.values()].filter((m) => m.record.state === 'mirroring').map((m) => m.record.sourceTopic);
+    const live = [...link.mirrors.values()].filter((m) => m.record.state === 'mirroring' || m.record.state === 'promoting').map((m) => m.record.sourceTopic);
     if (live.length > 0 && !options.force) {
       throw new StraitError(
         'STRAIT_LINK_HAS_MIRRORS',
@@ -575,7 +589,7 @@ export class LinkManager implements LinkService {
         if (problem) this.o.log.warn('cannot sync topic configs', { link: link.record.name, topic: current.name, problem: problem.message });
       }
     }
-    await this.reserveProducerIds(link.fetcher.all());
+    await this.reserveProducerIds(link.fetcher.all().map((p) => p.log));
     link.lastConfigSyncMs = Date.now();
   }
 
@@ -727,15 +741,17 @@ export class LinkManager implements LinkService {
 
   private selectMirrors(link: Link, topics: string[] | undefined): Mirror[] {
     const all = [...link.mirrors.values()];
+    // A topic left 'promoting' (an error in the middle of a promotion) is finished by the next one.
+    const live = (m: Mirror) => m.record.state === 'mirroring' || m.record.state === 'promoting';
     if (!topics || topics.length === 0) {
-      const live = all.filter((m) => m.record.state === 'mirroring');
-      if (live.length === 0) throw new StraitError('STRAIT_MIRROR_STATE', `link '${link.record.name}' has no topic in state mirroring`);
-      return live;
+      const all2 = all.filter(live);
+      if (all2.length === 0) throw new StraitError('STRAIT_MIRROR_STATE', `link '${link.record.name}' has no topic in state mirroring`);
+      return all2;
     }
     return topics.map((t) => {
       const m = link.mirrors.get(t);
       if (!m) throw new StraitError('STRAIT_MIRROR_NOT_FOUND', `link '${link.record.name}' does not mirror topic '${t}'`);
-      if (m.record.state !== 'mirroring') throw new StraitError('STRAIT_MIRROR_STATE', `topic '${t}' is ${m.record.state}, not mirroring`);
+      if (!live(m)) throw new StraitError('STRAIT_MIRROR_STATE', `topic '${t}' is ${m.record.state}, not mirroring`);
       return m;
     });
   }
@@ -774,7 +790,14 @@ export class LinkManager implements LinkService {
     }
   }
 
-  /** Stops mirroring and opens the topics to local writes; records the report on each topic. */
+  /**
+   * Stops mirroring and opens the topics to local writes; records the report on each topic. Each
+   * topic goes mirroring -> promoting -> promoted (or failed-over), and 'promoting' is durable, with
+   * the epoch and end offset of every partition, before the topic takes its first local write: a
+   * crash after that finishes the promotion at the next start (load) instead of mirroring again
+   * over local writes. Every step can be run again; a topic left 'promoting' by an error here is
+   * finished by the next promote or failover.
+   */
   private async switchToLocal(link: Link, mirrors: Mirror[], kind: PromotionReport['kind'], sourceEnds: Map<string, number>, groupsSynced: number): Promise<PromotionReport> {
     return link.serial(async () => {
       const report: PromotionReport = { link: link.record.name, kind, topics: [] };
@@ -786,41 +809,71 @@ export class LinkManager implements LinkService {
         link.txns.end();
       }
       for (const m of mirrors) {
-        if (m.record.state !== 'mirroring') continue;
-        m.record.state = 'promoting';
-        const parts = link.fetcher.all().filter((p) => p.sourceTopic === m.record.sourceTopic);
-        await link.fetcher.remove(m.record.sourceTopic);
-        const topicReport: PromotionReport['topics'][number] = { topic: this.topicName(m.record), state: kind === 'promote' ? 'promoted' : 'failed-over', partitions: [], lossWindowRecords: 0, abortedTransactions: 0, groupsSynced };
-        for (const p of parts) {
-          const log = p.log;
-          const epoch = Math.max(log.leaderEpoch, p.lastFetchedEpoch, p.sourceLeaderEpoch) + 1;
-          await this.o.store.setLeaderEpoch(log.topicId, log.partition, epoch);
-          log.promote(epoch);
-          // Transactions the source never ended would hold the last stable offset forever.
-          for (const e of [...log.durableProducers.producers.values()].filter((x) => x.txnFirstOffset >= 0)) {
-            const r = await log.appendMarker(e.producerId, e.epoch, 0, false, Date.now());
-            if (r.errorCode === ErrorCode.NONE) topicReport.abortedTransactions++;
-          }
-          const seen = sourceEnds.get(`${p.sourceTopic}-${p.partition}`) ?? -1;
-          const loss = Math.max(0, seen - log.highWatermark);
-          topicReport.partitions.push({ partition: p.partition, endOffset: log.highWatermark, sourceEndOffsetLastSeen: seen, lossWindowRecords: loss });
-          topicReport.lossWindowRecords += loss;
-        }
-        await this.promotionHook?.('opened', m.record.sourceTopic);
-        await this.reserveProducerIds(parts);
-        m.record = { ...m.record, state: topicReport.state, lastPromotion: JSON.stringify(topicReport), updatedAtMs: Date.now() };
-        await this.o.store.saveMirror(m.record);
-        report.topics.push(topicReport);
-        this.o.log.info(kind === 'promote' ? 'mirror topic promoted' : 'mirror topic failed over', { link: link.record.name, ...topicReport });
+        if (m.record.state === 'mirroring') await this.decidePromotion(link, m, kind, sourceEnds, groupsSynced);
+        if (m.record.state !== 'promoting') continue;
+        report.topics.push(await this.finishPromotion(link.record.name, m));
       }
       return report;
     });
   }
 
+  /**
+   * Promotion, step 1: stops fetching the topic and saves it as 'promoting' with what each
+   * partition opens at (epoch above every epoch of the source, end offset after the abort markers
+   * of transactions the source left open). Nothing local is written yet.
+   */
+  private async decidePromotion(link: Link, m: Mirror, kind: PromotionReport['kind'], sourceEnds: Map<string, number>, groupsSynced: number): Promise<void> {
+    const parts = link.fetcher.all().filter((p) => p.sourceTopic === m.record.sourceTopic);
+    await link.fetcher.remove(m.record.sourceTopic);
+    const t: TopicPromotion = { topic: this.topicName(m.record), state: kind === 'promote' ? 'promoted' : 'failed-over', partitions: [], lossWindowRecords: 0, abortedTransactions: 0, groupsSynced };
+    for (const p of parts.sort((a, b) => a.partition - b.partition)) {
+      const log = p.log;
+      const open = openTransactions(log).length;
+      // Each abort marker is a batch of one offset.
+      const endOffset = log.nextOffset + open;
+      const seen = sourceEnds.get(`${p.sourceTopic}-${p.partition}`) ?? -1;
+      const loss = Math.max(0, seen - endOffset);
+      t.partitions.push({ partition: p.partition, endOffset, sourceEndOffsetLastSeen: seen, lossWindowRecords: loss, leaderEpoch: Math.max(log.leaderEpoch, p.lastFetchedEpoch, p.sourceLeaderEpoch) + 1 });
+      t.lossWindowRecords += loss;
+      t.abortedTransactions += open;
+    }
+    m.record = { ...m.record, state: 'promoting', lastPromotion: JSON.stringify(t), updatedAtMs: Date.now() };
+    await this.o.store.saveMirror(m.record);
+  }
+
+  /**
+   * Promotion, step 2, from the saved decision (also at start-up after a crash): producer ids
+   * reserved, epochs saved, each partition opened at its epoch with the abort markers first, then
+   * the topic saved as promoted. Each part is a no-op when already done.
+   */
+  private async finishPromotion(linkName: string, m: Mirror): Promise<TopicPromotion> {
+    const t = JSON.parse(m.record.lastPromotion!) as TopicPromotion;
+    const logs = this.o.logs.partitionsOf(m.record.topicId);
+    await this.reserveProducerIds(logs);
+    for (const entry of t.partitions) {
+      const log = logs.find((l) => l.partition === entry.partition);
+      if (!log) continue;
+      if (log.leaderEpoch < entry.leaderEpoch) await this.o.store.setLeaderEpoch(log.topicId, log.partition, entry.leaderEpoch);
+      const open = openTransactions(log);
+      log.promote(Math.max(log.leaderEpoch, entry.leaderEpoch));
+      // Transactions the source never ended would hold the last stable offset forever. The markers
+      // are appended before any await, so they take the first offsets after promotion.
+      const markers = open.map((e) => log.appendMarker(e.producerId, e.epoch, 0, false, Date.now()));
+      for (const r of await Promise.all(markers)) {
+        if (r.errorCode !== ErrorCode.NONE) throw new StraitError('STRAIT_PROMOTE_FAILED', `cannot abort a transaction the source left open in ${t.topic}-${entry.partition}: ${r.errorMessage ?? r.errorCode}; promote again to finish`);
+      }
+    }
+    await this.promotionHook?.('opened', m.record.sourceTopic);
+    m.record = { ...m.record, state: t.state, updatedAtMs: Date.now() };
+    await this.o.store.saveMirror(m.record);
+    this.o.log.info(t.state === 'promoted' ? 'mirror topic promoted' : 'mirror topic failed over', { link: linkName, ...t });
+    return t;
+  }
+
   /** Producer ids of mirrored producers are the source's: Strait's own ids must not reuse them. */
-  private async reserveProducerIds(parts: MirrorPartition[]): Promise<void> {
+  private async reserveProducerIds(logs: PartitionLog[]): Promise<void> {
     let max = -1;
-    for (const p of parts) for (const pid of p.log.producers.producers.keys()) if (pid > max) max = pid;
+    for (const log of logs) for (const pid of log.producers.producers.keys()) if (pid > max) max = pid;
     if (max >= 0) await this.o.producerIds.reserveAbove(max);
   }
 

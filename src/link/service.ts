@@ -94,8 +94,11 @@ export interface PromotionReport {
   topics: {
     topic: string;
     state: MirrorState;
-    /** Per partition: where local writes start, and (failover) the source end offset last seen. */
-    partitions: { partition: number; endOffset: number; sourceEndOffsetLastSeen: number; lossWindowRecords: number }[];
+    /**
+     * Per partition: where local writes start, the leader epoch they are written at, and
+     * (failover) the source end offset last seen.
+     */
+    partitions: { partition: number; endOffset: number; sourceEndOffsetLastSeen: number; lossWindowRecords: number; leaderEpoch: number }[];
     /** Total records the source may hold that the mirror does not (failover; 0 for promote). */
     lossWindowRecords: number;
     /** Transactions left open in the mirrored data that promotion aborted with markers. */

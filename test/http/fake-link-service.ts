@@ -162,6 +162,7 @@ export class FakeLinkService implements LinkService {
         endOffset: kind === 'promote' ? p.sourceHighWatermark : p.mirroredEndOffset,
         sourceEndOffsetLastSeen: p.sourceHighWatermark,
         lossWindowRecords: kind === 'promote' ? 0 : p.lagRecords,
+        leaderEpoch: p.sourceLeaderEpoch + 1,
       }));
       const entry = {
         topic,
