@@ -313,7 +313,7 @@ class Schedule {
           while (p.acked.has(p.nextToSend)) p.nextToSend++;
         } else {
           assert.ok(
-            [ErrorCode.KAFKA_STORAGE_ERROR, ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER].includes(o.errorCode),
+            ([ErrorCode.KAFKA_STORAGE_ERROR, ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER] as number[]).includes(o.errorCode),
             `producer ${p.pid} seq ${seq}: unexpected error ${o.errorCode} ${o.errorMessage}`,
           );
         }
