@@ -26,10 +26,12 @@ export interface DirLock {
 const LOCK_FILE = '.strait.lock';
 const HOLDER_QUERY_MS = 2000;
 
-/** Takes the lock on dir (which must exist) or fails with STRAIT_DATA_DIR_LOCKED naming the holder. */
-export async function lockDir(dir: string, setting: string): Promise<DirLock> {
-  if (process.platform === 'linux') return lockWithAbstractSocket(dir, setting);
-  return lockWithFile(dir, setting);
+export type LockMethod = 'abstract-socket' | 'file';
+
+/** Takes the lock on dir (which must exist) or fails with STRAIT_DATA_DIR_LOCKED naming the holder.
+ *  The method is the platform's (tests choose the file lock on Linux to exercise it). */
+export async function lockDir(dir: string, setting: string, method: LockMethod = process.platform === 'linux' ? 'abstract-socket' : 'file'): Promise<DirLock> {
+  return method === 'abstract-socket' ? lockWithAbstractSocket(dir, setting) : lockWithFile(dir, setting);
 }
 
 function locked(dir: string, setting: string, pid: string | null): StraitError {
