@@ -18,6 +18,7 @@ import { join } from 'node:path';
 import { kafkaJavaCommand, runCommand, startStrait, type MinioHandle, type StraitHandle } from '../compat/harness.ts';
 import { RawClient } from '../helpers/raw-client.ts';
 import { ApiKey } from '../../src/protocol/generated/api-table.ts';
+import { ErrorCode } from '../../src/protocol/generated/errors.ts';
 import { S3Store } from '../../src/storage/objects/index.ts';
 import { readBatches } from '../../src/protocol/records/index.ts';
 
@@ -366,7 +367,57 @@ export interface OutageOptions {
   log?: (message: string) => void;
 }
 
-export type ReadDuringOutage = { outcome: 'answer' | 'waiting' | 'connection closed'; detail: string };
+/**
+ * What a fetch of uploaded data got while the object store was away. Only 'records' (the
+ * acknowledged records at the fetched offset) and 'retriable error' (KAFKA_STORAGE_ERROR and the
+ * like: a consumer retries) are right; an empty success, a non-retriable error, no answer within
+ * the bound and a closed connection are not.
+ */
+export type ReadDuringOutage = {
+  outcome: 'records' | 'retriable error' | 'empty answer' | 'other error' | 'waiting' | 'connection closed';
+  detail: string;
+};
+
+/** Error codes a consumer retries that fit "the log cannot be read right now". */
+const retriableReadErrors = new Map([
+  [ErrorCode.KAFKA_STORAGE_ERROR, 'KAFKA_STORAGE_ERROR'],
+  [ErrorCode.REQUEST_TIMED_OUT, 'REQUEST_TIMED_OUT'],
+  [ErrorCode.NOT_LEADER_OR_FOLLOWER, 'NOT_LEADER_OR_FOLLOWER'],
+  [ErrorCode.LEADER_NOT_AVAILABLE, 'LEADER_NOT_AVAILABLE'],
+]);
+
+/** How long a fetch with maxWaitMs 0 may take to answer during the outage (a consumer's request.timeout.ms is 30 s). */
+export const outageReadAnswerMsMax = 15_000;
+
+/** One sample of the uploader's metrics on GET /metrics. */
+export interface UploadMetrics {
+  pendingBytes: number;
+  uploadedBytes: number;
+}
+
+export async function uploadMetrics(adminUrl: string): Promise<UploadMetrics> {
+  const text = await (await fetch(`${adminUrl}/metrics`)).text();
+  const value = (name: string): number => {
+    const m = new RegExp(`^${name} (\\S+)$`, 'm').exec(text);
+    if (m === null) throw new Error(`GET /metrics has no ${name}`);
+    return Number(m[1]);
+  };
+  return { pendingBytes: value('strait_upload_pending_bytes'), uploadedBytes: value('strait_uploaded_bytes_total') };
+}
+
+/**
+ * Resolves once nothing durable waits for object storage (strait_upload_pending_bytes 0) and
+ * something was uploaded; throws with the last sample after timeoutMs.
+ */
+export async function waitForUploads(adminUrl: string, timeoutMs: number): Promise<UploadMetrics> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const m = await uploadMetrics(adminUrl);
+    if (m.pendingBytes === 0 && m.uploadedBytes > 0) return m;
+    if (Date.now() > deadline) throw new Error(`uploads did not catch up within ${timeoutMs} ms: ${JSON.stringify(m)}`);
+    await sleep(100);
+  }
+}
 
 /**
  * MinIO goes away while a producer writes: acknowledged writes are durable in the WAL, so produces
@@ -402,7 +453,8 @@ export async function runOutage(o: OutageOptions): Promise<ReadDuringOutage | un
       await before.stop();
     }
     acks.push(...before.acks);
-    await new Promise((resolve) => setTimeout(resolve, 1500));
+    // Known, not assumed: everything acknowledged so far is in objects before MinIO goes away.
+    log(`before the outage: ${JSON.stringify(await waitForUploads(broker.adminUrl, 30_000))}`);
     verify(await readTopic(broker.bootstrap, topic, workDir), acks, partitions, 'before the outage');
 
     // 2. MinIO away: keep writing for a while; try a read of uploaded data.
@@ -460,10 +512,9 @@ export async function runOutage(o: OutageOptions): Promise<ReadDuringOutage | un
 }
 
 /**
- * Fetches the first record acknowledged before the outage (uploaded, and neither in the tail cache
- * nor in the block cache, both off) and describes the outcome: an answer with an error code or with
- * the right records, a wait, or a closed connection. Throws if records come back that differ from
- * what was acknowledged there.
+ * Fetches the first record acknowledged before the outage (uploaded, as the metrics showed, and
+ * neither in the tail cache nor in the block cache, both off) and describes the outcome (see
+ * ReadDuringOutage). Throws if records come back that differ from what was acknowledged there.
  */
 async function fetchDuringOutage(port: number, topic: string, acks: readonly Ack[]): Promise<ReadDuringOutage> {
   const perPartition = new Map<number, Ack[]>();
@@ -481,22 +532,36 @@ async function fetchDuringOutage(port: number, topic: string, acks: readonly Ack
       sessionEpoch: -1,
       topics: [{ topic, partitions: [{ partition, fetchOffset: BigInt(offset), partitionMaxBytes: 1024 * 1024, currentLeaderEpoch: -1 }] }],
     });
-    const timeout = new Promise<'waiting'>((resolve) => setTimeout(() => resolve('waiting'), 10_000));
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<'waiting'>((resolve) => (timer = setTimeout(() => resolve('waiting'), outageReadAnswerMsMax)));
     let r: any;
     try {
       r = await Promise.race([answer, timeout]);
     } catch (error) {
       return { outcome: 'connection closed', detail: `${(error as Error).message} after ${Date.now() - started} ms (fetch of ${partition}/${offset})` };
+    } finally {
+      clearTimeout(timer);
     }
-    if (r === 'waiting') return { outcome: 'waiting', detail: 'no answer within 10 s' };
+    if (r === 'waiting') return { outcome: 'waiting', detail: `no answer within ${outageReadAnswerMsMax} ms (fetch of ${partition}/${offset})` };
     const p = r.responses[0].partitions[0];
+    const ms = Date.now() - started;
+    if (p.errorCode !== 0) {
+      const name = retriableReadErrors.get(p.errorCode);
+      return name === undefined
+        ? { outcome: 'other error', detail: `error code ${p.errorCode} after ${ms} ms (fetch of ${partition}/${offset})` }
+        : { outcome: 'retriable error', detail: `${name} after ${ms} ms (fetch of ${partition}/${offset})` };
+    }
     const records = [...readBatches(p.records ?? Buffer.alloc(0))].flatMap((b) => b.records);
     const expected = new Map(partitionAcks.map((a) => [a.offset, a.value]));
     for (const record of records) {
       const want = expected.get(record.offset);
       if (want !== undefined) assert.equal(record.value?.toString(), want, `record ${partition}/${record.offset} read during the outage`);
     }
-    return { outcome: 'answer', detail: `error code ${p.errorCode}, ${records.length} records from ${partition}/${offset}, after ${Date.now() - started} ms` };
+    // An answer without the record asked for (acknowledged and uploaded) tells the consumer "nothing there".
+    if (!records.some((record) => record.offset === offset)) {
+      return { outcome: 'empty answer', detail: `no error and ${records.length} records, none at ${partition}/${offset}, after ${ms} ms` };
+    }
+    return { outcome: 'records', detail: `${records.length} records from ${partition}/${offset}, each as acknowledged, after ${ms} ms` };
   } finally {
     client.close();
   }
