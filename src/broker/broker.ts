@@ -277,6 +277,7 @@ export class Broker {
     this.links = links;
     services.forwarding = links;
     groups.joinGate = (groupId) => links.joinGate(groupId);
+    groups.offsetCommitHook = (groupId) => links.groupCommittedHere(groupId);
     this.next('serving');
     links.start();
     if (cfg.httpListener && this.httpListener) {

@@ -185,6 +185,16 @@ export class GroupCoordinator implements GroupRuntime {
    */
   joinGate: ((groupId: string) => string | null) | null = null;
 
+  /**
+   * Set by the link manager: awaited under the group's lock before a client's first offset commit
+   * of a group here is written, so the link records the group as Strait's (durably) before the
+   * commit is acknowledged and never copies a source group's offsets over it. Simple consumers
+   * (generation -1, assign()) commit without members, so membership alone does not show use.
+   */
+  offsetCommitHook: ((groupId: string) => Promise<void>) | null = null;
+  /** Groups a client committed offsets for here since start (the link manager keeps this durable). */
+  private readonly committedHere = new Set<string>();
+
   /** A retriable answer for a group that is gated: its consumers retry until the gate opens. */
   private gated(groupId: string): string | null {
     if (!this.joinGate || this.usedHere(groupId)) return null;
@@ -321,6 +331,10 @@ export class GroupCoordinator implements GroupRuntime {
       });
       if (records.length === 0) return results;
       try {
+        if (!this.committedHere.has(req.groupId)) {
+          await this.offsetCommitHook?.(req.groupId);
+          this.committedHere.add(req.groupId);
+        }
         await this.writer.write(records);
       } catch (err) {
         this.log.warn('could not store committed offsets', { groupId: req.groupId, err: err as Error });
@@ -602,6 +616,7 @@ export class GroupCoordinator implements GroupRuntime {
    * only a join moves past 0, so a group whose consumers came and went is recognised too.
    */
   usedHere(groupId: string): boolean {
+    if (this.committedHere.has(groupId)) return true;
     const g = this.groups.get(groupId);
     if (!g) return false;
     return g.members.size > 0 || (g.type === 'classic' ? g.generationId > 0 : g.groupEpoch > 0);

@@ -1,6 +1,8 @@
 // Consumer-group offset sync: committed offsets of matching source groups are copied as they are
 // (offsets are identical on both sides, so nothing is translated) into idle groups on Strait. A
-// group that has members on Strait is Strait's from then on and never synced again. An offset past
+// group that has members on Strait, or for which any client committed offsets on Strait (simple
+// consumers: assign() and commitSync, generation -1, no members), is Strait's from then on and
+// never synced again (recorded durably before that commit is acknowledged). An offset past
 // what the mirror holds yet is held back (a consumer starting there would be out of range), and the
 // group's earlier offset for that partition stays until the mirror catches up.
 import type { GroupCoordinator } from '../coordinator/group-coordinator.ts';
@@ -21,7 +23,7 @@ export interface GroupSyncContext {
   status: Map<string, GroupSyncStatus>;
 }
 
-const ACTIVE = 'active-on-strait';
+export const ACTIVE = 'active-on-strait';
 /** Group states (classic and consumer protocol) in which the group has members. */
 const ACTIVE_STATES = new Set(['stable', 'preparingrebalance', 'completingrebalance', 'assigning', 'reconciling']);
 
@@ -33,7 +35,7 @@ export async function syncGroupOffsets(c: GroupSyncContext, only?: readonly stri
   // A group with members on the source stays there as a whole; its state is re-read every pass.
   const activeOnSource = new Set(groups.filter((g) => ACTIVE_STATES.has(g.state.toLowerCase())).map((g) => g.groupId));
   const ids = groups.map((g) => g.groupId).filter((id) => c.accept(id) && !owned.has(id));
-  for (const id of owned) c.status.set(id, { ...(c.status.get(id) ?? blank(id)), state: ACTIVE });
+  for (const id of owned) c.status.set(id, ownedStatus(c.status.get(id), id));
   if (ids.length === 0) return 0;
   const fetched = await c.client.offsetFetch(ids);
   let written = 0;
@@ -84,6 +86,11 @@ export async function syncGroupOffsets(c: GroupSyncContext, only?: readonly stri
     st.state = st.gatedOnSource ? 'active-on-source' : st.heldBack > 0 ? 'pending' : 'synced';
   }
   return written;
+}
+
+/** The status of a group that is Strait's: not synced, and never gated on the source. */
+export function ownedStatus(prev: GroupSyncStatus | undefined, groupId: string): GroupSyncStatus {
+  return { ...(prev ?? blank(groupId)), state: ACTIVE, gatedOnSource: false };
 }
 
 function blank(groupId: string): GroupSyncStatus {

@@ -20,7 +20,7 @@ import type { LinkRecord, MetadataStore, MirrorRecord, TopicRecord } from '../me
 import { ApiKey, KafkaClient } from './client/index.ts';
 import type { AclBinding, KafkaClientOptions } from './client/index.ts';
 import type { MetricSample } from '../http/metrics.ts';
-import { syncGroupOffsets } from './group-sync.ts';
+import { ACTIVE, ownedStatus, syncGroupOffsets } from './group-sync.ts';
 import { MirrorFetcher, MirrorPartition } from './mirror-fetcher.ts';
 import type {
   GroupSyncStatus,
@@ -455,6 +455,21 @@ export class LinkManager implements LinkService {
       }
     }
     return null;
+  }
+
+  /**
+   * A client commits offsets for a group on Strait (the group coordinator awaits this before the
+   * first such commit of each group is written): every link that syncs the group records it as
+   * Strait's, durably, and never copies the source group's offsets over it again.
+   */
+  async groupCommittedHere(groupId: string): Promise<void> {
+    for (const l of this.links.values()) {
+      const st = l.groupStatus.get(groupId);
+      if (st?.state === ACTIVE || !matcher(l.spec.groups)(groupId)) continue;
+      await this.o.store.saveLinkGroup({ linkName: l.record.name, groupId, state: ACTIVE, updatedAtMs: Date.now() });
+      l.groupStatus.set(groupId, ownedStatus(st, groupId));
+      this.o.log.info('group committed offsets on Strait: no longer synced from the source', { link: l.record.name, groupId });
+    }
   }
 
   /** A deleted topic stops being mirrored; the link creates it again if it still matches. */
