@@ -164,6 +164,8 @@ export interface MetadataStore {
   /** Objects no range refers to any more: marks new ones with a grace deadline, returns those past it. */
   unreferencedObjects(nowMs: number, graceMs: number): Promise<{ objectId: number; key: string }[]>;
   forgetObject(objectId: number): Promise<void>;
+  /** Whether metadata knows an object by this key (committed, or unreferenced and not yet deleted). */
+  hasObject(key: string): Promise<boolean>;
   /** Reserves `count` consecutive values of a cluster-wide counter; returns the first. */
   reserveIds(counter: string, count: number): Promise<number>;
 

@@ -466,6 +466,10 @@ export class SqliteMetadataStore implements MetadataStore {
     });
   }
 
+  async hasObject(key: string): Promise<boolean> {
+    return this.stmt('SELECT 1 FROM objects WHERE object_key = ?').get(key) !== undefined;
+  }
+
   async forgetObject(objectId: number): Promise<void> {
     this.stmt('DELETE FROM objects WHERE object_id = ? AND NOT EXISTS (SELECT 1 FROM object_ranges r WHERE r.object_id = ?)').run(objectId, objectId);
   }
