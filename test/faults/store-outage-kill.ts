@@ -3,9 +3,9 @@
 // Strait runs on the S3 engine against a real MinIO, through a TCP proxy (test/helpers/fault-proxy.ts)
 // that the run switches, every few seconds, between passing bytes and an outage: connections
 // refused, reset, or accepted and black-holed. MinIO itself stays up. upload.pending.bytes.max is
-// small (2 MiB) and a filler writes about 1 MiB/s to a second topic, so during an outage the upload
-// backlog reaches its bound and produces, the idempotent producer's included, get the retriable
-// KAFKA_STORAGE_ERROR and are retried. Meanwhile Strait is killed with SIGKILL and restarted on the
+// small (1 MiB, the least it may be) and a filler writes 1.5 times that per second to a second topic,
+// so within a second or two of an outage the upload backlog reaches its bound and produces, the
+// idempotent producer's included, get the retriable KAFKA_STORAGE_ERROR and are retried. Meanwhile Strait is killed with SIGKILL and restarted on the
 // same data folder and port, many times, whatever the store is doing at that moment.
 //
 // At the end the store is healthy: the producer is closed (so every send it made is answered), the
@@ -284,6 +284,7 @@ class OutageSchedule {
 
   constructor(proxy: FaultProxy, random: Random, passMs: [number, number], outageMs: [number, number], log: (message: string) => void) {
     const modes: FaultMode[] = ['refuse', 'reset', 'blackhole'];
+    const bag: FaultMode[] = [];
     const wait = (ms: number): Promise<void> =>
       new Promise((resolve) => {
         const timer = setTimeout(resolve, ms);
@@ -296,7 +297,9 @@ class OutageSchedule {
       while (!this.stopped) {
         await wait(random.between(...passMs));
         if (this.stopped) break;
-        const mode = modes[Math.floor(random.next() * modes.length)]!;
+        // Each round of three outages has every mode once, in a random order.
+        if (bag.length === 0) bag.push(...modes.map((m) => ({ m, key: random.next() })).sort((a, b) => a.key - b.key).map((e) => e.m));
+        const mode = bag.shift()!;
         const ms = random.between(...outageMs);
         this.outages++;
         await proxy.setMode(mode);
@@ -323,7 +326,7 @@ export interface StoreOutageKillOptions {
   throughput?: number;
   /** upload.pending.bytes.max. */
   pendingBytesMax?: number;
-  /** What the filler writes per second. */
+  /** What the filler writes per second; default 1.5 × pendingBytesMax, so an outage of a second or two reaches the bound. */
   fillBytesPerSecond?: number;
   random?: Random;
   log?: (message: string) => void;
@@ -356,7 +359,7 @@ export async function runStoreOutageKills(o: StoreOutageKillOptions): Promise<St
   const outageRandom = new Random(random.seed + 1);
   const log = o.log ?? (() => {});
   const partitions = o.partitions ?? 3;
-  const pendingBytesMax = o.pendingBytesMax ?? 2 * 1024 * 1024;
+  const pendingBytesMax = o.pendingBytesMax ?? 1024 * 1024;
   const workDir = mkdtempSync(join(tmpdir(), 'strait-outage-kill-'));
   const dataDir = join(workDir, 'data');
   const topic = 'outage-kill';
@@ -377,7 +380,7 @@ export async function runStoreOutageKills(o: StoreOutageKillOptions): Promise<St
     await createTopic(port, topic, partitions);
     await createTopic(port, fillTopic, 1);
     metrics = new MetricsWatch(broker.adminUrl, pendingBytesMax);
-    filler = new Filler(() => port, fillTopic, o.fillBytesPerSecond ?? 1024 * 1024);
+    filler = new Filler(() => port, fillTopic, o.fillBytesPerSecond ?? 1.5 * pendingBytesMax);
     producer = new OpenEndedProducer(broker.bootstrap, topic, configPath, o.throughput ?? 300);
     const firstAck = Date.now() + 30_000;
     while (producer.acks.length === 0 && producer.running() && Date.now() < firstAck) await sleep(20);
@@ -442,6 +445,9 @@ export async function runStoreOutageKills(o: StoreOutageKillOptions): Promise<St
     const proxyStats = proxy.stats();
     const cutOffMs = proxyStats.msIn.refuse + proxyStats.msIn.reset + proxyStats.msIn.blackhole;
     assert.ok(schedule.outages > 0 && cutOffMs > 0, `${context}: the store was never cut off`);
+    if (schedule.outages >= 3) {
+      for (const mode of ['refuse', 'reset', 'blackhole'] as const) assert.ok(proxyStats.entered[mode] > 0 && proxyStats.msIn[mode] > 0, `${context}: no ${mode} outage`);
+    }
     assert.ok(uploadFailures > 0, `${context}: Strait counted no failed upload (strait_upload_failures_total 0 in every process)`);
     assert.ok(filler.storageErrors > 0, `${context}: no produce was refused for the upload backlog (filler: ${filler.summary()}; backlog peak ${metrics.pendingBytesPeak} bytes)`);
     assert.ok(producer.storageErrorRetries > 0, `${context}: the idempotent producer never retried a batch refused with KAFKA_STORAGE_ERROR`);
