@@ -6,6 +6,7 @@
 // read back (kcat) and checked:
 //   - the producer finished on its own, every one of its values was acknowledged, none failed, and
 //     it printed no fatal error (OutOfOrderSequence, ProducerFenced, UnknownProducerId, ...);
+//   - the producer did retry batches (its log says so): the kills exercised idempotence;
 //   - every acknowledged value is stored exactly once, at the offset it was acknowledged with, and
 //     nothing else is stored (a retried batch that was already durable is not written again);
 //   - every partition's offsets run 0, 1, 2, ... and within a partition the values keep the order
@@ -34,6 +35,11 @@ process.on('exit', () => {
 
 /** Exceptions that end an idempotent producer's session or mean the broker broke the sequence. */
 const fatalPattern = /OutOfOrderSequence|ProducerFenced|UnknownProducerId|InvalidProducerEpoch|DuplicateSequence|InvalidPidMapping|ClusterAuthorization|KafkaException: Cannot perform send|fatal/i;
+
+/** Lines in which the Java producer's Sender says it is sending a batch again after an error answer (a lost connection included). */
+export function retriedBatches(stderr: string): number {
+  return stderr.split('\n').filter((line) => /retrying \(\d+ attempts left\)/.test(line)).length;
+}
 
 /** Writes producer.properties for an idempotent producer that retries through broker restarts; answers its path. */
 export function writeIdempotentConfig(dir: string): string {
@@ -69,6 +75,8 @@ class IdempotentProducer {
   private readonly child: ChildProcess;
   private stdout = '';
   private stderr = '';
+  private stderrPending = '';
+  private retried = 0;
   private pending = '';
 
   constructor(bootstrap: string, topic: string, configPath: string, throughput: number, messages: number) {
@@ -92,7 +100,17 @@ class IdempotentProducer {
     this.child.stdout?.on('data', (chunk: Buffer) => this.onStdout(chunk.toString()));
     this.child.stderr?.on('data', (chunk: Buffer) => {
       this.stderr = (this.stderr + chunk.toString()).slice(-50_000);
+      // Counted as the lines come, since the kept stderr is only its tail.
+      this.stderrPending += chunk.toString();
+      const lines = this.stderrPending.split('\n');
+      this.stderrPending = lines.pop() ?? '';
+      this.retried += retriedBatches(lines.join('\n'));
     });
+  }
+
+  /** Batches the producer has logged as retried so far (see retriedBatches). */
+  retriedBatches(): number {
+    return this.retried;
   }
 
   private onStdout(text: string): void {
@@ -151,6 +169,8 @@ export interface IdempotentKillResult {
   kills: number;
   messages: number;
   records: number;
+  /** Batches the producer's Sender logged as retried after an error ("retrying (N attempts left)"): at least one. */
+  retriedBatches: number;
   /** Warnings the producer logged about retried or failed requests (the kills at work). */
   producerWarnings: number;
   elapsedMs: number;
@@ -182,11 +202,12 @@ export async function runIdempotentKills(o: IdempotentKillOptions): Promise<Idem
       await sleep(upMs);
       assert.ok(producer.running(), `the producer exited before kill ${kill} (too few messages for the kills)\n${producer.output()}`);
       const ackedBefore = producer.acks.length;
+      const retriedBefore = producer.retriedBatches();
       await broker.kill9();
       const downMs = random.between(200, 1500);
       await sleep(downMs);
       broker = await startStrait({ dataDir, port, args: o.straitArgs, readyTimeoutMs: 60_000 });
-      log(`kill ${kill}: after ${upMs} ms up (${ackedBefore} acked so far), down ${downMs} ms, restarted`);
+      log(`kill ${kill}: after ${upMs} ms up (${ackedBefore} acked so far, ${retriedBefore} batches retried), down ${downMs} ms, restarted`);
     }
     let timer: NodeJS.Timeout | undefined;
     const exitCode = await Promise.race([producer.exited, new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), 180_000)))]);
@@ -210,7 +231,11 @@ export async function runIdempotentKills(o: IdempotentKillOptions): Promise<Idem
     const expected = new Set([...Array(messages).keys()].map((i) => `1.${i}`));
     assert.deepEqual([...acked].filter((v) => !expected.has(v)), [], `${context}: unexpected values acknowledged`);
     const producerWarnings = producer.stderrText().split('\n').filter((line) => / WARN /.test(line)).length;
-    return { kills: o.kills, messages, records: stored.length, producerWarnings, elapsedMs: Date.now() - started };
+    // The premise of the test: the kills cut requests in flight and the producer sent them again
+    // (its Sender logs each retried batch). A run without a retry tested nothing idempotence does.
+    const retries = producer.retriedBatches();
+    assert.ok(retries > 0, `${context}: the producer retried no batch in ${o.kills} kills, so no retry met the restarted broker\n${producer.output()}`);
+    return { kills: o.kills, messages, records: stored.length, retriedBatches: retries, producerWarnings, elapsedMs: Date.now() - started };
   } catch (error) {
     const output = broker?.output().slice(-6000) ?? '';
     throw new Error(`${(error as Error).message}\n--- Strait's last output:\n${output}`, { cause: error });
