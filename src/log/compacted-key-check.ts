@@ -3,7 +3,7 @@
 // validateKey). This is the one append check that must look inside batches, so it runs only for
 // topics whose cleanup.policy includes compact; the hot path of other topics never decodes records.
 import { ErrorCode } from '../protocol/generated/errors.ts';
-import { RecordBatchError, batchSizeAt, readBatchRecords } from '../protocol/records/index.ts';
+import { RecordBatchError, batchSizeAt, keylessRecords } from '../protocol/records/index.ts';
 import type { BatchCheck } from './append-checks.ts';
 
 /** Kafka reports every failing record of the batch but quotes at most this many in the message. */
@@ -18,17 +18,14 @@ const QUOTED_ERRORS_MAX = 3;
  */
 export function checkCompactedKeys(buf: Buffer, positions: number[], topicPartition: string): BatchCheck | null {
   for (const pos of positions) {
-    let records;
+    let keyless: number[];
     try {
-      records = readBatchRecords(buf.subarray(pos, pos + batchSizeAt(buf, pos)), { verifyCrc: false }).records;
+      keyless = keylessRecords(buf.subarray(pos, pos + batchSizeAt(buf, pos)));
     } catch (err) {
       if (!(err instanceof RecordBatchError)) throw err;
       return { errorCode: ErrorCode.CORRUPT_MESSAGE, message: `Record batch at byte ${pos} is corrupt: ${err.message}`, recordErrors: [], batches: [], maxTimestamp: -1 };
     }
-    const errors: { batchIndex: number; message: string }[] = [];
-    for (let i = 0; i < records.length; i++) {
-      if (records[i]!.key === null) errors.push({ batchIndex: i, message: `Compacted topic cannot accept message without key in topic partition ${topicPartition}` });
-    }
+    const errors = keyless.map((i) => ({ batchIndex: i, message: `Compacted topic cannot accept message without key in topic partition ${topicPartition}` }));
     if (errors.length > 0) return { errorCode: ErrorCode.INVALID_RECORD, message: summary(errors), recordErrors: errors, batches: [], maxTimestamp: -1 };
   }
   return null;

@@ -32,6 +32,7 @@ import {
   patchLeaderEpoch,
   readBatchHeader,
   readBatchRecords,
+  keylessRecords,
   readBatches,
   setLogAppendTime,
   splitBatches,
@@ -663,4 +664,28 @@ test('gzip and zstd: concatenated members and frames decode as one stream', () =
   assert.ok(decompress('zstd', many).equals(Buffer.concat([big, a, big])));
   throwsBatch(() => decompress('zstd', many, { decompressedBytesMax: 2 * big.length }), 'compression');
   throwsBatch(() => decompress('zstd', Buffer.concat([withChecksum, Buffer.from('junk')])), 'compression', /magic/);
+});
+
+test('keylessRecords finds the same keyless records as a full decode, for every codec, and refuses what the decoder refuses', () => {
+  let seed = 7;
+  const rand = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32);
+  for (const compression of ['none', 'gzip', 'snappy', 'lz4', 'zstd'] as const) {
+    for (let round = 0; round < 20; round++) {
+      const n = 1 + Math.floor(rand() * 50);
+      const records = Array.from({ length: n }, (_, i) => ({
+        key: rand() < 0.3 ? null : rand() < 0.1 ? '' : `k${i}`.repeat(1 + Math.floor(rand() * 40)),
+        value: rand() < 0.2 ? null : 'v'.repeat(Math.floor(rand() * 300)),
+        headers: rand() < 0.3 ? [{ key: 'h', value: Buffer.from('x') }] : [],
+      }));
+      const batch = buildBatch({ compression, records });
+      const decoded = readBatchRecords(batch).records.flatMap((r, i) => (r.key === null ? [i] : []));
+      assert.deepEqual(keylessRecords(batch), decoded, `${compression} round ${round}`);
+    }
+  }
+  // A record whose declared length runs past the payload, and a payload with bytes left over.
+  const good = buildBatch({ records: [{ key: 'a', value: 'b' }] });
+  const overrun = Buffer.from(good);
+  overrun[61] = 0x7e; // the first record's length varint (63 after zig-zag): past the payload's end
+  assert.throws(() => keylessRecords(overrun), RecordBatchError);
+  assert.throws(() => readBatchRecords(overrun, { verifyCrc: false }), RecordBatchError);
 });

@@ -94,6 +94,7 @@ export type { CompressOptions, DecompressOptions } from './compression.ts';
 
 export {
   readBatchRecords,
+  keylessRecords,
   readBatches,
   buildBatch,
   buildEndTxnMarkerBatch,

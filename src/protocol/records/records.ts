@@ -217,6 +217,42 @@ export function readBatchRecords(batch: Buffer, options: ReadBatchOptions = {}):
   };
 }
 
+/**
+ * Indexes of the records without a key in the one batch that `batch` holds (CRC not verified: the
+ * caller has). Reads only each record's length and the fields before its key, allocating nothing per
+ * record: it is the produce-time key check of compacted topics, which must not hold the event loop
+ * as long as decoding every record would. Structure errors are RecordBatchErrors, as in
+ * readBatchRecords.
+ */
+export function keylessRecords(batch: Buffer, options: Pick<ReadBatchOptions, 'decompressedBytesMax'> = {}): number[] {
+  const size = batchSizeAt(batch, 0);
+  if (size !== batch.length) throw new RecordBatchError('batch-length', `buffer holds ${batch.length} bytes, the batch declares ${size}`);
+  const header = readBatchHeader(batch, 0);
+  if (header.recordCount < 0) throw corrupt(`recordCount is ${header.recordCount}`);
+  const payload = batch.subarray(RECORDS_OFFSET, size);
+  const data = decompress(compressionOf(header.attributes), payload, options.decompressedBytesMax === undefined ? {} : { decompressedBytesMax: options.decompressedBytesMax });
+  const c: Cursor = { buf: data, pos: 0, end: data.length };
+  const keyless: number[] = [];
+  for (let i = 0; i < header.recordCount; i++) {
+    if (c.pos >= data.length) throw corrupt(`batch declares ${header.recordCount} records, the payload ends after ${i}`);
+    const start = c.pos;
+    c.end = data.length;
+    const length = readVarint(c);
+    if (length <= 0 || length > data.length - c.pos) throw corrupt(`record at ${start} has length ${length}, ${data.length - c.pos} bytes remain`);
+    const recordEnd = c.pos + length;
+    c.end = recordEnd;
+    c.pos++; // attributes
+    readVarlong(c); // timestampDelta
+    readVarint(c); // offsetDelta
+    const keyLength = readVarint(c);
+    if (keyLength === -1) keyless.push(i);
+    else if (keyLength < 0 || keyLength > recordEnd - c.pos) throw corrupt(`record key of ${keyLength} bytes overruns the record at ${start}`);
+    c.pos = recordEnd;
+  }
+  if (c.pos !== data.length) throw corrupt(`${data.length - c.pos} bytes remain after the batch's ${header.recordCount} records`);
+  return keyless;
+}
+
 /** Decodes every batch in buf, in order. */
 export function* readBatches(buf: Buffer, options: ReadBatchOptions & SplitOptions = {}): Generator<DecodedBatch, void, undefined> {
   for (let pos = 0; pos < buf.length; ) {
