@@ -3,9 +3,10 @@
 // replay of the WAL (durable data not yet uploaded).
 import type { Logger } from '../common/logger.ts';
 import { assert } from '../common/errors.ts';
-import type { MetadataStore, TopicRecord } from '../metadata/store.ts';
+import type { MetadataStore, ObjectRange, TopicRecord } from '../metadata/store.ts';
 import type { ReplayedEntry } from '../storage/wal/file-wal.ts';
 import { PartitionLog } from './partition-log.ts';
+import { LeaderEpochCache } from './leader-epochs.ts';
 import type { ColdReader, DurableSink, LogShared, TailEntry, WalAppender } from './partition-log.ts';
 
 /** What the logs write to and read from: the WAL, the uploader, object reads, and admission of new data. */
@@ -73,9 +74,7 @@ export class LogManager {
       const start = { logStartOffset: p.logStartOffset, nextOffset: next, leaderEpoch: p.leaderEpoch, maxTimestamp, label: `${topic.name}-${p.partitionIndex}`, leaderEpochs: history };
       const log = new PartitionLog(p.topicId, p.partitionIndex, start, topicSettings(topic.configs), this.shared);
       // Data uploaded before leader-epoch histories were kept: rebuilt once from its batch headers.
-      if (history === undefined && uploadedEnd > p.logStartOffset) {
-        for (const r of ranges) if (r.endOffset > p.logStartOffset) log.rebuildLeaderEpochs(await cold.readRange(r));
-      }
+      if (history === undefined && uploadedEnd > p.logStartOffset) await this.rebuildLeaderEpochs(log, ranges);
       this.add(log);
     }
     for (const snap of await store.producerSnapshots()) {
@@ -101,6 +100,27 @@ export class LogManager {
       replayed++;
     }
     this.opts.log.info('partition logs loaded', { partitions: this.logs.size, walEntriesReplayed: replayed });
+  }
+
+  /**
+   * Reads every uploaded batch of the partition for its leader epoch. All or nothing: if object
+   * storage cannot be read now, the start goes on without a history (OffsetForLeaderEpoch answers
+   * -1 for old epochs) and the next start tries again, as long as no new data has saved one.
+   */
+  private async rebuildLeaderEpochs(log: PartitionLog, ranges: ObjectRange[]): Promise<void> {
+    const history = new LeaderEpochCache(null);
+    try {
+      for (const r of ranges) {
+        if (r.endOffset <= log.logStartOffset) continue;
+        for (const b of await this.cold.readRange(r)) {
+          for (let pos = 0; pos + RECORD_BATCH_OVERHEAD <= b.length; pos += batchSizeAt(b, pos)) history.assign(batchPartitionLeaderEpoch(b, pos), batchBaseOffset(b, pos));
+        }
+      }
+    } catch (err) {
+      this.opts.log.warn('cannot rebuild the leader-epoch history from uploaded data now', { partition: log.label, err: err as Error });
+      return;
+    }
+    log.rebuildLeaderEpochs(history.entries);
   }
 
   /** A partition's leader-epoch history goes to the metadata store (Kafka's leader-epoch-checkpoint). */

@@ -212,12 +212,12 @@ export class PartitionLog {
   }
 
   /**
-   * On load, for data uploaded before leader-epoch histories were kept: the history from the batch
-   * headers of the uploaded data, in offset order (once: it is saved, so the next load has it).
+   * On load, for data uploaded before leader-epoch histories were kept: the history read from the
+   * batch headers of the uploaded data (once: it is saved, so the next load has it).
    */
-  rebuildLeaderEpochs(batches: readonly Buffer[]): void {
+  rebuildLeaderEpochs(entries: readonly EpochEntry[]): void {
     assert(this.#tail.length === 0 && this.inflight.length === 0, `rebuilding leader epochs of ${this.label} after data`);
-    for (const b of batches) this.learnEpochs(b, this.#logStartOffset);
+    for (const e of entries) this.#leaderEpochs.assign(e.epoch, Math.max(e.startOffset, this.#logStartOffset));
   }
 
   /** Records each batch's partitionLeaderEpoch at its base offset (no change for most batches). */
