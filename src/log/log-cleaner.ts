@@ -33,7 +33,8 @@
 // - A batch that loses all its records is dropped, except an empty header is kept for the last
 //   batch of each producer in the producer state (its sequence and epoch survive a rebuild of that
 //   state from the log) and for the batch that ends where this pass ends (the last offset stays).
-//   Strait does not expire producers yet (producer.id.expiration.ms), so every producer counts.
+//   Producers expire after producer.id.expiration.ms (not while a transaction of theirs is open);
+//   until then every producer in the state counts.
 import { randomBytes } from 'node:crypto';
 import type { Logger } from '../common/logger.ts';
 import type { MetadataStore, NewObjectRange, ObjectRange } from '../metadata/store.ts';
