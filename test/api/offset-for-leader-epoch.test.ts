@@ -144,3 +144,35 @@ test('data uploaded before leader-epoch histories were kept: the history is rebu
     await b.stop();
   }
 });
+
+test('on load the history is made to agree with the log: epochs only in the WAL come back from batch headers, entries past the log end go', async () => {
+  let b = await startTestBroker({ 'upload.interval.ms': '100000' });
+  const dataDir = b.dataDir;
+  const setSaved = (entries: string) => {
+    const db = new DatabaseSync(join(dataDir, 'metadata.sqlite'));
+    assert.equal(Number(db.prepare('UPDATE leader_epochs SET entries = ?').run(entries).changes), 1);
+    db.close();
+  };
+  try {
+    const topicId = await createTopic(b, 'load');
+    const log = b.broker.logs!.get(topicId, 0)!;
+    for (let base = 0; base < 30; base += 10) assert.equal((await log.appendAtOffsets(batch(base, 1), Date.now())).errorCode, 0);
+    await b.broker.uploader!.flush();
+    for (let base = 30; base < 60; base += 10) assert.equal((await log.appendAtOffsets(batch(base, 3), Date.now())).errorCode, 0);
+    const want: [number, number, number][] = [[1, 30, 0], [3, 60, 0], U];
+    assert.deepEqual(await ask(b.port, 'load', [1, 3, 7]), want);
+    await b.stop({ keepData: true });
+    // A crash before epoch 3 was saved: the saved history lacks it; the WAL replay has its batches.
+    setSaved('[[1,0]]');
+    b = await startTestBroker({ 'upload.interval.ms': '100000', 'data.dir': dataDir });
+    assert.deepEqual(await ask(b.port, 'load', [1, 3, 7]), want, 'epoch 3 from the replayed batch headers');
+    await b.stop({ keepData: true });
+    // A saved entry past the log end (its data never became durable, or a cut did not reach the
+    // history before a crash): dropped on load.
+    setSaved('[[1,0],[3,30],[7,80]]');
+    b = await startTestBroker({ 'upload.interval.ms': '100000', 'data.dir': dataDir });
+    assert.deepEqual(await ask(b.port, 'load', [1, 3, 7]), want, 'epoch 7 at 80 is past the log end 60');
+  } finally {
+    await b.stop();
+  }
+});
