@@ -176,3 +176,28 @@ test('on load the history is made to agree with the log: epochs only in the WAL 
     await b.stop();
   }
 });
+
+test('promotion starts the new epoch at the log end (Kafka\'s makeLeader); local writes follow in it', async () => {
+  const b = await startTestBroker();
+  try {
+    const topicId = await createTopic(b, 'promoted');
+    const log = b.broker.logs!.get(topicId, 0)!;
+    for (let base = 0; base < 20; base += 10) assert.equal((await log.appendAtOffsets(batch(base, 3), Date.now())).errorCode, 0);
+    log.promote(9);
+    assert.deepEqual(await ask(b.port, 'promoted', [3, 9, 10]), [[3, 20, 0], [9, 20, 0], U], 'epoch 9 is known before it wrote anything');
+    const c = await RawClient.connect(b.port);
+    try {
+      const records = buildBatch({ records: [{ value: 'local-1' }, { value: 'local-2' }] });
+      const r = await c.request(ApiKey.Produce, 9, { transactionalId: null, acks: -1, timeoutMs: 5000, topicData: [{ name: 'promoted', partitionData: [{ index: 0, records }] }] });
+      assert.equal(r.responses[0].partitionResponses[0].errorCode, 0);
+    } finally {
+      c.close();
+    }
+    assert.deepEqual(await ask(b.port, 'promoted', [3, 9]), [[3, 20, 0], [9, 22, 0]]);
+    assert.deepEqual(log.leaderEpochHistory, [{ epoch: 3, startOffset: 0 }, { epoch: 9, startOffset: 20 }]);
+    assert.deepEqual(await ask(b.port, 'promoted', [3], 3), [[-1, -1, ErrorCode.FENCED_LEADER_EPOCH]], 'a client still on epoch 3 is fenced');
+    assert.deepEqual(await ask(b.port, 'promoted', [3], 9), [[3, 20, 0]], 'one on epoch 9 is answered');
+  } finally {
+    await b.stop();
+  }
+});
