@@ -16,7 +16,7 @@ import { readTopic, txnClient } from '../compat/txn-client.ts';
 import { eventually, groupOffsets, javaMember, produce, type GroupMember } from '../compat/groups/members.ts';
 import { ApiKey, KafkaClient } from '../../src/link/client/index.ts';
 import { ReverseCopier } from '../../src/link/reverse-copier.ts';
-import { buildBatch, readBatchRecords, batchProducerId } from '../../src/protocol/records/index.ts';
+import { buildBatch, readBatchRecords, batchProducerEpoch, batchProducerId } from '../../src/protocol/records/index.ts';
 import type { Compression, KafkaRecord } from '../../src/protocol/records/index.ts';
 import { createLogger, silentLogger } from '../../src/common/logger.ts';
 import { commitOffsets, readBatchFacts } from './compare.ts';
@@ -210,6 +210,7 @@ test('rollback: writes on Strait after promotion go back to Kafka at the same of
   let identical = 0;
   let withoutId = 0;
   const straitIds = new Set<number>();
+  const straitEpochs = new Map<number, number>();
   for (let p = 0; p < N; p++) {
     const [k, s] = await Promise.all([readBatchFacts(source, TOPIC, p), readBatchFacts(local, TOPIC, p)]);
     const from = (facts: typeof k) => facts.batches.map((b, i) => ({ ...b, bytes: facts.bytes[i]! })).filter((b) => b.baseOffset >= fromOffsets.get(p)!);
@@ -223,6 +224,7 @@ test('rollback: writes on Strait after promotion go back to Kafka at the same of
       const pid = batchProducerId(y.bytes, 0);
       if (pid >= 0 && pid !== mover.producerId) {
         straitIds.add(pid);
+        straitEpochs.set(pid, batchProducerEpoch(y.bytes, 0));
         assert.equal(batchProducerId(x.bytes, 0), -1, `p${p} batch ${i}: copied without producer id`);
         assert.deepEqual(readBatchRecords(x.bytes).records.map(recordView), readBatchRecords(y.bytes).records.map(recordView), `p${p} batch ${i}: same records`);
         withoutId++;
@@ -263,15 +265,28 @@ test('rollback: writes on Strait after promotion go back to Kafka at the same of
   await sleep(1000);
   assert.deepEqual((await groupOffsets(kafka.bootstrap, 'rollers', TOPIC, N)).committed, straitEnds);
 
-  // Producers move back: the moved producer goes on with its next sequence numbers, and a new
-  // idempotent producer on Kafka gets every record acknowledged (no clash with ids Strait handed out).
+  // Producers move back: the moved producer goes on with its next sequence numbers, a new
+  // idempotent producer on Kafka gets every record acknowledged, and so does one under the id Strait
+  // handed out (the copy left no producer state for it on Kafka).
   await produceBatches(source, TOPIC, seq.map((s, p) => ({ partition: p, records: idempotentBatch(mover, s, 10, `mover-p${p}`) })));
-  await txnClient('produce', { bootstrap: kafka.bootstrap, topic: TOPIC, partitions: N, count: 300 });
+  const producedOnKafka = await txnClient('produce', { bootstrap: kafka.bootstrap, topic: TOPIC, partitions: N, count: 300 });
+  assert.deepEqual(producedOnKafka.at(-1), { produced: 300 }, 'the new idempotent producer on Kafka had every record acknowledged');
   await produce(kafka.bootstrap, TOPIC, 300);
   const after = await describeProducers(TOPIC, N);
   const clash = [...straitIds].filter((id) => after.some((known) => known.has(id)));
   const fresh = [...new Set(after.flatMap((known) => [...known]))].filter((id) => id !== mover.producerId);
   console.log(`# producer ids: moved ${mover.producerId}, Strait's ${[...straitIds]}, a new producer on Kafka ${fresh}${clash.length > 0 ? ` (clash with Strait's: copied with it, that producer's first writes would have been refused)` : ''}`);
+  // The clash itself, made rather than hoped for: Kafka numbers its producer ids on its own (after
+  // its restart above it began a new block, so its new producer did not get Strait's id), so a
+  // producer on Kafka writing under the very id and epoch Strait handed out stands for one that got
+  // it. Had the copy planted that id's state on Kafka, this first write (sequence 0) would be refused
+  // as out of order, or taken for a duplicate and not appended.
+  const [straitId] = [...straitIds];
+  const clashing = { producerId: straitId!, producerEpoch: straitEpochs.get(straitId!)! };
+  const kafkaEnds = await endOffsets(source, TOPIC, N);
+  const clashOffsets = await produceBatches(source, TOPIC, Array.from({ length: N }, (_, p) => ({ partition: p, records: idempotentBatch(clashing, 0, 10, `clash-p${p}`) })));
+  assert.deepEqual(clashOffsets, kafkaEnds, `a producer on Kafka with Strait's id ${straitId} (epoch ${clashing.producerEpoch}) starts at sequence 0: appended at the end`);
+  assert.deepEqual(await endOffsets(source, TOPIC, N), kafkaEnds.map((e) => e + 10));
 
   const stopping = Date.now();
   await c.stop();
