@@ -8,6 +8,7 @@ import type { AlterConfigsResponse } from '../protocol/generated/alter-configs-r
 import type { IncrementalAlterConfigsRequest } from '../protocol/generated/incremental-alter-configs-request.ts';
 import type { IncrementalAlterConfigsResponse } from '../protocol/generated/incremental-alter-configs-response.ts';
 import { TOPIC_CONFIG_DEFS } from '../config/topic-configs.ts';
+import { internalTopicRefusal, isInternalTopic } from '../cluster/topics.ts';
 import type { ApiHandler, RequestContext } from './context.ts';
 import { ResourceType } from './describe-configs.ts';
 
@@ -27,6 +28,10 @@ function target(resourceType: number, resourceName: string, ctx: RequestContext)
   if (resourceType !== ResourceType.TOPIC) return { errorCode: ErrorCode.INVALID_REQUEST, errorMessage: `Unsupported resource type ${resourceType}` };
   const topic = ctx.broker.catalog.byName(resourceName);
   if (!topic) return { errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, errorMessage: `Topic ${resourceName} does not exist.` };
+  if (isInternalTopic(topic.name)) {
+    const refused = internalTopicRefusal(topic.name, 'change the configs of');
+    return { errorCode: refused.errorCode, errorMessage: refused.message };
+  }
   // A mirror's configs are the source's (synced by its link) until it is promoted.
   const mirror = ctx.broker.logs.mirrorReason(topic.topicId);
   if (mirror) return { errorCode: ErrorCode.POLICY_VIOLATION, errorMessage: mirror };

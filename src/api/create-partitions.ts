@@ -3,6 +3,7 @@ import { ApiKey } from '../protocol/generated/api-table.ts';
 import { ErrorCode } from '../protocol/generated/errors.ts';
 import type { CreatePartitionsRequest } from '../protocol/generated/create-partitions-request.ts';
 import type { CreatePartitionsResponse } from '../protocol/generated/create-partitions-response.ts';
+import { internalTopicRefusal, isInternalTopic } from '../cluster/topics.ts';
 import type { ApiHandler } from './context.ts';
 
 export const createPartitionsHandler: ApiHandler<CreatePartitionsRequest, CreatePartitionsResponse> = {
@@ -23,6 +24,11 @@ export const createPartitionsHandler: ApiHandler<CreatePartitionsRequest, Create
       const topic = ctx.broker.catalog.byName(t.name);
       if (!topic) {
         results.push(answer(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `The topic '${t.name}' does not exist.`));
+        continue;
+      }
+      if (isInternalTopic(topic.name)) {
+        const refused = internalTopicRefusal(topic.name, 'add partitions to');
+        results.push(answer(refused.errorCode, refused.message));
         continue;
       }
       const mirror = ctx.broker.logs.mirrorReason(topic.topicId);

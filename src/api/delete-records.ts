@@ -4,6 +4,7 @@ import { ApiKey } from '../protocol/generated/api-table.ts';
 import { ErrorCode } from '../protocol/generated/errors.ts';
 import type { DeleteRecordsRequest } from '../protocol/generated/delete-records-request.ts';
 import type { DeleteRecordsResponse } from '../protocol/generated/delete-records-response.ts';
+import { isInternalTopic } from '../cluster/topics.ts';
 import type { ApiHandler } from './context.ts';
 
 export const deleteRecordsHandler: ApiHandler<DeleteRecordsRequest, DeleteRecordsResponse> = {
@@ -22,7 +23,12 @@ export const deleteRecordsHandler: ApiHandler<DeleteRecordsRequest, DeleteRecord
           partitions.push(answer(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION));
           continue;
         }
-        // A mirror's log start offset follows its source's.
+        // As Kafka refuses it ("Cannot delete records of internal topic"); a mirror's log start
+        // offset follows its source's.
+        if (isInternalTopic(t.name)) {
+          partitions.push(answer(ErrorCode.INVALID_TOPIC_EXCEPTION));
+          continue;
+        }
         if (log.mirrorOf !== null) {
           partitions.push(answer(ErrorCode.POLICY_VIOLATION));
           continue;

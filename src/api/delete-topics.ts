@@ -5,6 +5,7 @@ import { ZERO_UUID } from '../protocol/primitives.ts';
 import type { Input } from '../protocol/primitives.ts';
 import type { DeleteTopicsRequest } from '../protocol/generated/delete-topics-request.ts';
 import type { DeleteTopicsResponse, DeletableTopicResult } from '../protocol/generated/delete-topics-response.ts';
+import { internalTopicRefusal, isInternalTopic } from '../cluster/topics.ts';
 import type { ApiHandler } from './context.ts';
 
 export const deleteTopicsHandler: ApiHandler<DeleteTopicsRequest, DeleteTopicsResponse> = {
@@ -28,6 +29,13 @@ export const deleteTopicsHandler: ApiHandler<DeleteTopicsRequest, DeleteTopicsRe
           errorCode: byId ? ErrorCode.UNKNOWN_TOPIC_ID : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION,
           errorMessage: byId ? `Topic id ${w.topicId} does not exist.` : 'This server does not host this topic-partition.',
         });
+        continue;
+      }
+      if (isInternalTopic(topic.name)) {
+        // Kafka 4.3 would delete it (kafka-topics refuses on the client's side); here it holds
+        // nothing to delete and would come back with the next FindCoordinator.
+        const refused = internalTopicRefusal(topic.name, 'delete');
+        responses.push({ name: topic.name, topicId: topic.topicId, errorCode: refused.errorCode, errorMessage: refused.message });
         continue;
       }
       await ctx.broker.topics.delete(topic);

@@ -5,7 +5,7 @@ import { ErrorCode } from '../protocol/generated/errors.ts';
 import type { Input } from '../protocol/primitives.ts';
 import type { DescribeTopicPartitionsRequest } from '../protocol/generated/describe-topic-partitions-request.ts';
 import type { DescribeTopicPartitionsResponse, DescribeTopicPartitionsResponseTopic } from '../protocol/generated/describe-topic-partitions-response.ts';
-import { validateTopicName } from '../cluster/topics.ts';
+import { isInternalTopic, validateTopicName } from '../cluster/topics.ts';
 import type { ApiHandler } from './context.ts';
 import { TOPIC_OPERATIONS } from './acl-operations.ts';
 import { partitionView } from './topic-view.ts';
@@ -41,7 +41,7 @@ export const describeTopicPartitionsHandler: ApiHandler<DescribeTopicPartitionsR
         errorCode: ErrorCode.NONE,
         name,
         topicId: topic.topicId,
-        isInternal: false,
+        isInternal: isInternalTopic(name),
         partitions: taken.map((p) => ({ ...partitionView(p), eligibleLeaderReplicas: [], lastKnownElr: [] })),
         topicAuthorizedOperations: TOPIC_OPERATIONS,
       });

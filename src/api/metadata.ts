@@ -6,7 +6,7 @@ import { ZERO_UUID } from '../protocol/primitives.ts';
 import type { Input } from '../protocol/primitives.ts';
 import type { MetadataRequest } from '../protocol/generated/metadata-request.ts';
 import type { MetadataResponse, MetadataResponseTopic } from '../protocol/generated/metadata-response.ts';
-import { validateTopicName } from '../cluster/topics.ts';
+import { OFFSETS_TOPIC_NAME, isInternalTopic, validateTopicName } from '../cluster/topics.ts';
 import type { TopicRecord } from '../metadata/store.ts';
 import type { ApiHandler, RequestContext } from './context.ts';
 import { partitionView } from './topic-view.ts';
@@ -58,7 +58,12 @@ async function lookupTopic(
   }
   if (validateTopicName(name) !== null) return { errorCode: ErrorCode.INVALID_TOPIC_EXCEPTION, name, partitions: [] };
   let topic = b.catalog.byName(name);
-  if (!topic && allowAutoCreate && b.config.autoCreateTopics) {
+  if (!topic && allowAutoCreate && b.config.autoCreateTopics && isInternalTopic(name)) {
+    // Kafka's auto-creation makes an internal topic as its coordinator would.
+    const setting = name === OFFSETS_TOPIC_NAME ? 'offsets.topic.num.partitions' : 'transaction.state.log.num.partitions';
+    topic = (await b.topics.ensureInternal(name, Number(b.config.values[setting]))) ?? undefined;
+    if (!topic) return { errorCode: ErrorCode.LEADER_NOT_AVAILABLE, name, partitions: [] };
+  } else if (!topic && allowAutoCreate && b.config.autoCreateTopics) {
     const created = await b.topics.create({ name, numPartitions: -1, replicationFactor: -1, assignments: [], configs: [] }, false);
     if (created.errorCode !== ErrorCode.NONE && created.errorCode !== ErrorCode.TOPIC_ALREADY_EXISTS) {
       return { errorCode: created.errorCode, name, partitions: [] };
@@ -75,7 +80,7 @@ async function describeTopic(t: TopicRecord, ctx: RequestContext, includeOps: bo
     errorCode: ErrorCode.NONE,
     name: t.name,
     topicId: t.topicId,
-    isInternal: false,
+    isInternal: isInternalTopic(t.name),
     partitions: partitions.map(partitionView),
     topicAuthorizedOperations: includeOps ? TOPIC_OPERATIONS : OPERATIONS_NOT_REQUESTED,
   };

@@ -19,6 +19,7 @@ import type { ProduceResponse, TopicProduceResponse, PartitionProduceResponse } 
 import { CloseConnection } from '../network/connection.ts';
 import { ATTR_TRANSACTIONAL, RECORD_BATCH_OVERHEAD, batchAttributes, batchProducerEpoch, batchProducerId, batchSizeAt } from '../protocol/records/index.ts';
 import type { TransactionCoordinator } from '../coordinator/transactions.ts';
+import { isInternalTopic } from '../cluster/topics.ts';
 import type { PartitionLog } from '../log/partition-log.ts';
 import type { ApiHandler, RequestContext } from './context.ts';
 
@@ -59,6 +60,7 @@ export function produceHandler(txns: TransactionCoordinator): ApiHandler<Produce
           let early: PartitionAnswer | null = null;
           if (!validAcks) early = partitionError(pd.index, ErrorCode.INVALID_REQUIRED_ACKS);
           else if (!log) early = partitionError(pd.index, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
+          else if (isInternalTopic(td.name)) early = partitionError(pd.index, ErrorCode.INVALID_TOPIC_EXCEPTION, `Cannot append to internal topic ${td.name}`);
           else if (pd.records === null) early = partitionError(pd.index, ErrorCode.INVALID_RECORD, 'Produce request has null records');
           else if (isMixed(transactionalLayout(pd.records))) early = partitionError(pd.index, oldClientCode(ErrorCode.INVALID_RECORD, ctx), 'A transactional record batch must be the only record batch of its partition in a produce request');
           else if (req.transactionalId !== null) early = transactionalRefusal(txns, req.transactionalId, td.name, pd.index, pd.records, log, ctx);

@@ -5,6 +5,7 @@
 // brokers, so any replication factor >= 1 is accepted and recorded (topics moved from a Kafka
 // cluster keep theirs); Metadata lists the leader as the partition's one replica.
 import { ErrorCode } from '../protocol/generated/errors.ts';
+import { assert } from '../common/errors.ts';
 import type { Logger } from '../common/logger.ts';
 import { randomKafkaUuid } from '../metadata/ids.ts';
 import type { MetadataStore, TopicRecord } from '../metadata/store.ts';
@@ -52,6 +53,28 @@ function collisionKey(name: string): string {
 
 const fail = (errorCode: number, errorMessage: string): TopicResult => ({ errorCode, errorMessage, topic: null });
 
+/** Kafka's internal topics (Topic.isInternal): the logs of its group and transaction coordinators. */
+export const OFFSETS_TOPIC_NAME = '__consumer_offsets';
+export const TRANSACTION_STATE_TOPIC_NAME = '__transaction_state';
+
+export function isInternalTopic(name: string): boolean {
+  return name === OFFSETS_TOPIC_NAME || name === TRANSACTION_STATE_TOPIC_NAME;
+}
+
+/**
+ * Strait keeps committed offsets and transaction state in its metadata store, so its internal
+ * topics hold no records: they are created (see ensureInternal) so that Metadata lists them as
+ * Kafka does. A client's change to one is refused with INVALID_TOPIC_EXCEPTION, the code Kafka
+ * answers for the internal-topic writes it refuses (produce, DeleteRecords).
+ */
+export function internalTopicRefusal(name: string, what: string): { errorCode: number; message: string } {
+  const kept = name === OFFSETS_TOPIC_NAME ? 'committed offsets' : 'transaction state';
+  return { errorCode: ErrorCode.INVALID_TOPIC_EXCEPTION, message: `Cannot ${what} internal topic ${name}: Strait keeps ${kept} in its metadata store, and the topic holds no records.` };
+}
+
+/** How Kafka configures its internal topics; here they only show in DescribeConfigs. */
+const INTERNAL_TOPIC_CONFIGS = [{ name: 'cleanup.policy', value: 'compact' }];
+
 /** Told about topic changes so that in-memory state (catalog, partition logs) follows metadata. */
 export interface TopicListener {
   created(topic: TopicRecord): void;
@@ -74,7 +97,37 @@ export class TopicAdmin {
     this.listener = listener;
   }
 
-  async create(req: TopicRequest, validateOnly: boolean): Promise<TopicResult> {
+  /** Internal topics being created, so that concurrent FindCoordinator requests create each once. */
+  private readonly creatingInternal = new Map<string, Promise<TopicRecord | null>>();
+
+  /**
+   * Creates an internal topic if it does not exist yet, as Kafka does on the first FindCoordinator
+   * of its kind. Null when it cannot be created now (the caller answers with a retriable error).
+   */
+  ensureInternal(name: string, partitions: number): Promise<TopicRecord | null> {
+    assert(isInternalTopic(name), `${name} is not an internal topic`);
+    let pending = this.creatingInternal.get(name);
+    if (!pending) {
+      pending = this.createInternal(name, partitions).finally(() => this.creatingInternal.delete(name));
+      this.creatingInternal.set(name, pending);
+    }
+    return pending;
+  }
+
+  private async createInternal(name: string, partitions: number): Promise<TopicRecord | null> {
+    try {
+      const existing = (await this.store.topics()).find((t) => t.name === name);
+      if (existing) return existing;
+      const r = await this.create({ name, numPartitions: partitions, replicationFactor: -1, assignments: [], configs: INTERNAL_TOPIC_CONFIGS }, false, true);
+      if (r.topic) return r.topic;
+      this.log.warn('cannot create internal topic', { topic: name, errorCode: r.errorCode, error: r.errorMessage });
+    } catch (err) {
+      this.log.warn('cannot create internal topic', { topic: name, err: err as Error });
+    }
+    return null;
+  }
+
+  async create(req: TopicRequest, validateOnly: boolean, internal = false): Promise<TopicResult> {
     const nameProblem = validateTopicName(req.name);
     if (nameProblem) return fail(ErrorCode.INVALID_TOPIC_EXCEPTION, nameProblem);
 
@@ -109,6 +162,10 @@ export class TopicAdmin {
     if (existing.some((t) => t.name === req.name)) return fail(ErrorCode.TOPIC_ALREADY_EXISTS, `Topic '${req.name}' already exists.`);
     const collides = existing.find((t) => collisionKey(t.name) === collisionKey(req.name));
     if (collides) return fail(ErrorCode.INVALID_TOPIC_EXCEPTION, `Topic '${req.name}' collides with existing topic: ${collides.name}`);
+    // Kafka would make a client's topic of such a name an ordinary topic listed as internal.
+    if (isInternalTopic(req.name) && !internal) {
+      return fail(ErrorCode.INVALID_TOPIC_EXCEPTION, `Topic '${req.name}' is an internal topic: Strait creates it when the first ${req.name === OFFSETS_TOPIC_NAME ? 'consumer group' : 'transactional id'} looks for its coordinator.`);
+    }
 
     const draft = { name: req.name, topicId: randomKafkaUuid(), partitionCount: partitions, replicationFactor: rf, configs, leaderId: this.leaderId() };
     if (validateOnly) {
@@ -152,6 +209,7 @@ export class TopicAdmin {
 
   /** Replaces a topic's config overrides after validating every one. Returns an error or null. */
   async setConfigs(topic: TopicRecord, configs: Record<string, string>, validateOnly: boolean): Promise<{ errorCode: number; message: string } | null> {
+    if (isInternalTopic(topic.name)) return internalTopicRefusal(topic.name, 'change the configs of');
     for (const [name, value] of Object.entries(configs)) {
       const problem = validateTopicConfig(name, value);
       if (problem) return { errorCode: ErrorCode.INVALID_CONFIG, message: problem };
@@ -166,6 +224,7 @@ export class TopicAdmin {
 
   /** Grows a topic to newCount partitions (CreatePartitions). */
   async addPartitions(topic: TopicRecord, newCount: number, validateOnly: boolean): Promise<{ errorCode: number; message: string } | null> {
+    if (isInternalTopic(topic.name)) return internalTopicRefusal(topic.name, 'add partitions to');
     if (newCount < topic.partitionCount) {
       return { errorCode: ErrorCode.INVALID_PARTITIONS, message: `Topic currently has ${topic.partitionCount} partitions, which is higher than the requested ${newCount}.` };
     }

@@ -3,6 +3,7 @@
 // reconciliation, session and rebalance timeouts, static membership and regex subscriptions.
 // Every entry point runs under the group's lock; state is stored before the response is sent.
 import { randomBytes } from 'node:crypto';
+import { isInternalTopic } from '../cluster/topics.ts';
 import { ErrorCode } from '../protocol/generated/errors.ts';
 import { reject, rejectionCode } from './classic-group.ts';
 import { ASSIGNORS } from './assignors.ts';
@@ -309,7 +310,8 @@ export class ConsumerCoordinator {
     const out = member.subscribedTopicNames.filter((t) => this.rt.catalog.byName(t) !== undefined);
     if (member.subscribedTopicRegex !== null) {
       const re = compileSubscriptionRegex(member.subscribedTopicRegex);
-      if (re) for (const t of this.rt.catalog.all()) if (re.test(t.name) && !out.includes(t.name)) out.push(t.name);
+      // Internal topics are never matched: Kafka's consumers leave them out (exclude.internal.topics).
+      if (re) for (const t of this.rt.catalog.all()) if (!isInternalTopic(t.name) && re.test(t.name) && !out.includes(t.name)) out.push(t.name);
     }
     return out;
   }

@@ -72,8 +72,8 @@ test('__consumer_offsets and __transaction_state appear, internal, once a group 
     ]);
     assert.equal(await findCoordinator(c, 1, 'tx', 3), E.NONE);
     const listed = await metadata(c, 1);
-    assert.deepEqual(listed.map((t) => [t.name, t.internal, t.partitions]), [[OFFSETS, true, 4], ['plain', false, 1], [TXNS, true, 3]]);
-    assert.deepEqual((await metadata(c, 0)).map((t) => t.name), [OFFSETS, 'plain', TXNS], 'v0 lists them too');
+    assert.deepEqual(listed.map((t) => [t.name, t.internal, t.partitions]), [[OFFSETS, true, 4], [TXNS, true, 3], ['plain', false, 1]]);
+    assert.deepEqual((await metadata(c, 0)).map((t) => t.name), [OFFSETS, TXNS, 'plain'], 'v0 lists them too');
     assert.deepEqual((await metadata(c, 9, [TXNS])).map((t) => [t.name, t.errorCode, t.internal]), [[TXNS, E.NONE, true]]);
 
     const dtp = await c.request(ApiKey.DescribeTopicPartitions, 0, { topics: [], responsePartitionLimit: 2000, cursor: null });
@@ -81,8 +81,8 @@ test('__consumer_offsets and __transaction_state appear, internal, once a group 
       dtp.topics.map((t: any) => [t.name, t.isInternal, t.partitions.length]),
       [
         [OFFSETS, true, 4],
-        ['plain', false, 1],
         [TXNS, true, 3],
+        ['plain', false, 1],
       ],
     );
 
@@ -90,7 +90,7 @@ test('__consumer_offsets and __transaction_state appear, internal, once a group 
     await b.broker.stop();
     await b.broker.start();
     c = await RawClient.connect(b.broker.bound[0]!.port);
-    assert.deepEqual((await metadata(c, 12)).map((t) => [t.name, t.internal, t.partitions]), [[OFFSETS, true, 4], ['plain', false, 1], [TXNS, true, 3]]);
+    assert.deepEqual((await metadata(c, 12)).map((t) => [t.name, t.internal, t.partitions]), [[OFFSETS, true, 4], [TXNS, true, 3], ['plain', false, 1]]);
   } finally {
     c.close();
     await b.stop();
