@@ -817,16 +817,21 @@ export class LinkManager implements LinkService {
     return link.serial(async () => {
       const report: PromotionReport = { link: link.record.name, kind, topics: [] };
       // Forwarded transactional ids move to Strait's coordinator with the source's producer id and
-      // epoch; requests held at the gate are then answered here.
-      if (link.txns && !link.txns.isEnded && mirrors.length === [...link.mirrors.values()].filter((m) => m.record.state === 'mirroring').length) {
-        for (const [transactionalId, p] of link.txns.producers) await this.o.transactions.adopt({ transactionalId, ...p });
-        report.transactionalIdsAdopted = link.txns.producers.size;
-        link.txns.end();
-      }
-      for (const m of mirrors) {
-        if (m.record.state === 'mirroring') await this.decidePromotion(link, m, kind, sourceEnds, groupsSynced);
-        if (m.record.state !== 'promoting') continue;
-        report.topics.push(await this.finishPromotion(link.record.name, m));
+      // epoch; requests held at the gate are answered here once the topics are open (a mirror
+      // refuses local transactions).
+      const adopting = link.txns && !link.txns.isEnded && mirrors.length === [...link.mirrors.values()].filter((m) => m.record.state === 'mirroring').length ? link.txns : null;
+      try {
+        if (adopting) {
+          for (const [transactionalId, p] of adopting.producers) await this.o.transactions.adopt({ transactionalId, ...p });
+          report.transactionalIdsAdopted = adopting.producers.size;
+        }
+        for (const m of mirrors) {
+          if (m.record.state === 'mirroring') await this.decidePromotion(link, m, kind, sourceEnds, groupsSynced);
+          if (m.record.state !== 'promoting') continue;
+          report.topics.push(await this.finishPromotion(link.record.name, m));
+        }
+      } finally {
+        adopting?.end();
       }
       return report;
     });
