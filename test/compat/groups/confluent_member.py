@@ -84,6 +84,10 @@ def main():
             if m.error():
                 print("consume error: %s" % m.error(), file=sys.stderr, flush=True)
                 continue
+            # One record_data event per record, as VerifiableConsumer --verbose prints, so the tests check values too.
+            key, value = m.key(), m.value()
+            emit("record_data", topic=m.topic(), partition=m.partition(), offset=m.offset(),
+                 key=None if key is None else key.decode("utf-8", "replace"), value=None if value is None else value.decode("utf-8", "replace"))
             r = ranges.setdefault(m.partition(), {"topic": m.topic(), "partition": m.partition(), "count": 0, "minOffset": m.offset(), "maxOffset": m.offset()})
             r["count"] += 1
             r["minOffset"] = min(r["minOffset"], m.offset())

@@ -1,7 +1,7 @@
 // A consumer-group member built on kafkajs for the group compatibility tests. It joins a group,
 // consumes a topic and commits after every batch, printing one JSON event per line in the shape of
-// Apache Kafka's VerifiableConsumer (partitions_assigned, partitions_revoked, records_consumed,
-// offsets_committed). kafkajs rebalances eagerly: every new generation revokes everything and assigns
+// Apache Kafka's VerifiableConsumer --verbose (partitions_assigned, partitions_revoked, record_data,
+// records_consumed, offsets_committed). kafkajs rebalances eagerly: every new generation revokes everything and assigns
 // the new set. SIGTERM disconnects the consumer, which leaves the group.
 //
 //   node test/compat/groups/kafkajs-member.ts BOOTSTRAP TOPIC GROUP [SESSION_TIMEOUT_MS]
@@ -46,6 +46,8 @@ await consumer.run({
   autoCommit: false,
   eachBatch: async ({ batch, heartbeat }) => {
     if (batch.messages.length === 0) return;
+    // One record_data event per record, as VerifiableConsumer --verbose prints, so the tests check values too.
+    for (const m of batch.messages) emit('record_data', { topic, partition: batch.partition, offset: Number(m.offset), key: m.key?.toString() ?? null, value: m.value?.toString() ?? null });
     const offsets = batch.messages.map((m) => Number(m.offset));
     const min = Math.min(...offsets);
     const max = Math.max(...offsets);
