@@ -74,6 +74,9 @@ export class Broker {
   }
 
   async start(): Promise<void> {
+    // A broker object may be started again after a stop (tests restart one in place).
+    this.stopRequested = false;
+    this.closed = false;
     this.starting = this.startSteps().catch(async (err: unknown) => {
       // Whatever was opened is closed again (and the locks released) before the error is seen.
       await this.close();
