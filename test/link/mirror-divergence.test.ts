@@ -34,8 +34,14 @@ function run(prefix: string, runs: [number, number][]): Buffer[] {
   return out;
 }
 
-/** Largest epoch <= `epoch` in a log of one-record batches, and where it ends; [-1, -1] when none. */
-function endOffsetForEpoch(log: Buffer[], epoch: number): [number, number] {
+/**
+ * Kafka's leader-epoch cache answer for a log of one-record batches whose leader is at
+ * `currentEpoch` (an entry at the log end when no batch has it yet): the largest epoch <= `epoch`
+ * and where it ends; [-1, -1] (UNDEFINED) for an epoch above the current one.
+ */
+function endOffsetForEpoch(log: Buffer[], epoch: number, currentEpoch: number): [number, number] {
+  if (epoch > currentEpoch) return [-1, -1];
+  if (epoch === currentEpoch) return [epoch, log.length];
   let found = -1;
   let end = -1;
   for (let o = 0; o < log.length; o++) {
@@ -70,7 +76,7 @@ async function fakeLeader(log: Buffer[], currentEpoch: number, o: { epochCheckUn
     }
     if (req.apiKey === ApiKey.OffsetForLeaderEpoch) {
       const p = b.topics[0].partitions[0];
-      const answer: [number, number] = o.epochCheckUnknown ? [-1, -1] : endOffsetForEpoch(log, p.leaderEpoch);
+      const answer: [number, number] = o.epochCheckUnknown ? [-1, -1] : endOffsetForEpoch(log, p.leaderEpoch, currentEpoch);
       leader.epochChecks.push({ leaderEpoch: p.leaderEpoch, answer });
       return { throttleTimeMs: 0, topics: [{ topic: 'div', partitions: [{ errorCode: 0, partition: 0, leaderEpoch: answer[0], endOffset: BigInt(answer[1]) }] }] };
     }
@@ -84,9 +90,14 @@ async function fakeLeader(log: Buffer[], currentEpoch: number, o: { epochCheckUn
       const offset = Number(p.fetchOffset);
       const hw = BigInt(log.length);
       const base = { partitionIndex: 0, highWatermark: hw, lastStableOffset: hw, logStartOffset: 0n };
-      // Kafka's leader (KIP-320): the last fetched epoch must end at or after the fetch offset.
+      // Kafka's leader (KIP-320, Partition.fetchRecords): the last fetched epoch must end at or
+      // after the fetch offset; an epoch it cannot place is OFFSET_OUT_OF_RANGE.
       if (p.lastFetchedEpoch >= 0) {
-        const [epoch, end] = endOffsetForEpoch(log, p.lastFetchedEpoch);
+        const [epoch, end] = endOffsetForEpoch(log, p.lastFetchedEpoch, currentEpoch);
+        if (end < 0) {
+          leader.fetches.push({ offset, lastFetchedEpoch: p.lastFetchedEpoch, diverged: true });
+          return { errorCode: 0, responses: [{ topic: 'div', partitions: [{ ...base, errorCode: ErrorCode.OFFSET_OUT_OF_RANGE, records: null }] }] };
+        }
         if (epoch < p.lastFetchedEpoch || end < offset) {
           leader.fetches.push({ offset, lastFetchedEpoch: p.lastFetchedEpoch, diverged: true });
           return { errorCode: 0, responses: [{ topic: 'div', partitions: [{ ...base, errorCode: 0, divergingEpoch: { epoch, endOffset: BigInt(end) }, records: null }] }] };
@@ -177,8 +188,8 @@ async function waitSame(log: PartitionLog, want: Buffer[], what: () => string, t
 }
 
 // Mirror: epoch 1 at [0,10), epoch 3 at [10,20) (from a source leader that was later lost).
-// Leader: epoch 1 at [0,15), epoch 2 at [15,30). The leader's largest epoch <= 3 is 2, ending at
-// 30, past the mirror's end: truncating to the leader's end alone cuts nothing and keeps the
+// Leader: epoch 1 at [0,15), epoch 2 at [15,30), now at epoch 4 with no batch of it yet. The
+// leader's largest epoch <= 3 is 2, ending at 30, past the mirror's end: truncating to the leader's end alone cuts nothing and keeps the
 // mirror's [10,20) of epoch 3, which the leader never had. Kafka's follower finds its own largest
 // epoch <= 2 (epoch 1, ending at 10), cuts there and asks again for epoch 1: min(15, 10) = 10.
 const LEADER = run('leader', [[1, 15], [2, 15]]);
@@ -186,7 +197,7 @@ const MIRROR = [...run('leader', [[1, 10]]), ...run('lost', [[1, 10], [3, 10]]).
 
 test('divergence found by the epoch check at start: cut to the mirror\'s own end of the epoch, ask again, end up equal to the leader', async () => {
   const log = await localLog(MIRROR);
-  const leader = await fakeLeader(LEADER, 2);
+  const leader = await fakeLeader(LEADER, 4);
   const m = await mirrorAgainst(leader, log, strait.broker.logs!);
   try {
     await waitSame(log, LEADER, () => JSON.stringify({ checks: leader.epochChecks, fetches: leader.fetches.slice(-5), status: m.p.status(Date.now()) }));
@@ -202,7 +213,7 @@ test('divergence found by the epoch check at start: cut to the mirror\'s own end
 test('divergence reported by the leader in a fetch (divergingEpoch): same cut, no hot loop', async () => {
   // The epoch check at start is answered with no epoch known (-1), so the fetch finds the divergence.
   const log = await localLog(MIRROR);
-  const leader = await fakeLeader(LEADER, 2, { epochCheckUnknown: true });
+  const leader = await fakeLeader(LEADER, 4, { epochCheckUnknown: true });
   const m = await mirrorAgainst(leader, log, strait.broker.logs!);
   try {
     await waitSame(log, LEADER, () => JSON.stringify({ checks: leader.epochChecks, fetches: leader.fetches.slice(-5), count: leader.fetches.length, status: m.p.status(Date.now()) }));
@@ -221,7 +232,7 @@ test('divergence reported by the leader in a fetch (divergingEpoch): same cut, n
 
 test('a truncation that fails after its cut: the error is shown, retried with backoff, and the epoch state follows the log', async () => {
   const log = await localLog(MIRROR);
-  const leader = await fakeLeader(LEADER, 2);
+  const leader = await fakeLeader(LEADER, 4);
   const real = strait.broker.logs!;
   let failures = 0;
   // The real truncation runs, then fails once (as when the WAL marker write fails after the cut).
@@ -252,6 +263,28 @@ test('a truncation that fails after its cut: the error is shown, retried with ba
     assert.equal(m.p.status(Date.now()).error, null, 'the error clears once the mirror makes progress');
   } finally {
     clearInterval(watch);
+    await m.stop();
+  }
+});
+
+test('a source that knows none of the mirror\'s epochs and ends before it: cut to its end, then an error with backoff, not a loop', async () => {
+  // The source topic was re-created: epoch 0 at [0,10); the mirror holds epoch 5 at [0,20).
+  const log = await localLog(run('old', [[5, 20]]));
+  const leader = await fakeLeader(run('new', [[0, 10]]), 0);
+  const m = await mirrorAgainst(leader, log, strait.broker.logs!);
+  try {
+    const deadline = Date.now() + 15_000;
+    while (!/knows none of the mirror's leader epochs/.test(String(m.p.status(Date.now()).error))) {
+      if (Date.now() > deadline) assert.fail(`no error shown: ${JSON.stringify({ status: m.p.status(Date.now()), fetches: leader.fetches.length, checks: leader.epochChecks.slice(0, 5) })}`);
+      await sleep(50);
+    }
+    assert.equal(log.highWatermark, 10, 'nothing past the source\'s end is kept');
+    const before = leader.fetches.length;
+    await sleep(2000);
+    const during = leader.fetches.length - before;
+    assert.ok(during <= 6, `fetches in 2 s while the error stands: ${during} (backoff, not a loop)`);
+    assert.match(String(m.p.status(Date.now()).error), /re-created/);
+  } finally {
     await m.stop();
   }
 });
