@@ -268,6 +268,14 @@ export class MirrorFetcher {
         // The epoch check cuts to here if the source knows none of the mirror's epochs.
         p.sourceEndBelowMirror = latest!.offset;
         if (p.lastFetchedEpoch < 0 && !(await this.truncate(p, latest!.offset, 'source log ends before the mirror'))) return;
+      } else {
+        // The offset is inside the source's log, so the source refused the last fetched epoch: it
+        // knows none of the mirror's epochs (a source topic re-created under the same name, say).
+        // Nothing here can be cut safely; shown as an error and retried, not fetched in a loop.
+        p.needsEpochCheck = true;
+        p.lastFetchedEpoch = -1;
+        this.failed(p, `the source answers OFFSET_OUT_OF_RANGE at offset ${next}, inside its log [${earliest!.offset}, ${latest!.offset}): it knows none of the mirror's leader epochs (was the source topic re-created?)`);
+        return;
       }
       p.ok();
     } catch (err) {
