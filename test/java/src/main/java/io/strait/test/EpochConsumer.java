@@ -15,7 +15,7 @@ import java.util.Properties;
 
 /**
  * A KafkaConsumer (assign mode, no group) that reads one partition in two phases, for the KIP-320
- * truncation test in test/api/offset-for-leader-epoch-consumer.test.ts:
+ * truncation test in test/compat/offset-for-leader-epoch-consumer.test.ts:
  *
  * <pre>
  * java ... io.strait.test.EpochConsumer BOOTSTRAP TOPIC FIRST_UNTIL READY_FILE GO_FILE SECOND_UNTIL RESET
