@@ -104,9 +104,9 @@ export class ConsumerCoordinator {
     } else if (req.memberEpoch === 0) {
       if (req.rebalanceTimeoutMs === -1) invalid('RebalanceTimeoutMs must be provided in first request.');
       if (req.topicPartitions === null || req.topicPartitions.length > 0) invalid('TopicPartitions must be empty when (re-)joining.');
-      const hasNames = req.subscribedTopicNames !== null && req.subscribedTopicNames.length > 0;
-      const hasRegex = req.subscribedTopicRegex !== null && req.subscribedTopicRegex !== '';
-      if (!hasNames && !hasRegex) invalid('SubscribedTopicNames or SubscribedTopicRegex must be set in first request.');
+      // An empty list is a subscription: Kafka's Java consumer joins with one when its pattern
+      // matches no topic yet (Kafka 4.3 checks only that one of the two is there).
+      if (req.subscribedTopicNames === null && req.subscribedTopicRegex === null) invalid('Either SubscribedTopicNames or SubscribedTopicRegex must be non-null when (re-)joining.');
     } else if (req.memberEpoch === LEAVE_GROUP_STATIC_MEMBER_EPOCH) {
       if (req.memberId === '') invalid('MemberId can\'t be empty.');
       if (req.instanceId === null) invalid('InstanceId can\'t be null.');
@@ -150,7 +150,10 @@ export class ConsumerCoordinator {
     if (req.subscribedTopicRegex !== null) updated.subscribedTopicRegex = req.subscribedTopicRegex === '' ? null : req.subscribedTopicRegex;
     updated.clientId = req.clientId;
     updated.clientHost = req.clientHost;
-    let bumpGroupEpoch = !sameNames(member.subscribedTopicNames, updated.subscribedTopicNames) || member.subscribedTopicRegex !== updated.subscribedTopicRegex;
+    // A member new to the group bumps it too, whatever it subscribes to (an empty list included):
+    // its epoch must move off 0, or its next heartbeat would read as another join.
+    const newMember = !group.members.has(updated.memberId) && replaces === null;
+    let bumpGroupEpoch = newMember || !sameNames(member.subscribedTopicNames, updated.subscribedTopicNames) || member.subscribedTopicRegex !== updated.subscribedTopicRegex;
 
     if (isNew) {
       const old = this.rt.groups.get(group.groupId);

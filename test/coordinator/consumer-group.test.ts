@@ -104,7 +104,14 @@ test('heartbeat errors: unknown member, fenced epochs, invalid requests, unknown
   assert.equal(await code({ memberId: a.memberId, memberEpoch: 5 }), ErrorCode.FENCED_MEMBER_EPOCH);
   assert.equal(await code({ memberId: 'x', memberEpoch: 3 }, 'no-such-group'), ErrorCode.GROUP_ID_NOT_FOUND);
   assert.equal(await code({ memberEpoch: 0, rebalanceTimeoutMs: -1 }), ErrorCode.INVALID_REQUEST);
-  assert.equal(await code({ memberEpoch: 0, topics: [] }), ErrorCode.INVALID_REQUEST);
+  assert.equal(await code({ memberEpoch: 0, topics: null }), ErrorCode.INVALID_REQUEST, 'neither topic names nor a regex');
+  // An empty list is a subscription (a Java pattern that matches nothing yet), as on Kafka 4.3; the
+  // new member gets an epoch of its own, so its next heartbeat is not taken for another join.
+  const emptyGroup = newGroupId();
+  const empty = await cgh(c, emptyGroup, { memberId: 'no-topics-yet', memberEpoch: 0, topics: [] });
+  assert.equal(empty.errorCode, ErrorCode.NONE);
+  assert.ok(empty.memberEpoch > 0, `member epoch ${empty.memberEpoch}`);
+  assert.equal((await cgh(c, emptyGroup, { memberId: 'no-topics-yet', memberEpoch: empty.memberEpoch })).errorCode, ErrorCode.NONE);
   assert.equal(await code({ memberEpoch: 0, owned: null }), ErrorCode.INVALID_REQUEST);
   assert.equal(await code({ memberEpoch: -3, memberId: 'x' }), ErrorCode.INVALID_REQUEST);
   assert.equal(await code({ memberEpoch: 1, memberId: '' }), ErrorCode.INVALID_REQUEST);
