@@ -21,8 +21,8 @@ let httpPort = 0;
 let child: { proc: ChildProcess; lines: any[]; output: string } | null = null;
 
 /** Starts the broker process; resolves once it serves. */
-async function startChild(pauseAt?: string): Promise<NonNullable<typeof child>> {
-  const proc = spawn(process.execPath, [join(repoRoot, 'test/link/promote-crash-broker.ts'), JSON.stringify({ dataDir, port, httpPort, pauseAt })], { cwd: repoRoot, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+async function startChild(pauseAt?: string, failAt?: string): Promise<NonNullable<typeof child>> {
+  const proc = spawn(process.execPath, [join(repoRoot, 'test/link/promote-crash-broker.ts'), JSON.stringify({ dataDir, port, httpPort, pauseAt, failAt })], { cwd: repoRoot, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
   const c = { proc, lines: [] as any[], output: '' };
   proc.stdout!.on('data', (chunk: Buffer) => {
     c.output += chunk.toString();
@@ -132,5 +132,39 @@ test('kill -9 during promotion, after local writes were acknowledged: after rest
     assert.equal(next!.baseOffset, 53, 'local writes go on after the acknowledged ones');
   } finally {
     await after.close();
+  }
+  await kill9();
+});
+
+test('a promotion that fails after the topic opened is left promoting, and the next promote finishes it without losing local writes', async () => {
+  const { response } = await source.sendRequest<any>('controller', ApiKey.CreateTopics, () => ({
+    topics: [{ name: 'again', numPartitions: 1, replicationFactor: 1, assignments: [], configs: [] }],
+    timeoutMs: 30_000,
+    validateOnly: false,
+  }));
+  assert.equal(response.topics[0].errorCode, 0);
+  await source.metadata({ topics: ['again'] });
+  const [out] = await source.produce([{ topic: 'again', partition: 0, records: buildBatch({ records: Array.from({ length: 30 }, (_, j) => ({ value: `src-${j}` })) }) }], { acks: -1 });
+  assert.equal(out!.error, null);
+
+  await startChild(undefined, 'opened');
+  await api('POST', '/v1/links', { name: 'again', bootstrap: kafka.bootstrap, topics: { include: ['again'] }, metadataSyncIntervalMs: 300, writeForwarding: false });
+  await waitFor(async () => (await api('GET', '/v1/links/again')).mirrors.find((m: any) => m.topic === 'again')?.partitions[0]?.mirroredEndOffset === 30, 60_000, () => 'the mirror did not catch up');
+  await assert.rejects(api('POST', '/v1/links/again/promote', { timeoutMs: 20_000 }), /injected failure/);
+  const half = (await api('GET', '/v1/links/again')).mirrors.find((m: any) => m.topic === 'again');
+  assert.equal(half.state, 'promoting', 'the decision stands: not mirroring again');
+  const local = new KafkaClient({ bootstrap: `127.0.0.1:${port}` });
+  try {
+    const [w] = await local.produce([{ topic: 'again', partition: 0, records: buildBatch({ records: [{ value: 'local-while-promoting' }] }) }], { acks: -1, retriesMax: 0 });
+    assert.equal(w!.error, null, String(w!.error));
+    assert.equal(w!.baseOffset, 30);
+    const report = await api('POST', '/v1/links/again/promote', { timeoutMs: 20_000 });
+    assert.equal(report.topics[0].state, 'promoted');
+    assert.equal(report.topics[0].partitions[0].endOffset, 30, 'the promotion point decided the first time');
+    const d = (await api('GET', '/v1/links/again')).mirrors.find((m: any) => m.topic === 'again');
+    assert.equal(d.state, 'promoted');
+    assert.deepEqual(await records(local, 'again', 30), [[30, 'local-while-promoting']]);
+  } finally {
+    await local.close();
   }
 });
