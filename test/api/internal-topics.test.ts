@@ -162,3 +162,21 @@ test('a consumer group\'s regex subscription (KIP-848, matched on the broker) do
     await b.stop();
   }
 });
+
+test('DescribeTransactions shows a group of a transaction as the partition of __consumer_offsets that Metadata lists', async () => {
+  const b = await startTestBroker({ 'offsets.topic.num.partitions': '4' });
+  const c = await RawClient.connect(b.port);
+  try {
+    assert.equal(await findCoordinator(c, 0, 'g1'), E.NONE);
+    const init = await c.request(ApiKey.InitProducerId, 4, { transactionalId: 'tx-g', transactionTimeoutMs: 60_000, producerId: -1n, producerEpoch: -1 });
+    assert.equal(init.errorCode, E.NONE);
+    const added = await c.request(ApiKey.AddOffsetsToTxn, 3, { transactionalId: 'tx-g', producerId: init.producerId, producerEpoch: init.producerEpoch, groupId: 'g1' });
+    assert.equal(added.errorCode, E.NONE);
+    const d = await c.request(ApiKey.DescribeTransactions, 0, { transactionalIds: ['tx-g'] });
+    // Java's "g1".hashCode() is 3242: partition 42 of Kafka's default 50, partition 2 of the 4 listed here.
+    assert.deepEqual(d.transactionStates[0].topics.map((t: any) => [t.topic, [...t.partitions]]), [[OFFSETS, [2]]]);
+  } finally {
+    c.close();
+    await b.stop();
+  }
+});
