@@ -54,11 +54,11 @@ const OFFSETS_TOPIC_PARTITIONS = 50;
 export const OFFSETS_TOPIC = '__consumer_offsets';
 
 /** The __consumer_offsets partition Kafka would add to a transaction for a group (AddOffsetsToTxn):
- *  Utils.abs(groupId.hashCode) % 50. DescribeTransactions shows groups this way, as Kafka does. */
-export function offsetsPartitionFor(groupId: string): number {
+ *  Utils.abs(groupId.hashCode) % partitions. DescribeTransactions shows groups this way, as Kafka does. */
+export function offsetsPartitionFor(groupId: string, partitions = OFFSETS_TOPIC_PARTITIONS): number {
   let h = 0;
   for (let i = 0; i < groupId.length; i++) h = (Math.imul(h, 31) + groupId.charCodeAt(i)) | 0;
-  return (h === -2147483648 ? 0 : Math.abs(h)) % OFFSETS_TOPIC_PARTITIONS;
+  return (h === -2147483648 ? 0 : Math.abs(h)) % partitions;
 }
 
 export interface TxnPartition {
@@ -722,7 +722,10 @@ export class TransactionCoordinator {
     if (transactionalId === '') return { ...none, errorCode: ErrorCode.INVALID_REQUEST };
     const md = this.txns.get(transactionalId);
     if (!md || md.state === 'Dead') return { ...none, errorCode: ErrorCode.TRANSACTIONAL_ID_NOT_FOUND };
-    const partitions = [...md.partitions.values(), ...[...md.groups].map((g) => ({ topic: OFFSETS_TOPIC, partition: offsetsPartitionFor(g) }))];
+    // The partition count of the listed __consumer_offsets (offsets.topic.num.partitions), so the
+    // partition shown is one that Metadata lists.
+    const offsetsPartitions = this.catalog.byName(OFFSETS_TOPIC)?.partitionCount ?? OFFSETS_TOPIC_PARTITIONS;
+    const partitions = [...md.partitions.values(), ...[...md.groups].map((g) => ({ topic: OFFSETS_TOPIC, partition: offsetsPartitionFor(g, offsetsPartitions) }))];
     return {
       errorCode: ErrorCode.NONE,
       transactionalId,
