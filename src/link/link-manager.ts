@@ -135,8 +135,12 @@ class Link {
   }
 }
 
-/** Steps of a promotion where a test may stop it (to crash the process there). */
-export type PromotionStep = 'opened';
+/**
+ * Steps of a promotion where a test may stop it (to crash the process there): 'decided' once the
+ * topic is saved as promoting (still closed), 'opened' once it takes local writes (not yet saved as
+ * promoted).
+ */
+export type PromotionStep = 'decided' | 'opened';
 
 export class LinkManager implements LinkService {
   private readonly o: LinkManagerOptions;
@@ -859,6 +863,7 @@ export class LinkManager implements LinkService {
     }
     m.record = { ...m.record, state: 'promoting', lastPromotion: JSON.stringify(t), updatedAtMs: Date.now() };
     await this.o.store.saveMirror(m.record);
+    await this.promotionHook?.('decided', m.record.sourceTopic);
   }
 
   /**

@@ -168,3 +168,48 @@ test('a promotion that fails after the topic opened is left promoting, and the n
     await local.close();
   }
 });
+
+test('kill -9 once the promotion is decided, before the topic opened: after restart it is promoted at the decided point and the source\'s later writes are not mirrored', async () => {
+  const { response } = await source.sendRequest<any>('controller', ApiKey.CreateTopics, () => ({
+    topics: [{ name: 'decided', numPartitions: 1, replicationFactor: 1, assignments: [], configs: [] }],
+    timeoutMs: 30_000,
+    validateOnly: false,
+  }));
+  assert.equal(response.topics[0].errorCode, 0);
+  await source.metadata({ topics: ['decided'] });
+  const [out] = await source.produce([{ topic: 'decided', partition: 0, records: buildBatch({ records: Array.from({ length: 20 }, (_, j) => ({ value: `src-${j}` })) }) }], { acks: -1 });
+  assert.equal(out!.error, null);
+
+  if (child) await kill9();
+  await startChild('decided');
+  await api('POST', '/v1/links', { name: 'dec', bootstrap: kafka.bootstrap, topics: { include: ['decided'] }, metadataSyncIntervalMs: 300, writeForwarding: false });
+  await waitFor(async () => (await api('GET', '/v1/links/dec')).mirrors.find((m: any) => m.topic === 'decided')?.partitions[0]?.mirroredEndOffset === 20, 60_000, () => 'the mirror did not catch up');
+  const promoting = api('POST', '/v1/links/dec/promote', { timeoutMs: 20_000 }).catch((err: Error) => err);
+  await waitFor(() => child!.lines.some((l) => l.paused === 'decided' && l.topic === 'decided'), 30_000, () => `the promotion did not reach its 'decided' step: ${child!.output}`);
+  const closed = new KafkaClient({ bootstrap: `127.0.0.1:${port}` });
+  try {
+    const [w] = await closed.produce([{ topic: 'decided', partition: 0, records: buildBatch({ records: [{ value: 'too-early' }] }) }], { acks: -1, retriesMax: 0 });
+    assert.ok(w!.error, 'not open yet: the topic still refuses local writes');
+  } finally {
+    await closed.close();
+  }
+  await kill9();
+  await promoting;
+  const [more] = await source.produce([{ topic: 'decided', partition: 0, records: buildBatch({ records: [{ value: 'src-late' }] }) }], { acks: -1 });
+  assert.equal(more!.error, null);
+
+  await startChild();
+  const local = new KafkaClient({ bootstrap: `127.0.0.1:${port}` });
+  try {
+    const d = (await api('GET', '/v1/links/dec')).mirrors.find((m: any) => m.topic === 'decided');
+    assert.equal(d.state, 'promoted');
+    assert.equal(d.lastPromotion.partitions[0].endOffset, 20);
+    const [w] = await local.produce([{ topic: 'decided', partition: 0, records: buildBatch({ records: [{ value: 'local-0' }] }) }], { acks: -1, retriesMax: 0 });
+    assert.equal(w!.error, null, String(w!.error));
+    assert.equal(w!.baseOffset, 20);
+    await sleep(2000);
+    assert.deepEqual(await records(local, 'decided', 20), [[20, 'local-0']], 'the source\'s later record is not mirrored');
+  } finally {
+    await local.close();
+  }
+});
