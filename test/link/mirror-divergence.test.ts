@@ -61,7 +61,7 @@ interface FakeLeader {
 }
 
 /** A source leader of topic 'div', partition 0, holding `log`, answering as Kafka's leader does. */
-async function fakeLeader(log: Buffer[], currentEpoch: number, o: { epochCheckUnknown?: boolean } = {}): Promise<FakeLeader> {
+async function fakeLeader(log: Buffer[], currentEpoch: number, o: { epochCheckUnknown?: boolean; alwaysDiverging?: boolean } = {}): Promise<FakeLeader> {
   const leader: FakeLeader = { broker: null as unknown as FakeBroker, fetches: [], epochChecks: [] };
   leader.broker = await startFakeBroker((req) => {
     const b = req.body;
@@ -92,6 +92,11 @@ async function fakeLeader(log: Buffer[], currentEpoch: number, o: { epochCheckUn
       const base = { partitionIndex: 0, highWatermark: hw, lastStableOffset: hw, logStartOffset: 0n };
       // Kafka's leader (KIP-320, Partition.fetchRecords): the last fetched epoch must end at or
       // after the fetch offset; an epoch it cannot place is OFFSET_OUT_OF_RANGE.
+      if (o.alwaysDiverging) {
+        // A misbehaving leader: divergence at the mirror's own epoch, ending past the mirror's end.
+        leader.fetches.push({ offset, lastFetchedEpoch: p.lastFetchedEpoch, diverged: true });
+        return { errorCode: 0, responses: [{ topic: 'div', partitions: [{ ...base, errorCode: 0, divergingEpoch: { epoch: p.lastFetchedEpoch, endOffset: BigInt(log.length + 5) }, records: null }] }] };
+      }
       if (p.lastFetchedEpoch >= 0) {
         const [epoch, end] = endOffsetForEpoch(log, p.lastFetchedEpoch, currentEpoch);
         if (end < 0) {
@@ -284,6 +289,21 @@ test('a source that knows none of the mirror\'s epochs and ends before it: cut t
     const during = leader.fetches.length - before;
     assert.ok(during <= 6, `fetches in 2 s while the error stands: ${during} (backoff, not a loop)`);
     assert.match(String(m.p.status(Date.now()).error), /re-created/);
+  } finally {
+    await m.stop();
+  }
+});
+
+test('a source that reports a divergence the mirror has nothing to cut for: an error with backoff, not a hot loop', async () => {
+  const same = run('same', [[1, 10]]);
+  const log = await localLog(same);
+  const leader = await fakeLeader(same, 1, { alwaysDiverging: true });
+  const m = await mirrorAgainst(leader, log, strait.broker.logs!);
+  try {
+    await sleep(3000);
+    assert.match(String(m.p.status(Date.now()).error), /reports divergence .* nothing past it to cut/);
+    assert.ok(leader.fetches.length <= 12, `fetches in 3 s: ${leader.fetches.length} (backoff, not a loop)`);
+    assert.equal(log.highWatermark, 10, 'nothing was cut');
   } finally {
     await m.stop();
   }
