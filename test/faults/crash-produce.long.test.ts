@@ -42,6 +42,8 @@ describe('S3 object store on MinIO', () => {
     assert.ok(minio !== undefined, 'MinIO did not start');
     const read = await runOutage({ minio, mode: 'pause', log: (m) => t.diagnostic(m) });
     assert.ok(read !== undefined);
-    assert.notEqual(read.outcome, 'connection closed', read.detail);
+    // The acknowledged records or a retriable error, in bounded time: a hang, an empty success or a
+    // closed connection fails (as in the short outage test).
+    assert.ok(['records', 'retriable error'].includes(read.outcome), `${read.outcome}: ${read.detail}`);
   });
 });
