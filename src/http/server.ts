@@ -292,17 +292,20 @@ export function startHttpServer(opts: HttpServerOptions): Promise<HttpServerHand
 
   if (opts.listener) {
     const listener = opts.listener;
-    server.on('error', (err) => log.error('admin API server error', { err }));
-    listener.handOver((socket) => {
-      server.emit('connection', socket);
-      socket.resume();
+    return new Promise((resolve) => {
+      // Listening on the bound handle keeps node:http's own connection tracking (headers and
+      // request timeouts); the connections held while the broker started are handed over.
+      server.listen(listener.boundServer, () => {
+        server.on('error', (err) => log.error('admin API server error', { err }));
+        listener.handOver((socket) => {
+          server.emit('connection', socket);
+          socket.resume();
+        });
+        const url = `http://${listener.host.includes(':') ? `[${listener.host}]` : listener.host}:${listener.port}`;
+        log.info('admin API listening', { url });
+        resolve({ host: listener.host, port: listener.port, url, close: () => closeServer(server) });
+      });
     });
-    const url = `http://${listener.host.includes(':') ? `[${listener.host}]` : listener.host}:${listener.port}`;
-    log.info('admin API listening', { url });
-    return Promise.resolve({ host: listener.host, port: listener.port, url, close: async () => {
-      await listener.close();
-      await closeServer(server);
-    } });
   }
   return new Promise((resolve, reject) => {
     const onListenError = (err: NodeJS.ErrnoException) => {

@@ -42,6 +42,12 @@ export class HeldListener {
     socket.once('close', () => this.held.delete(socket));
   }
 
+  /** The bound server, for a server of another kind to listen on its handle (node:http's
+   *  server.listen(handle)): new connections then go to that server, held ones are handed over. */
+  get boundServer(): Server {
+    return this.server;
+  }
+
   /** From now on connections go to onConnection, the held ones first; they are still paused. */
   handOver(onConnection: (socket: Socket) => void): void {
     this.onConnection = onConnection;
