@@ -10,7 +10,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { startApacheKafka, type KafkaHandle } from '../compat/harness.ts';
+import { startApacheKafka, type KafkaHandle } from './harness.ts';
 import { startTestBroker, type TestBroker } from '../helpers/broker.ts';
 import { RawClient } from '../helpers/raw-client.ts';
 import { KafkaClient, ApiKey as LinkApiKey } from '../../src/link/client/index.ts';
