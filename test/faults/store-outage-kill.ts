@@ -11,7 +11,8 @@
 // At the end the store is healthy: the producer is closed (so every send it made is answered), the
 // uploader catches up (strait_upload_pending_bytes 0), Strait is killed once more and restarted, so
 // the log is read back from objects, and then:
-//   - no send failed and the producer logged no fatal idempotence error;
+//   - Strait never exited except when killed, no send failed and the producer logged no fatal
+//     idempotence error;
 //   - every acknowledged value is stored once, at the offset it was acknowledged with (0 lost, 0
 //     duplicated), nothing unacknowledged is stored, offsets run 0, 1, 2, ... per partition, in send
 //     order (verify() in crash-produce.ts);
@@ -241,21 +242,28 @@ class MetricsWatch {
   private stopped = false;
   private readonly done: Promise<void>;
 
+  private readonly pendingBytesMax: number;
+
   constructor(adminUrl: string, pendingBytesMax: number) {
     this.adminUrl = adminUrl;
+    this.pendingBytesMax = pendingBytesMax;
     this.done = (async () => {
       while (!this.stopped) {
-        const url: string = this.adminUrl;
-        const m = await uploadMetrics(url);
-        if (m !== undefined && url === this.adminUrl) {
-          this.samples++;
-          this.failuresNow = Math.max(this.failuresNow, m.failures);
-          this.pendingBytesPeak = Math.max(this.pendingBytesPeak, m.pendingBytes);
-          if (m.pendingBytes > pendingBytesMax) this.samplesOverBound++;
-        }
+        await this.sampleNow();
         await sleep(200);
       }
     })();
+  }
+
+  /** One sample of the current broker now (the loop takes one every 200 ms; a kill would lose the last 200 ms). */
+  async sampleNow(): Promise<void> {
+    const url: string = this.adminUrl;
+    const m = await uploadMetrics(url);
+    if (m === undefined || url !== this.adminUrl) return;
+    this.samples++;
+    this.failuresNow = Math.max(this.failuresNow, m.failures);
+    this.pendingBytesPeak = Math.max(this.pendingBytesPeak, m.pendingBytes);
+    if (m.pendingBytes > this.pendingBytesMax) this.samplesOverBound++;
   }
 
   /** A new broker process: its counters start at 0. */
@@ -295,10 +303,13 @@ class OutageSchedule {
       });
     this.done = (async () => {
       while (!this.stopped) {
-        await wait(random.between(...passMs));
+        // The first outage comes soon, so that even a run of a few kills has a few outages.
+        await wait(this.outages === 0 ? random.between(300, 1000) : random.between(...passMs));
         if (this.stopped) break;
         // Each round of three outages has every mode once, in a random order.
-        if (bag.length === 0) bag.push(...modes.map((m) => ({ m, key: random.next() })).sort((a, b) => a.key - b.key).map((e) => e.m));
+        // The first round ends with the black hole: a stall shorter than the S3 client's request
+        // timeout (10 s) fails no upload, so a short run starts with outages Strait sees fail.
+        if (bag.length === 0) bag.push(...modes.map((m) => ({ m, key: this.outages === 0 && m === 'blackhole' ? 2 : random.next() })).sort((a, b) => a.key - b.key).map((e) => e.m));
         const mode = bag.shift()!;
         const ms = random.between(...outageMs);
         this.outages++;
@@ -348,6 +359,8 @@ export interface StoreOutageKillResult {
   /** strait_upload_failures_total, summed over every broker process of the run. */
   uploadFailures: number;
   pendingBytesPeak: number;
+  /** Metrics samples (every 200 ms) that found the backlog over upload.pending.bytes.max. */
+  samplesOverBound: number;
   outages: number;
   proxy: FaultProxyStats;
   elapsedMs: number;
@@ -390,9 +403,13 @@ export async function runStoreOutageKills(o: StoreOutageKillOptions): Promise<St
     for (let kill = 1; kill <= o.kills; kill++) {
       const upMs = random.between(1000, 3500);
       await sleep(upMs);
+      // Strait dies only when it is killed: an exit of its own (a failed assertion, a crash) is a
+      // bug, even when the restart that follows loses nothing.
+      assert.equal(broker.exitStatus(), null, `Strait exited by itself before kill ${kill}`);
       assert.ok(producer.running(), `the producer exited before kill ${kill}\n${producer.output()}`);
       const mode = proxy.mode;
       const ackedBefore = producer.acks.length;
+      await metrics.sampleNow();
       await broker.kill9();
       const downMs = random.between(200, 1500);
       await sleep(downMs);
@@ -403,6 +420,7 @@ export async function runStoreOutageKills(o: StoreOutageKillOptions): Promise<St
 
     // Final recovery: the store stays healthy from here on.
     await schedule.stop();
+    assert.equal(broker.exitStatus(), null, 'Strait exited by itself after the last restart');
     log(`store healthy; ${schedule.outages} outages; proxy ${JSON.stringify(proxy.stats())}`);
     await sleep(2000);
     await filler.stop();
@@ -426,6 +444,7 @@ export async function runStoreOutageKills(o: StoreOutageKillOptions): Promise<St
     }
     await metrics.stop();
     const uploadFailures = metrics.uploadFailures;
+    assert.equal(broker.exitStatus(), null, 'Strait exited by itself while the uploads caught up');
     await broker.kill9();
     broker = await startStrait({ dataDir, port, args: straitArgs, readyTimeoutMs: 60_000 });
     const stored = await readTopic(broker.bootstrap, topic, workDir, 120_000);
@@ -445,6 +464,7 @@ export async function runStoreOutageKills(o: StoreOutageKillOptions): Promise<St
     const proxyStats = proxy.stats();
     const cutOffMs = proxyStats.msIn.refuse + proxyStats.msIn.reset + proxyStats.msIn.blackhole;
     assert.ok(schedule.outages > 0 && cutOffMs > 0, `${context}: the store was never cut off`);
+    assert.ok(proxyStats.reset + proxyStats.stalled > 0, `${context}: no connection of Strait's to the store was reset or stalled`);
     if (schedule.outages >= 3) {
       for (const mode of ['refuse', 'reset', 'blackhole'] as const) assert.ok(proxyStats.entered[mode] > 0 && proxyStats.msIn[mode] > 0, `${context}: no ${mode} outage`);
     }
@@ -463,6 +483,7 @@ export async function runStoreOutageKills(o: StoreOutageKillOptions): Promise<St
       fillerRejections: filler.storageErrors,
       uploadFailures,
       pendingBytesPeak: metrics.pendingBytesPeak,
+      samplesOverBound: metrics.samplesOverBound,
       outages: schedule.outages,
       proxy: proxyStats,
       elapsedMs: Date.now() - started,
