@@ -166,7 +166,8 @@ export class Connection {
   private retryFrames(): void {
     // Not from inside the handler's settlement or another connection's release: on the next turn.
     setImmediate(() => {
-      if (!this.closed && this.waitingForBytes) this.readFrames();
+      // A draining connection reads no new request, even one already buffered.
+      if (!this.closed && !this.draining && this.waitingForBytes) this.readFrames();
     });
   }
 
