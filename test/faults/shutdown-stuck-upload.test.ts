@@ -1,3 +1,4 @@
+// In test/faults (not test/broker): it drives MinIO, which npm run test:unit does not install.
 // SIGTERM always ends a broker within a bounded time: against a real MinIO frozen with SIGSTOP, an
 // upload in progress never finishes, so a graceful stop cannot complete; the broker must still exit
 // after shutdown.timeout.ms, saying what did not finish, and at once on a second SIGTERM.
@@ -6,7 +7,7 @@ import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
 import { runKcat, startMinio, startStrait, uniqueTopic } from '../compat/harness.ts';
 import type { MinioHandle, StraitHandle } from '../compat/harness.ts';
-import { s3Args } from '../faults/crash-produce.ts';
+import { s3Args } from './crash-produce.ts';
 
 let minio: MinioHandle;
 before(async () => {
