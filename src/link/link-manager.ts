@@ -879,12 +879,9 @@ export class LinkManager implements LinkService {
       const log = logs.find((l) => l.partition === entry.partition);
       if (!log) continue;
       if (log.leaderEpoch < entry.leaderEpoch) await this.o.store.setLeaderEpoch(log.topicId, log.partition, entry.leaderEpoch);
-      const open = openTransactions(log);
-      log.promote(Math.max(log.leaderEpoch, entry.leaderEpoch));
-      // Transactions the source never ended would hold the last stable offset forever. The markers
-      // are appended before any await, so they take the first offsets after promotion.
-      const markers = open.map((e) => log.appendMarker(e.producerId, e.epoch, 0, false, Date.now()));
-      for (const r of await Promise.all(markers)) {
+      // Transactions the source never ended would hold the last stable offset forever: the log
+      // aborts them as part of the promotion, so they take the first offsets after it.
+      for (const r of await log.promote(Math.max(log.leaderEpoch, entry.leaderEpoch), true)) {
         if (r.errorCode !== ErrorCode.NONE) throw new StraitError('STRAIT_PROMOTE_FAILED', `cannot abort a transaction the source left open in ${t.topic}-${entry.partition}: ${r.errorMessage ?? r.errorCode}; promote again to finish`);
       }
     }

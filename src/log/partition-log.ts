@@ -329,15 +329,28 @@ export class PartitionLog {
   /**
    * Ends mirroring: the partition takes local writes at `leaderEpoch` (above every epoch of the
    * source). Epoch, forwarder and the mirror flag change together, so no append sees half of it;
-   * the caller has made the promotion durable first (link-manager).
+   * the caller has made the promotion durable first (link-manager). With `abortOpenTransactions`,
+   * transactions the source left open (they would hold the last stable offset forever) get ABORT
+   * markers as the first batches after promotion, in the same step: their offsets are assigned
+   * before any other append can run. Resolves with the markers' outcomes once they are durable.
    */
-  promote(leaderEpoch: number): void {
+  promote(leaderEpoch: number, abortOpenTransactions = false, nowMs = Date.now()): Promise<AppendOutcome[]> {
+    assert(this.gate === null, `promoting ${this.label} during an exclusive transition`);
     this.#leaderEpoch = leaderEpoch;
     // Kafka's makeLeader: the new epoch starts at the log end.
     this.#leaderEpochs.assign(leaderEpoch, this.#nextOffset);
     this.#forwarder = null;
     this.#mirrorOf = null;
+    const markers: Promise<AppendOutcome>[] = [];
+    if (abortOpenTransactions) {
+      for (const e of [...this.#durableProducers.producers.values()]) {
+        if (e.txnFirstOffset < 0) continue;
+        const marker = buildEndTxnMarkerBatch({ commit: false, coordinatorEpoch: 0, producerId: e.producerId, producerEpoch: e.epoch, timestamp: nowMs });
+        markers.push(this.write(marker, [0], -1, nowMs));
+      }
+    }
     this.wake();
+    return Promise.all(markers);
   }
 
   /** Drops producers idle longer than producer.id.expiration.ms (none with an open transaction). */
