@@ -308,3 +308,36 @@ test('a source that reports a divergence the mirror has nothing to cut for: an e
     await m.stop();
   }
 });
+
+test('the mirror takes the source leader\'s epoch before it cuts, so consumers past the cut are fenced and validate (KIP-320)', async () => {
+  // A consumer that read the diverged offsets holds the mirror's old epoch. Raised before the cut, a
+  // fetch with that epoch is fenced (FENCED_LEADER_EPOCH), the consumer asks OffsetForLeaderEpoch
+  // and finds the truncation; raised after it, the consumer is told OFFSET_OUT_OF_RANGE and falls
+  // back to auto.offset.reset without ever knowing.
+  const log = await localLog(MIRROR);
+  const leader = await fakeLeader(LEADER, 4, { epochCheckUnknown: true });
+  const real = strait.broker.logs!;
+  const epochsAtCut: number[] = [];
+  const watching = new Proxy(real, {
+    get(target, prop, receiver) {
+      if (prop === 'truncateTo') {
+        return async (l: PartitionLog, offset: number) => {
+          epochsAtCut.push(l.leaderEpoch);
+          return target.truncateTo(l, offset);
+        };
+      }
+      const v = Reflect.get(target, prop, receiver);
+      return typeof v === 'function' ? v.bind(target) : v;
+    },
+  }) as LogManager;
+  const before = log.leaderEpoch;
+  const m = await mirrorAgainst(leader, log, watching);
+  try {
+    await waitSame(log, LEADER, () => JSON.stringify({ epochsAtCut, fetches: leader.fetches.slice(-5), status: m.p.status(Date.now()) }));
+    assert.ok(epochsAtCut.length >= 1, 'the mirror was cut');
+    assert.ok(before < 4, `the mirror started below the leader's epoch (${before})`);
+    assert.deepEqual(epochsAtCut, epochsAtCut.map(() => 4), `the partition's leader epoch at each cut: ${epochsAtCut}`);
+  } finally {
+    await m.stop();
+  }
+});
