@@ -209,6 +209,8 @@ export class MirrorFetcher {
       this.failed(p, `${r.error.errorName}: ${r.error.message}`);
       return;
     }
+    // Known before a divergence is handled: the mirror takes the leader's epoch before it cuts.
+    if (r.leaderEpoch > p.sourceLeaderEpoch) p.sourceLeaderEpoch = r.leaderEpoch;
     if (r.divergingEpoch) {
       await this.diverged(p, r.divergingEpoch.epoch, r.divergingEpoch.endOffset, `source leader reports divergence: its epoch ${r.divergingEpoch.epoch} ends at ${r.divergingEpoch.endOffset}`);
       return;
@@ -220,7 +222,6 @@ export class MirrorFetcher {
     if (r.fetchOffset !== p.log.nextOffset) return;
     p.sourceHighWatermark = r.highWatermark;
     p.sourceLogStartOffset = r.logStartOffset;
-    if (r.leaderEpoch > p.sourceLeaderEpoch) p.sourceLeaderEpoch = r.leaderEpoch;
     await this.followLeaderEpoch(p);
     if (r.records.length > 0) {
       p.lastFetchedEpoch = r.batches[r.batches.length - 1]!.partitionLeaderEpoch;
@@ -339,6 +340,10 @@ export class MirrorFetcher {
       complete = target >= end;
     } else target = Math.min(own.endOffset, leaderEndOffset, end);
     const epochBefore = p.lastFetchedEpoch;
+    // The source's current epoch first, as a Kafka follower's is its leader's: a consumer that read
+    // past the cut at the old epoch is then fenced and finds the truncation (KIP-320) instead of
+    // being told its offset is out of range.
+    if (target < end) await this.followLeaderEpoch(p);
     if (target < end && !(await this.truncate(p, target, `${reason}; the mirror's epoch ${own.epoch} ends at ${own.endOffset}`))) return;
     p.lastFetchedEpoch = await this.o.logs.lastBatchEpoch(p.log);
     if (!complete) {
