@@ -180,3 +180,19 @@ test('DescribeTransactions shows a group of a transaction as the partition of __
     await b.stop();
   }
 });
+
+test('Metadata\'s auto-creation makes an internal topic as its coordinator would; without it, an internal topic not created yet is unknown', async () => {
+  const b = await startTestBroker({ 'offsets.topic.num.partitions': '3', 'transaction.state.log.num.partitions': '2' });
+  const c = await RawClient.connect(b.port);
+  try {
+    const ask = async (name: string, allowAutoTopicCreation: boolean) =>
+      (await c.request(ApiKey.Metadata, 12, { topics: [{ name }], allowAutoTopicCreation, includeTopicAuthorizedOperations: false })).topics.map((t: any) => [t.name, t.errorCode, t.isInternal, t.partitions.length])[0];
+    assert.deepEqual(await ask(OFFSETS, false), [OFFSETS, E.UNKNOWN_TOPIC_OR_PARTITION, false, 0]);
+    assert.deepEqual(await ask(TXNS, true), [TXNS, E.NONE, true, 2]);
+    const dc = await c.request(ApiKey.DescribeConfigs, 4, { resources: [{ resourceType: 2, resourceName: TXNS, configurationKeys: ['cleanup.policy'] }], includeSynonyms: false, includeDocumentation: false });
+    assert.deepEqual(dc.results[0].configs.map((x: any) => [x.name, x.value]), [['cleanup.policy', 'compact']]);
+  } finally {
+    c.close();
+    await b.stop();
+  }
+});
