@@ -102,6 +102,10 @@ test('a second broker on the same data.dir refuses with the holder\'s pid and to
     const r = await secondStart(['--data-dir', first.dataDir]);
     assertLocked(r, first, first.dataDir);
     assert.deepEqual(checksums(first.dataDir), before, 'every file of the first broker is byte for byte the same');
+    // Two `npm start` in one checkout also share the ports: the lock is taken first, so it is what is reported.
+    const samePorts = await secondStart(['--data-dir', first.dataDir, '--listeners', `PLAINTEXT://127.0.0.1:${first.port}`, '--http-listener', `127.0.0.1:${first.httpPort}`]);
+    assertLocked(samePorts, first, first.dataDir);
+    assert.deepEqual(checksums(first.dataDir), before, 'still byte for byte the same');
     // The first broker still serves, and still has the records.
     assert.ok(await probeApiVersions(first.port), 'the first broker still answers');
     assert.deepEqual(await consume(first.port, topic), ['v1', 'v2', 'v3']);
