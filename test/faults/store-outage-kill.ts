@@ -1,25 +1,29 @@
-// Kill -9 under an idempotent producer while the object store keeps failing and recovering.
+// Kill -9 under idempotent producers while the object store keeps failing and recovering.
 //
 // Strait runs on the S3 engine against a real MinIO, through a TCP proxy (test/helpers/fault-proxy.ts)
 // that the run switches, every few seconds, between passing bytes and an outage: connections
 // refused, reset, or accepted and black-holed. MinIO itself stays up. upload.pending.bytes.max is
 // small (1 MiB, the least it may be) and a filler writes 1.5 times that per second to a second topic,
-// so within a second or two of an outage the upload backlog reaches its bound and produces, the
-// idempotent producer's included, get the retriable KAFKA_STORAGE_ERROR and are retried. Meanwhile Strait is killed with SIGKILL and restarted on the
-// same data folder and port, many times, whatever the store is doing at that moment.
+// so within a second or two of an outage the upload backlog reaches its bound and produces get the
+// retriable KAFKA_STORAGE_ERROR and are retried. Two Apache Kafka VerifiableProducers
+// (enable.idempotence=true, acks=all, unlimited retries) write to the same partitions, each on its
+// own connection, so one's batch can be in flight while the other's is refused. Meanwhile Strait is
+// killed with SIGKILL and restarted on the same data folder and port, many times, whatever the store
+// is doing at that moment.
 //
-// At the end the store is healthy: the producer is closed (so every send it made is answered), the
-// uploader catches up (strait_upload_pending_bytes 0), Strait is killed once more and restarted, so
-// the log is read back from objects, and then:
-//   - Strait never exited except when killed, no send failed and the producer logged no fatal
+// At the end the store is healthy: the producers are closed (so every send they made is answered),
+// the uploader catches up (strait_upload_pending_bytes 0), Strait is killed once more and restarted,
+// so the log is read back from objects, and then:
+//   - Strait never exited except when killed, no send failed and no producer logged a fatal
 //     idempotence error;
 //   - every acknowledged value is stored once, at the offset it was acknowledged with (0 lost, 0
-//     duplicated), nothing unacknowledged is stored, offsets run 0, 1, 2, ... per partition, in send
-//     order (verify() in crash-produce.ts);
-//   - the premise held: the proxy did cut the store off, Strait counted failed uploads
-//     (strait_upload_failures_total, summed over its processes), the backlog bound was reached
-//     (the filler's produces were refused with KAFKA_STORAGE_ERROR) and the idempotent producer
-//     itself retried batches refused that way. A run where the store never failed fails.
+//     duplicated), nothing unacknowledged is stored, offsets run 0, 1, 2, ... per partition, each
+//     producer's values in send order (verify() in crash-produce.ts);
+//   - the premise held: the proxy did cut the store off (connections of Strait's reset or stalled),
+//     Strait counted failed uploads (strait_upload_failures_total, summed over its processes), the
+//     backlog bound was reached (the filler's produces were refused with KAFKA_STORAGE_ERROR) and the
+//     idempotent producers themselves retried batches refused that way. A run where the store never
+//     failed fails.
 // Used by store-outage-kill.test.ts (a few kills) and store-outage-kill.long.test.ts (50).
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -76,13 +80,16 @@ class OpenEndedProducer {
   private pendingOut = '';
   private pendingErr = '';
 
-  constructor(bootstrap: string, topic: string, configPath: string, throughput: number) {
+  readonly valuePrefix: number;
+
+  constructor(bootstrap: string, topic: string, configPath: string, throughput: number, valuePrefix: number) {
+    this.valuePrefix = valuePrefix;
     const java = kafkaJavaCommand('org.apache.kafka.tools.VerifiableProducer', [
       '--bootstrap-server', bootstrap,
       '--topic', topic,
       '--acks', '-1',
       '--throughput', String(throughput),
-      '--value-prefix', '1',
+      '--value-prefix', String(valuePrefix),
       '--command-config', configPath,
     ]);
     this.child = spawn(java.command, java.args, { detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -333,8 +340,14 @@ export interface StoreOutageKillOptions {
   minio: MinioHandle;
   kills: number;
   partitions?: number;
-  /** The idempotent producer's records per second. */
+  /** Idempotent producers writing to the same partitions at once (each its own producer id, on its
+   *  own connection), so one's batches can be in flight while another's are refused. Default 2. */
+  producers?: number;
+  /** Each idempotent producer's records per second. */
   throughput?: number;
+  /** wal.flush.linger.ms: a WAL write waits this long for more produces, so appends stay in flight
+   *  longer and a refusal can meet one (default 5). */
+  walFlushLingerMs?: number;
   /** upload.pending.bytes.max. */
   pendingBytesMax?: number;
   /** What the filler writes per second; default 1.5 × pendingBytesMax, so an outage of a second or two reaches the bound. */
@@ -346,13 +359,14 @@ export interface StoreOutageKillOptions {
 export interface StoreOutageKillResult {
   seed: number;
   kills: number;
+  producers: number;
   acked: number;
   records: number;
   lost: number;
   duplicated: number;
-  /** Batches the idempotent producer retried after KAFKA_STORAGE_ERROR (backlog over its bound). */
+  /** Batches the idempotent producers retried after KAFKA_STORAGE_ERROR (backlog over its bound). */
   producerStorageErrorRetries: number;
-  /** All retries the idempotent producer logged (kills and outages). */
+  /** All retries the idempotent producers logged (kills and outages). */
   producerRetries: number;
   /** Filler produces refused with KAFKA_STORAGE_ERROR. */
   fillerRejections: number;
@@ -382,10 +396,12 @@ export async function runStoreOutageKills(o: StoreOutageKillOptions): Promise<St
   const proxy = await FaultProxy.start({ port: o.minio.port });
   const s3 = await s3Args(o.minio, `outage-kill-${randomBytes(4).toString('hex')}`);
   s3[s3.indexOf('--s3-endpoint') + 1] = proxy.endpoint;
-  const straitArgs = ['--upload-interval-ms', '300', '--upload-pending-bytes-max', String(pendingBytesMax), ...s3];
+  const straitArgs = ['--upload-interval-ms', '300', '--upload-pending-bytes-max', String(pendingBytesMax), '--wal-flush-linger-ms', String(o.walFlushLingerMs ?? 5), ...s3];
   let broker: StraitHandle | undefined = await startStrait({ dataDir, args: straitArgs });
   const port = broker.port;
-  let producer: OpenEndedProducer | undefined;
+  let producers: OpenEndedProducer[] = [];
+  const allAcks = (): Ack[] => producers.flatMap((p) => p.acks);
+  const sum = (f: (p: OpenEndedProducer) => number): number => producers.reduce((n, p) => n + f(p), 0);
   let filler: Filler | undefined;
   let schedule: OutageSchedule | undefined;
   let metrics: MetricsWatch | undefined;
@@ -394,10 +410,12 @@ export async function runStoreOutageKills(o: StoreOutageKillOptions): Promise<St
     await createTopic(port, fillTopic, 1);
     metrics = new MetricsWatch(broker.adminUrl, pendingBytesMax);
     filler = new Filler(() => port, fillTopic, o.fillBytesPerSecond ?? 1.5 * pendingBytesMax);
-    producer = new OpenEndedProducer(broker.bootstrap, topic, configPath, o.throughput ?? 300);
-    const firstAck = Date.now() + 30_000;
-    while (producer.acks.length === 0 && producer.running() && Date.now() < firstAck) await sleep(20);
-    assert.ok(producer.acks.length > 0, `no acknowledgement within 30 s\n${producer.output()}`);
+    producers = Array.from({ length: o.producers ?? 2 }, (_, i) => new OpenEndedProducer(broker!.bootstrap, topic, configPath, o.throughput ?? 200, i + 1));
+    for (const producer of producers) {
+      const firstAck = Date.now() + 30_000;
+      while (producer.acks.length === 0 && producer.running() && Date.now() < firstAck) await sleep(20);
+      assert.ok(producer.acks.length > 0, `producer ${producer.valuePrefix}: no acknowledgement within 30 s\n${producer.output()}`);
+    }
     schedule = new OutageSchedule(proxy, outageRandom, [1000, 3000], [2000, 6000], log);
 
     for (let kill = 1; kill <= o.kills; kill++) {
@@ -406,16 +424,16 @@ export async function runStoreOutageKills(o: StoreOutageKillOptions): Promise<St
       // Strait dies only when it is killed: an exit of its own (a failed assertion, a crash) is a
       // bug, even when the restart that follows loses nothing.
       assert.equal(broker.exitStatus(), null, `Strait exited by itself before kill ${kill}`);
-      assert.ok(producer.running(), `the producer exited before kill ${kill}\n${producer.output()}`);
+      for (const producer of producers) assert.ok(producer.running(), `producer ${producer.valuePrefix} exited before kill ${kill}\n${producer.output()}`);
       const mode = proxy.mode;
-      const ackedBefore = producer.acks.length;
+      const ackedBefore = sum((p) => p.acks.length);
       await metrics.sampleNow();
       await broker.kill9();
       const downMs = random.between(200, 1500);
       await sleep(downMs);
       broker = await startStrait({ dataDir, port, args: straitArgs, readyTimeoutMs: 60_000 });
       metrics.restarted(broker.adminUrl);
-      log(`kill ${kill}: after ${upMs} ms up, store ${mode}; ${ackedBefore} acked, ${producer.storageErrorRetries} storage-error retries, ${filler.storageErrors} filler rejections, ${metrics.uploadFailures} upload failures so far; down ${downMs} ms, restarted`);
+      log(`kill ${kill}: after ${upMs} ms up, store ${mode}; ${ackedBefore} acked, ${sum((p) => p.storageErrorRetries)} storage-error retries, ${filler.storageErrors} filler rejections, ${metrics.uploadFailures} upload failures so far; down ${downMs} ms, restarted`);
     }
 
     // Final recovery: the store stays healthy from here on.
@@ -424,15 +442,20 @@ export async function runStoreOutageKills(o: StoreOutageKillOptions): Promise<St
     log(`store healthy; ${schedule.outages} outages; proxy ${JSON.stringify(proxy.stats())}`);
     await sleep(2000);
     await filler.stop();
-    const exitCode = await producer.stop(150_000);
-    assert.notEqual(exitCode, 'timeout', `the producer did not finish its sends within 150 s of SIGTERM (${producer.acks.length} acked)\n${producer.output()}`);
-    // The JVM ends with 143 after SIGTERM once its shutdown hooks ran; tool_data below shows the hook closed the producer.
-    assert.ok(exitCode === 0 || exitCode === 143, `the producer exited with ${exitCode}\n${producer.output()}`);
-    assert.deepEqual(producer.failed.slice(0, 10), [], `${producer.failed.length} sends failed\n${producer.output()}`);
-    assert.deepEqual(producer.fatal, [], 'the producer logged a fatal idempotence error');
-    assert.ok(producer.toolData !== undefined, `the producer printed no summary\n${producer.output()}`);
-    assert.equal(producer.toolData.acked, producer.acks.length, 'the producer counted as many acknowledgements as it printed');
-    assert.equal(producer.toolData.sent, producer.acks.length + producer.sendsAfterClose, 'every send the producer made was acknowledged');
+    const exitCodes = await Promise.all(producers.map((p) => p.stop(150_000)));
+    for (const [i, producer] of producers.entries()) {
+      const name = `producer ${producer.valuePrefix}`;
+      const exitCode = exitCodes[i];
+      assert.notEqual(exitCode, 'timeout', `${name} did not finish its sends within 150 s of SIGTERM (${producer.acks.length} acked)\n${producer.output()}`);
+      // The JVM ends with 143 after SIGTERM once its shutdown hooks ran; tool_data below shows the hook closed the producer.
+      assert.ok(exitCode === 0 || exitCode === 143, `${name} exited with ${exitCode}\n${producer.output()}`);
+      assert.deepEqual(producer.failed.slice(0, 10), [], `${name}: ${producer.failed.length} sends failed\n${producer.output()}`);
+      assert.deepEqual(producer.fatal, [], `${name} logged a fatal idempotence error`);
+      assert.ok(producer.toolData !== undefined, `${name} printed no summary\n${producer.output()}`);
+      assert.equal(producer.toolData.acked, producer.acks.length, `${name} counted as many acknowledgements as it printed`);
+      assert.equal(producer.toolData.sent, producer.acks.length + producer.sendsAfterClose, `every send ${name} made was acknowledged`);
+    }
+    const acks = allAcks();
 
     // Everything uploaded, then one more kill -9: the log is read back from objects.
     const deadline = Date.now() + 120_000;
@@ -450,15 +473,15 @@ export async function runStoreOutageKills(o: StoreOutageKillOptions): Promise<St
     const stored = await readTopic(broker.bootstrap, topic, workDir, 120_000);
 
     const context = `seed ${random.seed}`;
-    const { lost, duplicated } = countLostAndDuplicated(stored, producer.acks);
-    log(`${context}: ${producer.acks.length} acknowledged, ${stored.length} stored, ${lost} lost, ${duplicated} duplicated`);
+    const { lost, duplicated } = countLostAndDuplicated(stored, acks);
+    log(`${context}: ${acks.length} acknowledged, ${stored.length} stored, ${lost} lost, ${duplicated} duplicated`);
     assert.equal(lost, 0, `${context}: ${lost} acknowledged records are not stored at their acknowledged offset`);
     assert.equal(duplicated, 0, `${context}: ${duplicated} values are stored more than once`);
-    verify(stored, producer.acks, partitions, context);
-    const acked = new Set(producer.acks.map((a) => a.value));
+    verify(stored, acks, partitions, context);
+    const acked = new Set(acks.map((a) => a.value));
     const extra = stored.filter((r) => !acked.has(r.value));
     assert.deepEqual(extra.slice(0, 10), [], `${context}: ${extra.length} stored values were never acknowledged`);
-    assert.equal(stored.length, producer.acks.length, `${context}: ${stored.length} records stored for ${producer.acks.length} acknowledged`);
+    assert.equal(stored.length, acks.length, `${context}: ${stored.length} records stored for ${acks.length} acknowledged`);
 
     // The premise: the store did fail, and the backlog bound did push back on produces.
     const proxyStats = proxy.stats();
@@ -470,16 +493,17 @@ export async function runStoreOutageKills(o: StoreOutageKillOptions): Promise<St
     }
     assert.ok(uploadFailures > 0, `${context}: Strait counted no failed upload (strait_upload_failures_total 0 in every process)`);
     assert.ok(filler.storageErrors > 0, `${context}: no produce was refused for the upload backlog (filler: ${filler.summary()}; backlog peak ${metrics.pendingBytesPeak} bytes)`);
-    assert.ok(producer.storageErrorRetries > 0, `${context}: the idempotent producer never retried a batch refused with KAFKA_STORAGE_ERROR`);
+    assert.ok(sum((p) => p.storageErrorRetries) > 0, `${context}: no idempotent producer retried a batch refused with KAFKA_STORAGE_ERROR`);
     return {
       seed: random.seed,
       kills: o.kills,
-      acked: producer.acks.length,
+      producers: producers.length,
+      acked: acks.length,
       records: stored.length,
       lost,
       duplicated,
-      producerStorageErrorRetries: producer.storageErrorRetries,
-      producerRetries: producer.retries,
+      producerStorageErrorRetries: sum((p) => p.storageErrorRetries),
+      producerRetries: sum((p) => p.retries),
       fillerRejections: filler.storageErrors,
       uploadFailures,
       pendingBytesPeak: metrics.pendingBytesPeak,
@@ -490,10 +514,10 @@ export async function runStoreOutageKills(o: StoreOutageKillOptions): Promise<St
     };
   } catch (error) {
     const output = broker?.output().slice(-6000) ?? '';
-    const counts = `filler: ${filler?.summary()}; producer: ${producer?.acks.length} acked, ${producer?.storageErrorRetries} storage-error retries; upload failures ${metrics?.uploadFailures}; proxy ${JSON.stringify(proxy.stats())}`;
+    const counts = `filler: ${filler?.summary()}; producers: ${sum((p) => p.acks.length)} acked, ${sum((p) => p.storageErrorRetries)} storage-error retries; upload failures ${metrics?.uploadFailures}; proxy ${JSON.stringify(proxy.stats())}`;
     throw new Error(`${(error as Error).message}\n(seed ${random.seed}; ${counts})\n--- Strait's last output:\n${output}`, { cause: error });
   } finally {
-    producer?.kill();
+    for (const producer of producers) producer.kill();
     await schedule?.stop().catch(() => undefined);
     await filler?.stop().catch(() => undefined);
     await metrics?.stop().catch(() => undefined);
