@@ -1,6 +1,6 @@
 // The long run of store-outage-kill.test.ts (npm run test:long), issue #11's "kill -9 cycles with the
 // object store failing and recovering" (see store-outage-kill.ts): STRAIT_TEST_OUTAGE_KILLS (default
-// 50) kills of Strait on the S3 engine under an idempotent producer, MinIO behind a proxy that
+// 50) kills of Strait on the S3 engine under two idempotent producers, MinIO behind a proxy that
 // refuses, resets and black-holes its connections every few seconds, the upload backlog over
 // upload.pending.bytes.max; every acknowledged value ends up stored exactly once at its offset.
 // Needs scripts/install-test-deps.sh (Kafka's jars, kcat, MinIO). Set STRAIT_TEST_SEED to repeat a
@@ -21,7 +21,7 @@ after(async () => {
   await minio?.stop();
 });
 
-test(`idempotent producer through ${kills} kill -9 restarts with the object store failing: every acknowledged value exactly once`, { timeout: 180_000 + kills * 20_000 }, async (t) => {
+test(`idempotent producers through ${kills} kill -9 restarts with the object store failing and recovering: every acknowledged value exactly once`, { timeout: 180_000 + kills * 20_000 }, async (t) => {
   assert.ok(minio !== undefined, 'MinIO did not start');
   const random = new Random();
   t.diagnostic(`seed ${random.seed}`);

@@ -1,4 +1,4 @@
-// Kill -9 under an idempotent producer while the object store keeps failing and recovering (see
+// Kill -9 under idempotent producers while the object store keeps failing and recovering (see
 // store-outage-kill.ts): STRAIT_TEST_OUTAGE_KILLS (default 3) kills of Strait on the S3 engine, MinIO
 // behind a proxy that refuses, resets and black-holes its connections every few seconds, the upload
 // backlog over upload.pending.bytes.max; every acknowledged value ends up stored exactly once at its
@@ -20,7 +20,7 @@ after(async () => {
   await minio?.stop();
 });
 
-test(`idempotent producer through ${kills} kill -9 restarts with the object store failing: every acknowledged value exactly once`, { timeout: 90_000 + kills * 15_000 }, async (t) => {
+test(`idempotent producers through ${kills} kill -9 restarts with the object store failing and recovering: every acknowledged value exactly once`, { timeout: 90_000 + kills * 15_000 }, async (t) => {
   assert.ok(minio !== undefined, 'MinIO did not start');
   const random = new Random();
   t.diagnostic(`seed ${random.seed}`);
