@@ -857,7 +857,7 @@ export class LinkManager implements LinkService {
       const endOffset = log.nextOffset + open;
       const seen = sourceEnds.get(`${p.sourceTopic}-${p.partition}`) ?? -1;
       const loss = Math.max(0, seen - endOffset);
-      t.partitions.push({ partition: p.partition, endOffset, sourceEndOffsetLastSeen: seen, lossWindowRecords: loss, leaderEpoch: Math.max(log.leaderEpoch, p.lastFetchedEpoch, p.sourceLeaderEpoch) + 1 });
+      t.partitions.push({ partition: p.partition, endOffset, mirrorEndOffset: log.nextOffset, sourceEndOffsetLastSeen: seen, lossWindowRecords: loss, leaderEpoch: Math.max(log.leaderEpoch, p.lastFetchedEpoch, p.sourceLeaderEpoch) + 1 });
       t.lossWindowRecords += loss;
       t.abortedTransactions += open;
     }
@@ -881,7 +881,10 @@ export class LinkManager implements LinkService {
       if (log.leaderEpoch < entry.leaderEpoch) await this.o.store.setLeaderEpoch(log.topicId, log.partition, entry.leaderEpoch);
       // Transactions the source never ended would hold the last stable offset forever: the log
       // aborts them as part of the promotion, so they take the first offsets after it.
-      for (const r of await log.promote(Math.max(log.leaderEpoch, entry.leaderEpoch), true)) {
+      // Only transactions that began below the mirror's end at the decision: finishing again (after
+      // a crash or a failed marker) must not abort local transactions begun since the topic opened.
+      const abortOpenTransactionsBelow = entry.mirrorEndOffset ?? entry.endOffset;
+      for (const r of await log.promote(Math.max(log.leaderEpoch, entry.leaderEpoch), { abortOpenTransactionsBelow })) {
         if (r.errorCode !== ErrorCode.NONE) throw new StraitError('STRAIT_PROMOTE_FAILED', `cannot abort a transaction the source left open in ${t.topic}-${entry.partition}: ${r.errorMessage ?? r.errorCode}; promote again to finish`);
       }
     }

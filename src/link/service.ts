@@ -98,7 +98,9 @@ export interface PromotionReport {
      * Per partition: where local writes start, the leader epoch they are written at, and
      * (failover) the source end offset last seen.
      */
-    partitions: { partition: number; endOffset: number; sourceEndOffsetLastSeen: number; lossWindowRecords: number; leaderEpoch: number }[];
+    /** mirrorEndOffset: where the mirror ended when promotion was decided; the source's transactions
+     *  still open below it are aborted, and the topic opens at endOffset (after those markers). */
+    partitions: { partition: number; endOffset: number; mirrorEndOffset?: number; sourceEndOffsetLastSeen: number; lossWindowRecords: number; leaderEpoch: number }[];
     /** Total records the source may hold that the mirror does not (failover; 0 for promote). */
     lossWindowRecords: number;
     /** Transactions left open in the mirrored data that promotion aborted with markers. */

@@ -329,22 +329,28 @@ export class PartitionLog {
   /**
    * Ends mirroring: the partition takes local writes at `leaderEpoch` (above every epoch of the
    * source). Epoch, forwarder and the mirror flag change together, so no append sees half of it;
-   * the caller has made the promotion durable first (link-manager). With `abortOpenTransactions`,
-   * transactions the source left open (they would hold the last stable offset forever) get ABORT
-   * markers as the first batches after promotion, in the same step: their offsets are assigned
-   * before any other append can run. Resolves with the markers' outcomes once they are durable.
+   * the caller has made the promotion durable first (link-manager). With `abortOpenTransactionsBelow`
+   * (the mirror's end when promotion was decided), transactions the source left open (they would hold
+   * the last stable offset forever) get ABORT markers as the first batches after promotion, in the
+   * same step: their offsets are assigned before any other append can run. Transactions that began
+   * at or past that offset are local ones and are left alone, so a promotion finished again (after
+   * a crash or a failed marker) never aborts them. Resolves with the markers' outcomes once durable.
    */
-  promote(leaderEpoch: number, abortOpenTransactions = false, nowMs = Date.now()): Promise<AppendOutcome[]> {
-    assert(this.gate === null, `promoting ${this.label} during an exclusive transition`);
+  async promote(leaderEpoch: number, o: { abortOpenTransactionsBelow?: number; nowMs?: number } = {}): Promise<AppendOutcome[]> {
+    // Not inside a truncation or reset: those rewrite the end the new epoch starts at.
+    while (this.gate) await this.gate;
+    const nowMs = o.nowMs ?? Date.now();
     this.#leaderEpoch = leaderEpoch;
     // Kafka's makeLeader: the new epoch starts at the log end.
     this.#leaderEpochs.assign(leaderEpoch, this.#nextOffset);
     this.#forwarder = null;
     this.#mirrorOf = null;
     const markers: Promise<AppendOutcome>[] = [];
-    if (abortOpenTransactions) {
+    const below = o.abortOpenTransactionsBelow;
+    if (below !== undefined) {
       for (const e of [...this.#durableProducers.producers.values()]) {
-        if (e.txnFirstOffset < 0) continue;
+        // Only the source's: a transaction that began at or past the mirror's end is local.
+        if (e.txnFirstOffset < 0 || e.txnFirstOffset >= below) continue;
         const marker = buildEndTxnMarkerBatch({ commit: false, coordinatorEpoch: 0, producerId: e.producerId, producerEpoch: e.epoch, timestamp: nowMs });
         markers.push(this.write(marker, [0], -1, nowMs));
       }
@@ -442,14 +448,11 @@ export class PartitionLog {
 
   // ---- appends ----------------------------------------------------------------------------------
 
-  /** Waits while an exclusive transition runs (no microtask when none does). */
-  private async quiesced(): Promise<void> {
-    while (this.gate) await this.gate;
-  }
-
   /** Validates, assigns offsets, writes to the WAL; resolves once durable (or failed). */
   async append(records: Buffer, nowMs: number): Promise<AppendOutcome> {
-    if (this.gate) await this.quiesced();
+    // Inline, right before the synchronous part: after an await, another exclusive transition may
+    // have begun, so the check is repeated until none is under way.
+    while (this.gate) await this.gate;
     if (this.#mirrorOf !== null) return refusal(ErrorCode.POLICY_VIOLATION, this.#mirrorOf);
     const check = checkBatches(records, this.#settings, nowMs, this.label);
     if (check.errorCode !== ErrorCode.NONE) return refusal(check.errorCode, check.message, check.recordErrors);
@@ -480,7 +483,7 @@ export class PartitionLog {
    * middle of a batch) takes that whole batch, as a Kafka follower does.
    */
   async appendAtOffsets(records: Buffer, nowMs: number): Promise<AppendOutcome> {
-    if (this.gate) await this.quiesced();
+    while (this.gate) await this.gate;
     let first = -1;
     let end = this.#nextOffset;
     let maxTimestamp = -1;
@@ -585,7 +588,7 @@ export class PartitionLog {
    * refuses: its markers come from the source, and a local one would make it diverge.
    */
   async appendMarker(producerId: number, producerEpoch: number, coordinatorEpoch: number, commit: boolean, nowMs: number): Promise<AppendOutcome> {
-    if (this.gate) await this.quiesced();
+    while (this.gate) await this.gate;
     if (this.#mirrorOf !== null) return refusal(ErrorCode.POLICY_VIOLATION, this.#mirrorOf);
     const marker = buildEndTxnMarkerBatch({ commit, coordinatorEpoch, producerId, producerEpoch, timestamp: nowMs });
     return this.write(marker, [0], -1, nowMs);
