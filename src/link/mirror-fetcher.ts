@@ -108,6 +108,8 @@ export class MirrorFetcher {
   private readonly partitions = new Map<string, MirrorPartition>();
   /** Appends of the previous round, per partition, not yet known durable. */
   private readonly pending = new Map<MirrorPartition, Promise<unknown>>();
+  /** Changes of a partition's log under way (truncation, reset, log start, epoch): remove() waits for them. */
+  private readonly changing = new Map<MirrorPartition, Set<Promise<unknown>>>();
   private running: Promise<void> | null = null;
   private stopped = true;
   private wakeUp: (() => void) | null = null;
@@ -121,11 +123,41 @@ export class MirrorFetcher {
     this.wakeUp?.();
   }
 
-  /** Stops fetching a topic's partitions; resolves once their appends are durable (or failed). */
+  /**
+   * Stops fetching a topic's partitions; resolves once nothing of the fetcher changes their logs any
+   * more: appends durable (or failed), truncations and other changes under way finished. Changes
+   * not started yet are refused (see change), so a promotion that follows owns the logs alone.
+   */
   async remove(sourceTopic: string): Promise<void> {
     const gone = [...this.partitions.values()].filter((p) => p.sourceTopic === sourceTopic);
     for (const p of gone) this.partitions.delete(keyOf(p.sourceTopic, p.partition));
+    await Promise.all(gone.flatMap((p) => [this.pending.get(p), ...(this.changing.get(p) ?? [])]));
     await Promise.all(gone.map((p) => this.pending.get(p)));
+  }
+
+  private fed(p: MirrorPartition): boolean {
+    return this.partitions.get(keyOf(p.sourceTopic, p.partition)) === p;
+  }
+
+  /**
+   * Runs a change of p's log only if p is still fed, checked right before it starts (the fetcher's
+   * work on a partition spans awaits, during which a promotion may take it away). Null when refused.
+   */
+  private change<T>(p: MirrorPartition, fn: () => Promise<T>): Promise<T> | null {
+    if (!this.fed(p)) return null;
+    const op = fn();
+    let set = this.changing.get(p);
+    if (!set) this.changing.set(p, (set = new Set()));
+    const settled: Promise<unknown> = op.then(
+      () => undefined,
+      () => undefined,
+    );
+    set.add(settled);
+    void settled.then(() => {
+      set.delete(settled);
+      if (set.size === 0 && this.changing.get(p) === set) this.changing.delete(p);
+    });
+    return op;
   }
 
   get(sourceTopic: string, partition: number): MirrorPartition | undefined {
@@ -225,7 +257,9 @@ export class MirrorFetcher {
     await this.followLeaderEpoch(p);
     if (r.records.length > 0) {
       p.lastFetchedEpoch = r.batches[r.batches.length - 1]!.partitionLeaderEpoch;
-      const append = p.log.appendAtOffsets(r.records, now).then((out) => {
+      const appending = this.change(p, () => p.log.appendAtOffsets(r.records, now));
+      if (!appending) return;
+      const append = appending.then((out) => {
         if (out.errorCode !== ErrorCode.NONE) this.failed(p, `appending to the mirror failed: ${out.errorMessage ?? out.errorCode}`);
         else p.ok();
         return out;
@@ -236,7 +270,7 @@ export class MirrorFetcher {
     }
     if (r.nextOffset >= r.highWatermark) p.caughtUpAtMs = now;
     if (r.logStartOffset > p.log.logStartOffset && r.logStartOffset <= p.log.highWatermark) {
-      await this.o.logs.advanceLogStartOffset(p.log, r.logStartOffset);
+      await this.change(p, () => this.o.logs.advanceLogStartOffset(p.log, r.logStartOffset));
     }
   }
 
@@ -244,8 +278,11 @@ export class MirrorFetcher {
   private async followLeaderEpoch(p: MirrorPartition): Promise<void> {
     const epoch = Math.max(p.sourceLeaderEpoch, p.lastFetchedEpoch);
     if (epoch <= p.log.leaderEpoch) return;
-    await this.o.store.setLeaderEpoch(p.log.topicId, p.partition, epoch);
-    p.log.setLeaderEpoch(epoch);
+    await this.change(p, async () => {
+      await this.o.store.setLeaderEpoch(p.log.topicId, p.partition, epoch);
+      // Promoted meanwhile: the promotion's epoch stands.
+      if (this.fed(p)) p.log.setLeaderEpoch(epoch);
+    });
   }
 
   /** The source no longer has our fetch offset: we are behind its log start, or past its end. */
@@ -261,7 +298,9 @@ export class MirrorFetcher {
       const next = p.log.nextOffset;
       if (next < earliest!.offset) {
         const from = p.log.logStartOffset;
-        await this.o.logs.resetTo(p.log, earliest!.offset);
+        const resetting = this.change(p, () => this.o.logs.resetTo(p.log, earliest!.offset));
+        if (!resetting) return;
+        await resetting;
         p.lastFetchedEpoch = -1;
         this.o.log.info('mirror starts at the source log start offset', { link: this.o.linkName, topic: p.topic, partition: p.partition, from, to: earliest!.offset });
       } else if (next > latest!.offset) {
@@ -363,7 +402,9 @@ export class MirrorFetcher {
     const from = p.log.highWatermark;
     if (offset >= from) return true;
     try {
-      const to = await this.o.logs.truncateTo(p.log, offset);
+      const cutting = this.change(p, () => this.o.logs.truncateTo(p.log, offset));
+      if (!cutting) return false; // no longer fed (promoted, deleted): nothing to cut, nothing to report
+      const to = await cutting;
       p.truncations.push({ atMs: Date.now(), fromOffset: from, toOffset: to, reason });
       if (p.truncations.length > TRUNCATIONS_KEPT) p.truncations.shift();
       this.o.log.warn('mirror truncated: the source log diverged', { link: this.o.linkName, topic: p.topic, partition: p.partition, fromOffset: from, toOffset: to, reason });

@@ -173,6 +173,7 @@ async function mirrorAgainst(leader: FakeLeader, log: PartitionLog, logs: LogMan
   fetcher.start();
   return {
     p,
+    fetcher,
     async stop() {
       await fetcher.close();
       await fetcher.stop();
@@ -337,6 +338,57 @@ test('the mirror takes the source leader\'s epoch before it cuts, so consumers p
     assert.ok(epochsAtCut.length >= 1, 'the mirror was cut');
     assert.ok(before < 4, `the mirror started below the leader's epoch (${before})`);
     assert.deepEqual(epochsAtCut, epochsAtCut.map(() => 4), `the partition's leader epoch at each cut: ${epochsAtCut}`);
+  } finally {
+    await m.stop();
+  }
+});
+
+test('removing a partition waits for a truncation under way, and nothing of the fetcher touches the log after it (promotion owns it)', async () => {
+  const log = await localLog(MIRROR);
+  const leader = await fakeLeader(LEADER, 4, { epochCheckUnknown: true });
+  const real = strait.broker.logs!;
+  let entered!: () => void;
+  const cutStarted = new Promise<void>((r) => (entered = r));
+  let cutDone = false;
+  const changesAfterRemove: string[] = [];
+  let removed = false;
+  const slow = new Proxy(real, {
+    get(target, prop, receiver) {
+      if (prop === 'truncateTo' || prop === 'resetTo' || prop === 'advanceLogStartOffset') {
+        return async (l: PartitionLog, offset: number) => {
+          if (removed) changesAfterRemove.push(`${String(prop)} ${offset}`);
+          entered();
+          await sleep(300);
+          const to = await (target as any)[prop](l, offset);
+          cutDone = true;
+          return to;
+        };
+      }
+      const v = Reflect.get(target, prop, receiver);
+      return typeof v === 'function' ? v.bind(target) : v;
+    },
+  }) as LogManager;
+  const appendAtOffsets = log.appendAtOffsets.bind(log);
+  (log as any).appendAtOffsets = (records: Buffer, now: number) => {
+    if (removed) changesAfterRemove.push('appendAtOffsets');
+    return appendAtOffsets(records, now);
+  };
+  const m = await mirrorAgainst(leader, log, slow);
+  try {
+    await cutStarted;
+    const removing = m.fetcher.remove('div');
+    removed = true;
+    await removing;
+    assert.ok(cutDone, 'remove() resolved only after the truncation under way finished');
+    // The promotion's part: the log opens and takes a local write, which must stay.
+    await log.promote(9);
+    const end = log.highWatermark;
+    const local = await log.append(buildBatch({ records: [{ value: 'local' }] }), Date.now());
+    assert.equal(local.errorCode, 0);
+    await sleep(800);
+    assert.deepEqual(changesAfterRemove, [], 'the fetcher changed the log after remove()');
+    assert.equal(log.highWatermark, end + 1, 'the local write is still there');
+    assert.equal(log.leaderEpoch, 9, "the promotion's epoch stands");
   } finally {
     await m.stop();
   }
