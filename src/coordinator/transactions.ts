@@ -21,6 +21,7 @@ import { assert } from '../common/errors.ts';
 import type { Logger } from '../common/logger.ts';
 import type { TopicCatalog } from '../cluster/catalog.ts';
 import type { LogManager } from '../log/log-manager.ts';
+import type { ProducerStateView } from '../log/producer-state.ts';
 import type { CommittedOffsetRecord, MetadataStore, TransactionRecord, TxnOffsetRecord } from '../metadata/store.ts';
 import type { ProducerIdManager } from './producer-ids.ts';
 
@@ -226,6 +227,8 @@ export class TransactionCoordinator {
   private closed = false;
   /** Topics that are mirrors according to the store, while load() completes decided transactions. */
   private mirrorsAtLoad: Set<string> | null = null;
+  /** Topics a promotion was finishing when the broker stopped (see isMirror). */
+  private promotingAtLoad: Set<string> | null = null;
 
   constructor(opts: TransactionCoordinatorOptions) {
     this.store = opts.store;
@@ -248,8 +251,13 @@ export class TransactionCoordinator {
   }
 
   /** Whether a partition is a mirror fed by a link: no marker of this coordinator may go there. */
-  private isMirror(topicId: string, log: { mirrorOf: string | null }): boolean {
-    return log.mirrorOf !== null || (this.mirrorsAtLoad?.has(topicId) ?? false);
+  private isMirror(topicId: string, log: { mirrorOf: string | null; durableProducers: ProducerStateView }, producerId: number): boolean {
+    if (log.mirrorOf !== null || (this.mirrorsAtLoad?.has(topicId) ?? false)) return true;
+    // A topic left 'promoting' may already have taken local transactions (it opens before it is
+    // saved as promoted). The producer's own open transaction there is local: it gets its marker.
+    // Without one, the partition is treated as the mirror it was.
+    if (this.promotingAtLoad?.has(topicId)) return !((log.durableProducers.producers.get(producerId)?.txnFirstOffset ?? -1) >= 0);
+    return false;
   }
 
   /** Loads every transactional id, then completes the transactions a restart interrupted after
@@ -258,7 +266,9 @@ export class TransactionCoordinator {
     this.coordinatorEpoch = await this.store.reserveIds('transaction_coordinator_epoch', 1);
     // The links start after this coordinator, so the logs do not know yet which topics are
     // mirrors: the store does (a mirror being promoted still follows its source until it is).
-    this.mirrorsAtLoad = new Set((await this.store.mirrors()).filter((m) => m.state === 'mirroring' || m.state === 'promoting').map((m) => m.topicId));
+    const mirrors = await this.store.mirrors();
+    this.mirrorsAtLoad = new Set(mirrors.filter((m) => m.state === 'mirroring').map((m) => m.topicId));
+    this.promotingAtLoad = new Set(mirrors.filter((m) => m.state === 'promoting').map((m) => m.topicId));
     this.txns.clear();
     for (const r of await this.store.transactions()) this.txns.set(r.transactionalId, new TxnMetadata(r));
     for (const o of await this.store.txnOffsets()) {
@@ -270,6 +280,7 @@ export class TransactionCoordinator {
       await Promise.all(preparing.map((md) => this.complete(md)));
     } finally {
       this.mirrorsAtLoad = null;
+      this.promotingAtLoad = null;
     }
     this.log.info('transactions loaded', { transactionalIds: this.txns.size, completedAfterRestart: preparing.length, coordinatorEpoch: this.coordinatorEpoch });
   }
@@ -542,7 +553,7 @@ export class TransactionCoordinator {
           this.log.warn('transaction marker skipped: partition is gone', { transactionalId: md.transactionalId, topic: p.topic, partition: p.partition });
           return key;
         }
-        if (this.isMirror(topic!.topicId, log)) {
+        if (this.isMirror(topic!.topicId, log, md.producerId)) {
           // A mirror's offsets are the source's: a marker of this coordinator would make it diverge.
           // Produce refuses transactional writes of local ids there, so no batch of this
           // transaction is in it and there is nothing to mark (a transaction of an older Strait, or
@@ -553,7 +564,7 @@ export class TransactionCoordinator {
         try {
           const r = await log.appendMarker(md.producerId, md.producerEpoch, this.coordinatorEpoch, commit, now);
           if (r.errorCode === ErrorCode.NONE) return key;
-          if (this.isMirror(topic!.topicId, log)) return key;
+          if (this.isMirror(topic!.topicId, log, md.producerId)) return key;
           this.log.warn('transaction marker failed', { transactionalId: md.transactionalId, topic: p.topic, partition: p.partition, errorCode: r.errorCode, error: r.errorMessage });
         } catch (err) {
           this.log.warn('transaction marker failed', { transactionalId: md.transactionalId, topic: p.topic, partition: p.partition, err: err as Error });
