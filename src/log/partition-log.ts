@@ -198,6 +198,14 @@ export class PartitionLog {
    * `epoch` and where it ends; the latest epoch ends at the high watermark (what is durable).
    */
   endOffsetForEpoch(epoch: number): { epoch: number; endOffset: number } {
+    // A Kafka leader records its epoch at the log end when it becomes leader, so even a partition
+    // no batch was written to answers for its epoch. Strait's history is fed from batches: a local
+    // partition whose current epoch wrote nothing yet answers as if that entry were there. (Not a
+    // mirror: a Kafka follower's history, like a mirror's, holds only what it fetched.)
+    if (this.#mirrorOf === null && this.#leaderEpochs.latestEpoch < this.#leaderEpoch) {
+      const withLeader = new LeaderEpochCache(null, [...this.#leaderEpochs.entries, { epoch: this.#leaderEpoch, startOffset: this.#nextOffset }]);
+      return withLeader.endOffsetFor(epoch, this.#highWatermark);
+    }
     return this.#leaderEpochs.endOffsetFor(epoch, this.#highWatermark);
   }
 
