@@ -192,7 +192,9 @@ export class Broker {
     await logs.open(store, { wal, sink: uploader, cold: reader, admit }, replay);
     uploader.start();
     this.next('loading groups and transactions');
-    const jobs = new Jobs(this.log);
+    // Paused until the links have marked their mirrors: retention, compaction and the cleaner leave
+    // mirrors alone, which they can only tell once links.load() has run.
+    const jobs = new Jobs(this.log, { paused: true });
     this.jobs = jobs;
     jobs.add('retention', st.retentionCheckIntervalMs, () => enforceRetention(logs, reader, Date.now(), this.log));
     jobs.add('object-compaction', st.objectCompactionIntervalMs, () =>
@@ -277,6 +279,7 @@ export class Broker {
     });
     this.next('loading links');
     await links.load();
+    jobs.start();
     this.links = links;
     services.forwarding = links;
     groups.joinGate = (groupId) => links.joinGate(groupId);
@@ -340,6 +343,22 @@ export class Broker {
       this.step = name;
       await f();
     };
+    // The directory locks go even when a step fails: the error is reported, and a start in the same
+    // process (or the next one) must not find the directories locked by a broker that is gone.
+    try {
+      await this.closeSteps(step);
+    } finally {
+      this.step = 'releasing the directory locks';
+      for (const l of this.locks.splice(0)) await l.release().catch((err: unknown) => this.log.warn('could not release a directory lock', { err: err as Error }));
+      this.step = null;
+    }
+    // A start refused before it opened anything (a lock, a directory, a port) has nothing to report.
+    if (this.store) this.log.info('broker stopped', { nodeId: this.config.nodeId });
+    this.server = null;
+    this.store = null;
+  }
+
+  private async closeSteps(step: (name: string, f: () => Promise<void> | void) => Promise<void>): Promise<void> {
     // Parked JoinGroup/SyncGroup requests are answered (NOT_COORDINATOR) so the server can drain.
     this.groups?.shutdown();
     await step('closing the HTTP admin API', async () => {
@@ -354,14 +373,6 @@ export class Broker {
     await step('closing the WAL', () => this.wal?.close());
     await step('closing the object store', () => this.objects?.close());
     await step('closing the metadata store', () => this.store?.close());
-    await step('releasing the directory locks', async () => {
-      for (const l of this.locks.splice(0)) await l.release();
-    });
-    this.step = null;
-    // A start refused before it opened anything (a lock, a directory, a port) has nothing to report.
-    if (this.store) this.log.info('broker stopped', { nodeId: this.config.nodeId });
-    this.server = null;
-    this.store = null;
   }
 }
 

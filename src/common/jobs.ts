@@ -14,9 +14,19 @@ export class Jobs {
   private readonly jobs: Job[] = [];
   private readonly log: Logger;
   private stopped = false;
+  private paused: boolean;
 
-  constructor(log: Logger) {
+  /** `paused`: jobs added wait for start() (the broker starts them once links have marked their mirrors). */
+  constructor(log: Logger, o: { paused?: boolean } = {}) {
     this.log = log;
+    this.paused = o.paused ?? false;
+  }
+
+  /** Schedules the jobs added while paused. */
+  start(): void {
+    if (!this.paused) return;
+    this.paused = false;
+    for (const j of this.jobs) if (!j.timer && !j.running) this.schedule(j);
   }
 
   add(name: string, intervalMs: number, run: () => Promise<unknown>): void {
@@ -26,7 +36,7 @@ export class Jobs {
   }
 
   private schedule(job: Job): void {
-    if (this.stopped) return;
+    if (this.stopped || this.paused) return;
     job.timer = setTimeout(() => void this.runOnce(job), job.intervalMs);
     job.timer.unref();
   }

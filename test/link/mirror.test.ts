@@ -50,7 +50,16 @@ async function createSourceTopic(name: string, partitions: number, configs: Reco
     validateOnly: false,
   }));
   assert.equal(response.topics[0].errorCode, 0, `create ${name}: ${response.topics[0].errorMessage}`);
-  await source.metadata({ topics: [name] });
+  // Kafka answers CreateTopics before its broker serves the topic: wait until every partition has a
+  // leader (a produce sent at once can get UNKNOWN_TOPIC_OR_PARTITION on a busy machine).
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const md = await source.metadata({ topics: [name] });
+    const parts = md.topics.get(name)?.partitions ?? [];
+    if (parts.length === partitions && parts.every((p) => p.leaderId >= 0)) return;
+    if (Date.now() > deadline) assert.fail(`Kafka did not serve the new topic ${name} in time: ${JSON.stringify(parts)}`);
+    await sleep(100);
+  }
 }
 
 /** Waits until the mirror's log start offsets are these (they follow the source's). */
@@ -75,8 +84,15 @@ async function produceMixed(topic: string, partitions: number, count: number, pe
       const records = Array.from({ length: n }, (_, i) => ({ key: `k${(sent + i) % 997}`, value: `p${p}-${sent + i}-${'x'.repeat((sent + i) % 40)}` }));
       reqs.push({ topic, partition: p, records: buildBatch({ records, compression: CODECS[batchNo++ % CODECS.length]! }) });
     }
-    const out = await source.produce(reqs, { acks: -1 });
-    for (const o of out) assert.equal(o.error, null, String(o.error));
+    // Partitions a just-created topic does not serve yet answer a retriable error: sent again.
+    let todo = reqs;
+    for (let attempt = 0; todo.length > 0; attempt++) {
+      const out = await source.produce(todo, { acks: -1 });
+      const failed = todo.filter((_, i) => out[i]!.error !== null);
+      for (const o of out) if (o.error !== null && (!o.error.retriable || attempt >= 50)) assert.fail(String(o.error));
+      todo = failed;
+      if (todo.length > 0) await sleep(200);
+    }
   }
 }
 
