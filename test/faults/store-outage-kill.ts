@@ -31,7 +31,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { kafkaJavaCommand, startStrait, type MinioHandle, type StraitHandle } from '../compat/harness.ts';
+import { after, before, test } from 'node:test';
+import { kafkaJavaCommand, startMinio, startStrait, type MinioHandle, type StraitHandle } from '../compat/harness.ts';
 import { FaultProxy, type FaultMode, type FaultProxyStats } from '../helpers/fault-proxy.ts';
 import { RawClient } from '../helpers/raw-client.ts';
 import { ApiKey } from '../../src/protocol/generated/api-table.ts';
@@ -538,4 +539,27 @@ function countLostAndDuplicated(stored: readonly StoredRecord[], acks: readonly 
     seen.add(r.value);
   }
   return { lost, duplicated };
+}
+
+/**
+ * The test both store-outage-kill files declare: MinIO for the file, one run of `defaultKills`
+ * (STRAIT_TEST_OUTAGE_KILLS overrides) with every acknowledged value exactly once at the end.
+ */
+export function storeOutageKillTest(defaultKills: number, timeoutMs: (kills: number) => number): void {
+  const kills = Number(process.env['STRAIT_TEST_OUTAGE_KILLS'] ?? defaultKills);
+  let minio: MinioHandle | undefined;
+  before(async () => {
+    minio = await startMinio();
+  }, { timeout: 60_000 });
+  after(async () => {
+    await minio?.stop();
+  });
+  test(`idempotent producers through ${kills} kill -9 restarts with the object store failing and recovering: every acknowledged value exactly once`, { timeout: timeoutMs(kills) }, async (t) => {
+    assert.ok(minio !== undefined, 'MinIO did not start');
+    const random = new Random();
+    t.diagnostic(`seed ${random.seed}`);
+    const result = await runStoreOutageKills({ minio, kills, random, log: (m) => t.diagnostic(m) });
+    t.diagnostic(JSON.stringify(result));
+    assert.equal(result.lost + result.duplicated, 0);
+  });
 }
