@@ -162,7 +162,7 @@ export class Broker {
     const wal = new FileWal({ dir: st.walDir, segmentBytesMax: st.walSegmentBytesMax, flushBytesMax: st.walFlushBytesMax, flushLingerMs: st.walFlushLingerMs, log: this.log, faults: (step) => this.walFaults?.(step) ?? null });
     const replay = await wal.open();
     this.wal = wal;
-    const reader = new ObjectReader({ objects, store, blockBytes: st.blockBytes, blockCacheBytesMax: st.blockCacheBytesMax });
+    const reader = new ObjectReader({ objects, store, blockBytes: st.blockBytes, blockCacheBytesMax: st.blockCacheBytesMax, readTimeoutMs: st.objectReadTimeoutMs });
     this.reader = reader;
     const logs = new LogManager({ tailCacheBytesMax: st.tailCacheBytesMax, log: this.log });
     this.logs = logs;

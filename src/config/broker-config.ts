@@ -111,6 +111,12 @@ export const BROKER_CONFIG_DEFS: Record<string, ConfigDef> = {
   },
   'tail.cache.bytes.max': { kind: 'long', default: String(256 * 1024 * 1024), min: 0, doc: 'Memory for recent batches served to fetches without object reads.' },
   'block.cache.bytes.max': { kind: 'long', default: String(256 * 1024 * 1024), min: 0, doc: 'Memory for blocks read from objects.' },
+  'object.store.read.timeout.ms': {
+    kind: 'int',
+    default: '5000',
+    min: 0,
+    doc: 'A fetch of data that must come from object storage waits at most this long, then answers the retriable KAFKA_STORAGE_ERROR for the partition (the read goes on and fills the block cache); 0: no bound.',
+  },
   'block.bytes': { kind: 'int', default: String(1024 * 1024), min: 4096, doc: 'Size of one ranged object read, and of a block cache entry.' },
   'log.retention.check.interval.ms': { kind: 'long', default: '300000', min: 1, doc: 'How often retention.ms and retention.bytes are enforced.' },
   'object.delete.delay.ms': { kind: 'long', default: '60000', min: 0, doc: 'How long an object no index refers to is kept before deletion, so reads in flight finish.' },
@@ -162,6 +168,7 @@ export interface StorageConfig {
   tailCacheBytesMax: number;
   blockCacheBytesMax: number;
   blockBytes: number;
+  objectReadTimeoutMs: number;
   retentionCheckIntervalMs: number;
   objectDeleteDelayMs: number;
   objectCompactionIntervalMs: number;
@@ -390,6 +397,7 @@ export function loadBrokerConfig(sources: ConfigSources): BrokerConfig {
     tailCacheBytesMax: Number(v('tail.cache.bytes.max')),
     blockCacheBytesMax: Number(v('block.cache.bytes.max')),
     blockBytes: Number(v('block.bytes')),
+    objectReadTimeoutMs: Number(v('object.store.read.timeout.ms')),
     retentionCheckIntervalMs: Number(v('log.retention.check.interval.ms')),
     objectDeleteDelayMs: Number(v('object.delete.delay.ms')),
     objectCompactionIntervalMs: Number(v('object.compaction.interval.ms')),

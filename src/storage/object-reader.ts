@@ -3,6 +3,8 @@
 // cache (ranged GETs), returning whole batches as views of cached blocks where they fit in one.
 import type { MetadataStore, NewObjectRange, ObjectRange } from '../metadata/store.ts';
 import type { ObjectStore } from './objects/object-store.ts';
+import { StraitError } from '../common/errors.ts';
+import { ErrorCode } from '../protocol/generated/errors.ts';
 
 /** Header bytes needed to know a batch's size and offsets. */
 const HEADER_BYTES = 61;
@@ -12,6 +14,13 @@ export interface ObjectReaderOptions {
   store: MetadataStore;
   blockBytes: number;
   blockCacheBytesMax: number;
+  /**
+   * A read of batches (`read`, what fetches use) that takes longer fails with a retriable
+   * KAFKA_STORAGE_ERROR; the object reads under way go on and fill the block cache for the retry.
+   * An object store that hangs without failing (frozen, black-holed) would otherwise keep a fetch
+   * waiting past the client's request timeout. 0: no bound.
+   */
+  readTimeoutMs?: number;
 }
 
 export class ObjectReader {
@@ -54,6 +63,25 @@ export class ObjectReader {
   }
 
   async read(topicId: string, partition: number, offset: number, maxBytes: number, minOneBatch: boolean): Promise<Buffer[]> {
+    const timeoutMs = this.opts.readTimeoutMs ?? 0;
+    const reading = this.readBatches(topicId, partition, offset, maxBytes, minOneBatch);
+    if (timeoutMs <= 0) return reading;
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new StraitError('STRAIT_OBJECT_READ_TIMEOUT', `object storage did not answer a read of ${topicId}-${partition} at offset ${offset} within ${timeoutMs} ms (object.store.read.timeout.ms)`, ErrorCode.KAFKA_STORAGE_ERROR)),
+        timeoutMs,
+      );
+    });
+    reading.catch(() => undefined); // answered late: its error, if any, is nobody's now
+    try {
+      return await Promise.race([reading, late]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private async readBatches(topicId: string, partition: number, offset: number, maxBytes: number, minOneBatch: boolean): Promise<Buffer[]> {
     const ranges = await this.rangesOf(topicId, partition);
     let lo = 0;
     let hi = ranges.length;
