@@ -41,7 +41,7 @@ export function produceHandler(txns: TransactionCoordinator): ApiHandler<Produce
     maxVersion: 11,
     async handle(req, ctx) {
       const validAcks = req.acks === 0 || req.acks === 1 || req.acks === -1;
-      if (req.transactionalId === null && req.topicData.some((td) => td.partitionData.some((pd) => transactionalLayout(pd.records).first))) {
+      if (req.transactionalId === null && req.topicData.some((td) => td.partitionData.some((pd) => firstBatchTransactional(pd.records)))) {
         if (req.acks === 0) throw new CloseConnection('transactional records without a transactional id');
         return wholeRequestError(req, ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED, 'Transactional Id authorization failed.');
       }
@@ -106,18 +106,20 @@ export function produceHandler(txns: TransactionCoordinator): ApiHandler<Produce
   };
 }
 
+/** Whether a partition's records start with a transactional batch (the header alone tells). */
+const firstBatchTransactional = (records: Buffer | null): boolean =>
+  records !== null && records.length >= RECORD_BATCH_OVERHEAD && (batchAttributes(records, 0) & ATTR_TRANSACTIONAL) !== 0;
+
 /**
- * How a partition's records carry transactional batches: whether the first batch is one, whether
- * any is, and how many batches there are. Broken framing is left for the log to refuse (it answers
- * CORRUPT_MESSAGE / INVALID_RECORD); a broken rest counts as one more batch.
+ * How a partition's records carry transactional batches: whether any is one, and how many batches
+ * there are. Broken framing is left for the log to refuse (it answers CORRUPT_MESSAGE /
+ * INVALID_RECORD); a broken rest counts as one more batch.
  */
-function transactionalLayout(records: Buffer | null): { first: boolean; any: boolean; batches: number } {
-  const layout = { first: false, any: false, batches: 0 };
+function transactionalLayout(records: Buffer | null): { any: boolean; batches: number } {
+  const layout = { any: false, batches: 0 };
   if (records === null) return layout;
   for (let pos = 0; pos + RECORD_BATCH_OVERHEAD <= records.length; layout.batches++) {
-    const isTransactional = (batchAttributes(records, pos) & ATTR_TRANSACTIONAL) !== 0;
-    if (layout.batches === 0) layout.first = isTransactional;
-    layout.any ||= isTransactional;
+    layout.any ||= (batchAttributes(records, pos) & ATTR_TRANSACTIONAL) !== 0;
     try {
       pos += batchSizeAt(records, pos);
     } catch {

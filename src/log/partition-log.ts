@@ -214,11 +214,6 @@ export class PartitionLog {
     return this.#leaderEpochs.entries;
   }
 
-  /** Resolves once the leader-epoch history is stored as it is now. */
-  flushLeaderEpochs(): Promise<void> {
-    return this.#leaderEpochs.flush();
-  }
-
   /**
    * On load, for data uploaded before leader-epoch histories were kept: the history read from the
    * batch headers of the uploaded data (once: it is saved, so the next load has it).
@@ -308,10 +303,6 @@ export class PartitionLog {
     this.#closed = true;
     this.#tail = [];
     this.wake();
-  }
-
-  get closed(): boolean {
-    return this.#closed;
   }
 
   /** Moves the log start forward (never back) once metadata holds it (DeleteRecords, retention). */
