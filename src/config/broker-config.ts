@@ -92,6 +92,25 @@ export const BROKER_CONFIG_DEFS: Record<string, ConfigDef> = {
   'wal.segment.bytes': { kind: 'int', default: String(64 * 1024 * 1024), min: 1024 * 1024, doc: 'Size at which a WAL segment file is closed and a new one started.' },
   'wal.flush.bytes.max': { kind: 'int', default: String(8 * 1024 * 1024), min: 4096, doc: 'Most bytes one WAL write (and fsync) carries; more waits for the next.' },
   'wal.flush.linger.ms': { kind: 'int', default: '0', min: 0, max: 1000, doc: 'How long a WAL flush may wait for more produces to share its fsync (0: none; fsyncs already batch whatever arrives while one runs).' },
+  'wal.kind': {
+    kind: 'enum',
+    default: 'file',
+    values: ['file', 'object'],
+    doc: 'Where produces are made durable before they are acknowledged: file (segment files in wal.dir, fsync; lowest latency) or object (one object PUT per flush plus a metadata commit; no broker-local state).',
+  },
+  'wal.object.flush.ms': { kind: 'int', default: '50', min: 1, max: 10000, doc: 'wal.kind=object: how long produces are collected into one WAL object before it is written.' },
+  'wal.object.flush.bytes': { kind: 'int', default: String(8 * 1024 * 1024), min: 4096, doc: 'wal.kind=object: a WAL object is written as soon as this much is collected.' },
+  'wal.object.inflight.max': { kind: 'int', default: '4', min: 1, max: 64, doc: 'wal.kind=object: most WAL object PUTs in flight at once; more flushes wait.' },
+  'wal.object.pending.bytes.max': {
+    kind: 'long',
+    default: String(64 * 1024 * 1024),
+    min: 1024 * 1024,
+    doc: 'wal.kind=object: produces fail with the retriable KAFKA_STORAGE_ERROR while this much waits to be written (a slow or failing object store).',
+  },
+  'metadata.store': { kind: 'enum', default: 'sqlite', values: ['sqlite', 'postgres'], doc: 'Metadata engine: sqlite (a file in data.dir; one broker) or postgres (shared by brokers; needs metadata.postgres.url).' },
+  'metadata.postgres.url': { kind: 'string', default: null, sensitive: true, doc: 'PostgreSQL connection URL for metadata.store=postgres, e.g. postgres://strait:secret@db:5432/strait.' },
+  'metadata.postgres.pool.size': { kind: 'int', default: '8', min: 1, max: 200, doc: 'Connections in the PostgreSQL pool.' },
+  'metadata.postgres.statement.timeout.ms': { kind: 'int', default: '10000', min: 0, doc: 'Longest a metadata statement may run on PostgreSQL before it is cancelled (0: no bound).' },
   'object.store': { kind: 'enum', default: 'folder', values: ['folder', 's3'], doc: 'Where uploaded data lives: a local folder or an S3-compatible store.' },
   'object.store.path': { kind: 'string', default: null, doc: 'Folder of the folder object store; defaults to <data.dir>/objects.' },
   's3.endpoint': { kind: 'string', default: null, doc: 'S3 endpoint URL, e.g. https://s3.eu-west-1.amazonaws.com or http://127.0.0.1:9000.' },
@@ -159,6 +178,11 @@ export interface StorageConfig {
   walSegmentBytesMax: number;
   walFlushBytesMax: number;
   walFlushLingerMs: number;
+  walKind: 'file' | 'object';
+  walObjectFlushMs: number;
+  walObjectFlushBytes: number;
+  walObjectInflightMax: number;
+  walObjectPendingBytesMax: number;
   objectStore:
     | { engine: 'folder'; path: string }
     | { engine: 's3'; endpoint: string; region: string; bucket: string; accessKeyId: string; secretAccessKey: string; prefix: string; pathStyle: boolean };
@@ -202,6 +226,7 @@ export interface BrokerConfig {
   autoCreateTopics: boolean;
   logLevel: LogLevel;
   storage: StorageConfig;
+  metadata: { engine: 'sqlite'; path: string } | { engine: 'postgres'; url: string; poolSize: number; statementTimeoutMs: number };
   fetchSessionSlots: number;
   /** Where the HTTP admin API and /metrics listen (port 0: a free port); null when disabled. */
   httpListener: { host: string; port: number } | null;
@@ -390,6 +415,11 @@ export function loadBrokerConfig(sources: ConfigSources): BrokerConfig {
     walSegmentBytesMax: Number(v('wal.segment.bytes')),
     walFlushBytesMax: Number(v('wal.flush.bytes.max')),
     walFlushLingerMs: Number(v('wal.flush.linger.ms')),
+    walKind: v('wal.kind') as 'file' | 'object',
+    walObjectFlushMs: Number(v('wal.object.flush.ms')),
+    walObjectFlushBytes: Number(v('wal.object.flush.bytes')),
+    walObjectInflightMax: Number(v('wal.object.inflight.max')),
+    walObjectPendingBytesMax: Number(v('wal.object.pending.bytes.max')),
     objectStore,
     uploadBytesMax: Number(v('upload.bytes.max')),
     uploadIntervalMs: Number(v('upload.interval.ms')),
@@ -405,8 +435,14 @@ export function loadBrokerConfig(sources: ConfigSources): BrokerConfig {
     objectCompactionTargetBytes: Number(v('object.compaction.target.bytes')),
     logCleanerBackoffMs: Number(v('log.cleaner.backoff.ms')),
   };
+  let metadata: BrokerConfig['metadata'];
+  if (v('metadata.store') === 'postgres') {
+    if (!v('metadata.postgres.url')) throw new StraitError('STRAIT_CONFIG_INVALID', 'invalid configuration:\n  metadata.store=postgres needs metadata.postgres.url');
+    metadata = { engine: 'postgres', url: v('metadata.postgres.url')!, poolSize: Number(v('metadata.postgres.pool.size')), statementTimeoutMs: Number(v('metadata.postgres.statement.timeout.ms')) };
+  } else metadata = { engine: 'sqlite', path: join(dataDir, 'metadata.sqlite') };
   return {
     storage,
+    metadata,
     fetchSessionSlots: Number(v('max.incremental.fetch.session.cache.slots')),
     httpListener: parseHttpListener(v('http.listener') ?? '') as { host: string; port: number } | null,
     nodeId: Number(values['node.id']),

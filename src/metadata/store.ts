@@ -1,5 +1,51 @@
 // The contract every metadata engine implements. Calls are async so that networked engines fit;
 // each call is atomic on its own.
+import { StraitError } from '../common/errors.ts';
+import { ErrorCode } from '../protocol/generated/errors.ts';
+
+/** A partition whose leadership moved: a commit conditional on its leader (and epoch) was refused. */
+export interface FencedPartition {
+  topicId: string;
+  partitionIndex: number;
+}
+
+/** A write for partitions this broker no longer leads (another broker claimed them): nothing was
+ *  written. Clients get NOT_LEADER_OR_FOLLOWER and find the new leader. */
+export class FencedError extends StraitError {
+  readonly partitions: FencedPartition[];
+  constructor(partitions: FencedPartition[]) {
+    super('STRAIT_FENCED', `${partitions.length} partition(s) are led by another broker or at a newer leader epoch`, ErrorCode.NOT_LEADER_OR_FOLLOWER);
+    this.partitions = partitions;
+  }
+}
+
+/** Who must still lead a partition for a commit to stand: its leader id and leader epoch. */
+export interface LeaderFence {
+  nodeId: number;
+  /** The leader epoch each partition of the commit was written at. */
+  leaderEpochs: { topicId: string; partitionIndex: number; leaderEpoch: number }[];
+}
+
+/** One partition's part of a WAL object (wal.kind=object): batches [baseOffset, endOffset) at
+ *  `position`, written at `leaderEpoch`. A part without bytes is a truncation marker. */
+export interface WalRange {
+  topicId: string;
+  partitionIndex: number;
+  baseOffset: number;
+  endOffset: number;
+  position: number;
+  sizeBytes: number;
+  leaderEpoch: number;
+}
+
+/** A committed WAL object and its parts not yet uploaded into data objects, in position order. */
+export interface WalObjectRecord {
+  objectId: number;
+  key: string;
+  sizeBytes: number;
+  nodeId: number;
+  ranges: WalRange[];
+}
 
 export interface TopicRecord {
   topicId: string;
@@ -134,12 +180,32 @@ export interface MetadataStore {
     /** The producer state of the batches kept, saved in the same transaction. */
     producerSnapshot?: ProducerSnapshot,
   ): Promise<void>;
-  /** Moves an empty (or wholly discarded) partition to start at `offset`: log start there, no ranges. */
+  /** Moves an empty (or wholly discarded) partition to start at `offset`: log start there, no ranges
+   *  (WAL ranges of the partition go too). truncateRanges also drops WAL ranges ending past `offset`. */
   resetPartition(topicId: string, partitionIndex: number, offset: number): Promise<void>;
 
   /** Records an uploaded object, the ranges it holds and the producer state at each range's end,
-   *  atomically; returns the object id. */
-  commitObject(key: string, sizeBytes: number, ranges: NewObjectRange[], producerSnapshots?: ProducerSnapshot[]): Promise<number>;
+   *  atomically; returns the object id. WAL ranges (wal.kind=object) of the same partitions that end
+   *  at or before a committed range's end are uploaded now and are deleted in the same transaction.
+   *  With a fence, nothing is written unless every partition named in it still has that leader and
+   *  leader epoch; otherwise it throws FencedError naming those that do not. */
+  commitObject(key: string, sizeBytes: number, ranges: NewObjectRange[], producerSnapshots?: ProducerSnapshot[], fence?: LeaderFence): Promise<number>;
+  /**
+   * Records a WAL object (wal.kind=object) and its parts, atomically, provided every partition in
+   * `ranges` is still led by `nodeId` at the range's leader epoch; otherwise writes nothing and
+   * answers the partitions that are not (every one of them). A key already committed (a retry whose
+   * first answer was lost) answers its object id again and writes nothing.
+   */
+  commitWalObject(key: string, sizeBytes: number, nodeId: number, ranges: WalRange[]): Promise<{ objectId: number; fenced: null } | { objectId: null; fenced: FencedPartition[] }>;
+  /** Every WAL object that still has parts not uploaded, by object id (commit order). */
+  walObjects(): Promise<WalObjectRecord[]>;
+  /**
+   * Makes `nodeId` the leader of every partition led by another node id (a broker taking over a
+   * dead one's partitions), atomically. The leader epoch of each claimed partition goes up by one,
+   * except for partitions of topics a link still mirrors (their epoch follows the source's), so a
+   * fenced commit by the old leader fails. Returns the partitions claimed with their new epochs.
+   */
+  claimPartitions(nodeId: number): Promise<(PartitionRecord & { previousLeaderId: number })[]>;
   /** The latest producer-state snapshot of every partition. */
   producerSnapshots(): Promise<ProducerSnapshot[]>;
   /** Replaces a partition's leader-epoch history as a whole, atomically; ignored for a deleted topic. */
