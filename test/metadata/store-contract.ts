@@ -221,4 +221,91 @@ export function metadataStoreContract(engine: string, open: () => Promise<{ stor
     assert.deepEqual(await again.leaderEpochHistories(), [], 'a save for a deleted topic is ignored');
     await h.cleanup();
   });
+
+  test(`${engine}: WAL objects commit only while their partitions keep leader and epoch, replay in commit order, and go once uploaded`, async () => {
+    const h = await open();
+    const s = h.store;
+    const topicId = randomKafkaUuid();
+    await s.createTopic({ name: 'wal', topicId, partitionCount: 2, replicationFactor: 1, configs: {}, leaderId: 1 });
+    const part = (p: number, base: number, end: number, position: number, epoch = 0) => ({ topicId, partitionIndex: p, baseOffset: base, endOffset: end, position, sizeBytes: (end - base) * 10, leaderEpoch: epoch });
+    const a = await s.commitWalObject('wal/a', 50, 1, [part(0, 0, 3, 0), part(1, 0, 2, 30)]);
+    assert.ok(a.objectId !== null && a.fenced === null);
+    assert.deepEqual(await s.commitWalObject('wal/a', 50, 1, [part(0, 0, 3, 0), part(1, 0, 2, 30)]), a, 'a retried commit of the same key answers the same object and writes nothing');
+    const b = await s.commitWalObject('wal/b', 20, 1, [part(0, 3, 5, 0)]);
+    assert.ok(b.objectId !== null && b.objectId > a.objectId!);
+    assert.deepEqual(await s.commitWalObject('wal/c', 10, 2, [part(0, 5, 6, 0)]), { objectId: null, fenced: [{ topicId, partitionIndex: 0 }] }, 'another node id is fenced');
+    assert.deepEqual(await s.commitWalObject('wal/d', 10, 1, [part(1, 2, 3, 0, 1), part(0, 5, 6, 0)]), { objectId: null, fenced: [{ topicId, partitionIndex: 1 }] }, 'a wrong epoch is fenced; nothing of the commit is written');
+    let wal = await s.walObjects();
+    assert.deepEqual(wal.map((w) => [w.key, w.nodeId, w.sizeBytes, w.ranges.map((r) => [r.partitionIndex, r.baseOffset, r.endOffset, r.position])]), [
+      ['wal/a', 1, 50, [[0, 0, 3, 0], [1, 0, 2, 30]]],
+      ['wal/b', 1, 20, [[0, 3, 5, 0]]],
+    ]);
+    assert.equal(await s.hasObject('wal/a'), true);
+    assert.equal(await s.hasObject('wal/d'), false);
+    // Uploading partition 0 up to offset 3 makes its part of wal/a obsolete; wal/a stays for partition 1.
+    await s.commitObject('data/1', 30, [{ topicId, partitionIndex: 0, baseOffset: 0, endOffset: 3, position: 0, sizeBytes: 30, maxTimestamp: 1 }]);
+    wal = await s.walObjects();
+    assert.deepEqual(wal.map((w) => [w.key, w.ranges.map((r) => r.partitionIndex)]), [['wal/a', [1]], ['wal/b', [0]]]);
+    assert.deepEqual(await s.unreferencedObjects(1000, 0), [], 'a WAL object with a part not uploaded is referenced');
+    await s.commitObject('data/2', 40, [
+      { topicId, partitionIndex: 0, baseOffset: 3, endOffset: 5, position: 0, sizeBytes: 20, maxTimestamp: 1 },
+      { topicId, partitionIndex: 1, baseOffset: 0, endOffset: 2, position: 20, sizeBytes: 20, maxTimestamp: 1 },
+    ]);
+    assert.deepEqual(await s.walObjects(), [], 'every part uploaded');
+    const gone = (await s.unreferencedObjects(2000, 0)).map((o) => o.key).sort();
+    assert.deepEqual(gone, ['wal/a', 'wal/b'], 'WAL objects with every part uploaded become garbage');
+    await h.cleanup();
+  });
+
+  test(`${engine}: fenced object commits write nothing; truncation, reset and topic deletion drop WAL parts`, async () => {
+    const h = await open();
+    const s = h.store;
+    const topicId = randomKafkaUuid();
+    await s.createTopic({ name: 'fence', topicId, partitionCount: 2, replicationFactor: 1, configs: {}, leaderId: 1 });
+    const range = { topicId, partitionIndex: 0, baseOffset: 0, endOffset: 4, position: 0, sizeBytes: 40, maxTimestamp: 1 };
+    await assert.rejects(
+      s.commitObject('data/x', 40, [range], [], { nodeId: 1, leaderEpochs: [{ topicId, partitionIndex: 0, leaderEpoch: 3 }] }),
+      (err: Error & { code?: string; partitions?: unknown; kafkaError?: number }) => err.code === 'STRAIT_FENCED' && JSON.stringify(err.partitions) === JSON.stringify([{ topicId, partitionIndex: 0 }]),
+    );
+    assert.deepEqual(await s.objectRanges(topicId, 0), [], 'nothing of a fenced commit is written');
+    assert.equal(await s.hasObject('data/x'), false);
+    await s.commitObject('data/y', 40, [range], [], { nodeId: 1, leaderEpochs: [{ topicId, partitionIndex: 0, leaderEpoch: 0 }] });
+    assert.equal((await s.objectRanges(topicId, 0)).length, 1, 'a commit at the current leader and epoch stands');
+    const part = (p: number, base: number, end: number) => ({ topicId, partitionIndex: p, baseOffset: base, endOffset: end, position: 0, sizeBytes: end - base, leaderEpoch: 0 });
+    await s.commitWalObject('wal/1', 1, 1, [part(0, 4, 6)]);
+    await s.commitWalObject('wal/2', 1, 1, [part(0, 6, 9)]);
+    await s.commitWalObject('wal/3', 1, 1, [part(1, 0, 5)]);
+    await s.truncateRanges(topicId, 0, 6, null);
+    assert.deepEqual((await s.walObjects()).map((w) => w.key), ['wal/1', 'wal/3'], 'a truncation drops WAL parts ending past the cut');
+    await s.resetPartition(topicId, 0, 50);
+    assert.deepEqual((await s.walObjects()).map((w) => w.key), ['wal/3'], 'a reset drops every WAL part of the partition');
+    await s.deleteTopic(topicId);
+    assert.deepEqual(await s.walObjects(), [], 'WAL parts go with their topic');
+    await h.cleanup();
+  });
+
+  test(`${engine}: a broker claims partitions led by others, bumping their epoch (not a mirror's), and the old leader is fenced`, async () => {
+    const h = await open();
+    const s = h.store;
+    const local = randomKafkaUuid();
+    const mirror = randomKafkaUuid();
+    await s.createTopic({ name: 'local', topicId: local, partitionCount: 2, replicationFactor: 1, configs: {}, leaderId: 1 });
+    await s.createTopic({ name: 'mirror', topicId: mirror, partitionCount: 1, replicationFactor: 1, configs: {}, leaderId: 1 });
+    await s.setLeaderEpoch(mirror, 0, 7);
+    await s.saveLink({ name: 'l', linkId: 'id', spec: '{}', state: 'active', createdAtMs: 1, updatedAtMs: 1 });
+    await s.saveMirror({ topicId: mirror, linkName: 'l', sourceTopic: 'mirror', state: 'mirroring', lastPromotion: null, reverse: null, updatedAtMs: 1 });
+    assert.deepEqual(await s.claimPartitions(1), [], 'nothing to claim from oneself');
+    const claimed = await s.claimPartitions(2);
+    const byKey = (xs: { topicId: string; partitionIndex: number; leaderEpoch: number; leaderId: number }[]) =>
+      xs.map((p) => `${p.topicId === local ? 'local' : 'mirror'}-${p.partitionIndex}:${p.leaderId}@${p.leaderEpoch}`).sort();
+    assert.deepEqual(byKey(claimed), ['local-0:2@1', 'local-1:2@1', 'mirror-0:2@7']);
+    assert.deepEqual(claimed.map((c) => c.previousLeaderId), [1, 1, 1]);
+    assert.deepEqual(byKey(await s.allPartitions()), ['local-0:2@1', 'local-1:2@1', 'mirror-0:2@7'], 'the claim is stored');
+    const wal = (node: number, epoch: number) => s.commitWalObject(`wal/${node}-${epoch}`, 1, node, [{ topicId: local, partitionIndex: 0, baseOffset: 0, endOffset: 1, position: 0, sizeBytes: 1, leaderEpoch: epoch }]);
+    assert.deepEqual((await wal(1, 0)).fenced, [{ topicId: local, partitionIndex: 0 }], 'the old leader is fenced');
+    assert.ok((await wal(2, 1)).objectId !== null, 'the new leader commits');
+    const back = await s.claimPartitions(1);
+    assert.deepEqual(byKey(back), ['local-0:1@2', 'local-1:1@2', 'mirror-0:1@7'], 'a claim back bumps again');
+    await h.cleanup();
+  });
 }

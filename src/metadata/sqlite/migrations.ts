@@ -200,4 +200,23 @@ export const SQLITE_MIGRATIONS: { version: number; description: string; sql: str
       );
     `,
   },
+  {
+    version: 10,
+    description: 'WAL objects (wal.kind=object): the partition ranges each holds until they are uploaded',
+    sql: `
+      CREATE TABLE wal_ranges (
+        object_id INTEGER NOT NULL REFERENCES objects(object_id),
+        topic_id TEXT NOT NULL REFERENCES topics(topic_id) ON DELETE CASCADE,
+        partition_index INTEGER NOT NULL,
+        base_offset INTEGER NOT NULL,
+        end_offset INTEGER NOT NULL,
+        position INTEGER NOT NULL,
+        size_bytes INTEGER NOT NULL,
+        leader_epoch INTEGER NOT NULL,
+        node_id INTEGER NOT NULL,
+        PRIMARY KEY (object_id, topic_id, partition_index, position)
+      );
+      CREATE INDEX wal_ranges_partition ON wal_ranges (topic_id, partition_index, end_offset);
+    `,
+  },
 ];

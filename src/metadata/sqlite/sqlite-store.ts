@@ -4,6 +4,8 @@ import { DatabaseSync } from 'node:sqlite';
 import type { StatementSync } from 'node:sqlite';
 import { StraitError } from '../../common/errors.ts';
 import { randomKafkaUuid } from '../ids.ts';
+import { FencedError } from '../store.ts';
+import type { FencedPartition, LeaderFence, WalObjectRecord, WalRange } from '../store.ts';
 import type { BrokerRecord, LeaderEpochHistory, MetadataStore, NewObjectRange, NewTopic, ObjectRange, PartitionRecord, ProducerSnapshot, TopicRecord } from '../store.ts';
 import type { CommittedOffsetRecord, GroupRecord } from '../store.ts';
 import type { TransactionRecord, TxnOffsetRecord } from '../store.ts';
@@ -219,15 +221,98 @@ export class SqliteMetadataStore implements MetadataStore {
     return id;
   }
 
-  async commitObject(key: string, sizeBytes: number, ranges: NewObjectRange[], producerSnapshots: ProducerSnapshot[] = []): Promise<number> {
+  /** The partitions of `leaderEpochs` not led by `nodeId` at that epoch (or gone). */
+  private fenced(nodeId: number, leaderEpochs: { topicId: string; partitionIndex: number; leaderEpoch: number }[]): FencedPartition[] {
+    const get = this.stmt('SELECT leader_id, leader_epoch FROM partitions WHERE topic_id = ? AND partition_index = ?');
+    const out: FencedPartition[] = [];
+    const seen = new Set<string>();
+    for (const e of leaderEpochs) {
+      const k = `${e.topicId}:${e.partitionIndex}`;
+      if (seen.has(k)) continue;
+      seen.add(k);
+      const row = get.get(e.topicId, e.partitionIndex) as Row | undefined;
+      if (!row || row.leader_id !== nodeId || row.leader_epoch !== e.leaderEpoch) out.push({ topicId: e.topicId, partitionIndex: e.partitionIndex });
+    }
+    return out;
+  }
+
+  async commitObject(key: string, sizeBytes: number, ranges: NewObjectRange[], producerSnapshots: ProducerSnapshot[] = [], fence?: LeaderFence): Promise<number> {
     return this.transaction(() => {
+      if (fence) {
+        const fenced = this.fenced(fence.nodeId, fence.leaderEpochs);
+        if (fenced.length > 0) throw new FencedError(fenced);
+      }
       const id = this.insertObject(key, sizeBytes, ranges);
+      // WAL parts now inside this object are uploaded: they go, and their WAL object with its last part.
+      const uploaded = this.stmt('DELETE FROM wal_ranges WHERE topic_id = ? AND partition_index = ? AND end_offset <= ?');
+      for (const r of ranges) uploaded.run(r.topicId, r.partitionIndex, r.endOffset);
       const put = this.stmt(
         `INSERT INTO producer_snapshots (topic_id, partition_index, end_offset, state) SELECT ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM topics WHERE topic_id = ?)
          ON CONFLICT (topic_id, partition_index) DO UPDATE SET end_offset = excluded.end_offset, state = excluded.state`,
       );
       for (const p of producerSnapshots) put.run(p.topicId, p.partitionIndex, p.endOffset, p.state, p.topicId);
       return id;
+    });
+  }
+
+  async commitWalObject(key: string, sizeBytes: number, nodeId: number, ranges: WalRange[]): Promise<{ objectId: number; fenced: null } | { objectId: null; fenced: FencedPartition[] }> {
+    return this.transaction(() => {
+      const existing = this.stmt('SELECT object_id FROM objects WHERE object_key = ?').get(key) as Row | undefined;
+      if (existing) return { objectId: existing.object_id as number, fenced: null };
+      const fenced = this.fenced(nodeId, ranges);
+      if (fenced.length > 0) return { objectId: null, fenced };
+      const id = Number(this.stmt('INSERT INTO objects (object_key, size_bytes, created_at_ms) VALUES (?, ?, ?)').run(key, sizeBytes, Date.now()).lastInsertRowid);
+      const ins = this.stmt(
+        'INSERT INTO wal_ranges (object_id, topic_id, partition_index, base_offset, end_offset, position, size_bytes, leader_epoch, node_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
+      );
+      for (const r of ranges) ins.run(id, r.topicId, r.partitionIndex, r.baseOffset, r.endOffset, r.position, r.sizeBytes, r.leaderEpoch, nodeId);
+      return { objectId: id, fenced: null };
+    });
+  }
+
+  async walObjects(): Promise<WalObjectRecord[]> {
+    const rows = this.stmt(
+      `SELECT w.*, o.object_key, o.size_bytes AS object_size FROM wal_ranges w JOIN objects o ON o.object_id = w.object_id ORDER BY w.object_id, w.position, w.base_offset`,
+    ).all() as Row[];
+    const out: WalObjectRecord[] = [];
+    for (const r of rows) {
+      let last = out[out.length - 1];
+      if (!last || last.objectId !== r.object_id) {
+        last = { objectId: r.object_id as number, key: r.object_key as string, sizeBytes: r.object_size as number, nodeId: r.node_id as number, ranges: [] };
+        out.push(last);
+      }
+      last.ranges.push({
+        topicId: r.topic_id as string,
+        partitionIndex: r.partition_index as number,
+        baseOffset: r.base_offset as number,
+        endOffset: r.end_offset as number,
+        position: r.position as number,
+        sizeBytes: r.size_bytes as number,
+        leaderEpoch: r.leader_epoch as number,
+      });
+    }
+    return out;
+  }
+
+  async claimPartitions(nodeId: number): Promise<(PartitionRecord & { previousLeaderId: number })[]> {
+    return this.transaction(() => {
+      const rows = this.stmt(
+        `SELECT p.*, EXISTS (SELECT 1 FROM mirror_topics m WHERE m.topic_id = p.topic_id AND m.state IN ('mirroring', 'promoting')) AS mirrored
+         FROM partitions p WHERE p.leader_id <> ? ORDER BY p.topic_id, p.partition_index`,
+      ).all(nodeId) as Row[];
+      const set = this.stmt('UPDATE partitions SET leader_id = ?, leader_epoch = ? WHERE topic_id = ? AND partition_index = ?');
+      return rows.map((r) => {
+        const epoch = (r.leader_epoch as number) + (r.mirrored ? 0 : 1);
+        set.run(nodeId, epoch, r.topic_id as string, r.partition_index as number);
+        return {
+          topicId: r.topic_id as string,
+          partitionIndex: r.partition_index as number,
+          leaderId: nodeId,
+          leaderEpoch: epoch,
+          logStartOffset: r.log_start_offset as number,
+          previousLeaderId: r.leader_id as number,
+        };
+      });
     });
   }
 
@@ -326,6 +411,7 @@ export class SqliteMetadataStore implements MetadataStore {
         );
       }
       this.stmt('DELETE FROM producer_snapshots WHERE topic_id = ? AND partition_index = ? AND end_offset > ?').run(topicId, partitionIndex, offset);
+      this.stmt('DELETE FROM wal_ranges WHERE topic_id = ? AND partition_index = ? AND end_offset > ?').run(topicId, partitionIndex, offset);
       if (producerSnapshot) {
         this.stmt('INSERT OR REPLACE INTO producer_snapshots (topic_id, partition_index, end_offset, state) VALUES (?, ?, ?, ?)').run(
           producerSnapshot.topicId,
@@ -341,6 +427,7 @@ export class SqliteMetadataStore implements MetadataStore {
     this.transaction(() => {
       this.stmt('DELETE FROM object_ranges WHERE topic_id = ? AND partition_index = ?').run(topicId, partitionIndex);
       this.stmt('DELETE FROM producer_snapshots WHERE topic_id = ? AND partition_index = ?').run(topicId, partitionIndex);
+      this.stmt('DELETE FROM wal_ranges WHERE topic_id = ? AND partition_index = ?').run(topicId, partitionIndex);
       this.stmt('UPDATE partitions SET log_start_offset = ? WHERE topic_id = ? AND partition_index = ?').run(offset, topicId, partitionIndex);
     });
   }
@@ -450,7 +537,8 @@ export class SqliteMetadataStore implements MetadataStore {
     return this.transaction(() => {
       this.stmt(
         `UPDATE objects SET delete_after_ms = ? WHERE delete_after_ms IS NULL
-         AND NOT EXISTS (SELECT 1 FROM object_ranges r WHERE r.object_id = objects.object_id)`,
+         AND NOT EXISTS (SELECT 1 FROM object_ranges r WHERE r.object_id = objects.object_id)
+         AND NOT EXISTS (SELECT 1 FROM wal_ranges w WHERE w.object_id = objects.object_id)`,
       ).run(nowMs + graceMs);
       const rows = this.stmt('SELECT object_id, object_key FROM objects WHERE delete_after_ms IS NOT NULL AND delete_after_ms <= ?').all(nowMs) as Row[];
       return rows.map((r) => ({ objectId: r.object_id as number, key: r.object_key as string }));
@@ -471,7 +559,9 @@ export class SqliteMetadataStore implements MetadataStore {
   }
 
   async forgetObject(objectId: number): Promise<void> {
-    this.stmt('DELETE FROM objects WHERE object_id = ? AND NOT EXISTS (SELECT 1 FROM object_ranges r WHERE r.object_id = ?)').run(objectId, objectId);
+    this.stmt(
+      'DELETE FROM objects WHERE object_id = ? AND NOT EXISTS (SELECT 1 FROM object_ranges r WHERE r.object_id = ?) AND NOT EXISTS (SELECT 1 FROM wal_ranges w WHERE w.object_id = ?)',
+    ).run(objectId, objectId, objectId);
   }
 
   async saveGroup(g: GroupRecord): Promise<void> {
