@@ -23,7 +23,7 @@ import { HeldListener, KafkaServer } from '../network/index.ts';
 import type { ListenerSpec } from '../network/index.ts';
 import { createObjectStore } from '../storage/objects/index.ts';
 import type { ObjectStore } from '../storage/objects/index.ts';
-import { FileWal } from '../storage/wal/file-wal.ts';
+import { FileWal } from '../storage/wal/index.ts';
 import { Uploader } from '../storage/uploader.ts';
 import { ObjectReader } from '../storage/object-reader.ts';
 import { LogManager } from '../log/log-manager.ts';

@@ -4,7 +4,7 @@
 import type { Logger } from '../common/logger.ts';
 import { assert } from '../common/errors.ts';
 import type { MetadataStore, ObjectRange, TopicRecord } from '../metadata/store.ts';
-import type { ReplayedEntry } from '../storage/wal/file-wal.ts';
+import type { ReplayedEntry } from '../storage/wal/index.ts';
 import { PartitionLog } from './partition-log.ts';
 import { LeaderEpochCache } from './leader-epochs.ts';
 import type { ColdReader, DurableSink, LogShared, TailEntry, WalAppender } from './partition-log.ts';

@@ -6,7 +6,7 @@
 // safe-integer range; appends assert it.
 import { ErrorCode } from '../protocol/generated/errors.ts';
 import { assert } from '../common/errors.ts';
-import type { WalEntry, WalPosition } from '../storage/wal/file-wal.ts';
+import type { WalEntry, WalPosition } from '../storage/wal/index.ts';
 import {
   ATTR_CONTROL,
   RECORD_BATCH_OVERHEAD,

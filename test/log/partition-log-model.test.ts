@@ -25,7 +25,7 @@ import { Uploader } from '../../src/storage/uploader.ts';
 import { ObjectReader } from '../../src/storage/object-reader.ts';
 import { LogManager } from '../../src/log/log-manager.ts';
 import type { PartitionLog, AppendOutcome } from '../../src/log/partition-log.ts';
-import type { WalEntry, WalPosition, ReplayedEntry } from '../../src/storage/wal/file-wal.ts';
+import type { WalEntry, WalPosition, ReplayedEntry } from '../../src/storage/wal/index.ts';
 import { buildBatch, readBatches } from '../../src/protocol/records/index.ts';
 import { ErrorCode } from '../../src/protocol/generated/errors.ts';
 import { silentLogger } from '../../src/common/logger.ts';

@@ -8,7 +8,7 @@ import { RawClient } from '../helpers/raw-client.ts';
 import { ApiKey } from '../../src/protocol/generated/api-table.ts';
 import { buildBatch, batchBaseOffset } from '../../src/protocol/records/index.ts';
 import { applyTruncationMarkers } from '../../src/log/log-manager.ts';
-import type { ReplayedEntry } from '../../src/storage/wal/file-wal.ts';
+import type { ReplayedEntry } from '../../src/storage/wal/index.ts';
 
 const batch = (base: number, epoch: number, n = 10) => buildBatch({ baseOffset: base, partitionLeaderEpoch: epoch, records: Array.from({ length: n }, (_, i) => ({ value: `e${epoch}-${base + i}` })) });
 

@@ -7,8 +7,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { FileWal } from '../../src/storage/wal/file-wal.ts';
-import type { WalEntry } from '../../src/storage/wal/file-wal.ts';
+import { FileWal } from '../../src/storage/wal/index.ts';
+import type { WalEntry } from '../../src/storage/wal/index.ts';
 import { silentLogger } from '../../src/common/logger.ts';
 
 const TOPIC = 'AAAAAAAAAAAAAAAAAAAAAA';

@@ -16,8 +16,9 @@ import type { FileHandle } from 'node:fs/promises';
 import { crc32 } from 'node:zlib';
 import { join } from 'node:path';
 import type { Logger } from '../../common/logger.ts';
-import { StraitError, assert } from '../../common/errors.ts';
-import { ErrorCode } from '../../protocol/generated/errors.ts';
+import { assert } from '../../common/errors.ts';
+import { WalWriteError } from './wal.ts';
+import type { ReplayedEntry, Wal, WalEntry, WalPosition } from './wal.ts';
 
 const ENTRY_HEADER_BYTES = 45;
 const TYPE_BATCHES = 1;
@@ -25,21 +26,6 @@ const TYPE_SEGMENT_START = 2;
 const SEGMENT_START_BYTES = 8 + 1 + 8 + 8;
 /** writev takes at most this many buffers per call on Linux (IOV_MAX). */
 const IOV_MAX = 1024;
-
-export interface WalEntry {
-  topicId: string;
-  partition: number;
-  baseOffset: number;
-  endOffset: number;
-  /** Record batches with offsets assigned. */
-  data: Buffer;
-}
-
-/** A point in the WAL: everything appended before it is at a smaller position. */
-export interface WalPosition {
-  segment: number;
-  offset: number;
-}
 
 export interface WalOptions {
   dir: string;
@@ -54,22 +40,11 @@ export interface WalOptions {
   faults?: (step: 'write' | 'sync') => Error | null;
 }
 
-export interface ReplayedEntry extends WalEntry {
-  position: WalPosition;
-}
-
 interface Pending {
   parts: Buffer[];
   bytes: number;
   resolve: (p: WalPosition) => void;
   reject: (e: Error) => void;
-}
-
-export class WalWriteError extends StraitError {
-  constructor(message: string) {
-    // Retriable for clients: nothing of the failed write was acknowledged.
-    super('STRAIT_WAL_WRITE_FAILED', message, ErrorCode.KAFKA_STORAGE_ERROR);
-  }
 }
 
 function segmentName(seq: number): string {
@@ -90,13 +65,16 @@ function encodeHeader(e: WalEntry): Buffer {
   return h;
 }
 
-export class FileWal {
+export class FileWal implements Wal {
+  readonly kind = 'file' as const;
   private readonly opts: WalOptions;
   private fh: FileHandle | null = null;
   private segment = 0;
   private segmentBytes = 0;
   private queue: Pending[] = [];
   private queuedBytes = 0;
+  /** Bytes handed to the current flush, for pendingBytes. */
+  private flushingBytes = 0;
   private flushing = false;
   private lingerTimer: NodeJS.Timeout | null = null;
   private failure: Error | null = null;
@@ -312,6 +290,11 @@ export class FileWal {
       removed++;
     }
     return removed;
+  }
+
+  /** Appends waiting for the next flush (the one on disk now is not counted). */
+  get pendingBytes(): number {
+    return this.queuedBytes;
   }
 
   get currentSegment(): number {
