@@ -4,12 +4,15 @@
 // It also sweeps orphans: objects that were put but never committed to metadata (a crash between
 // an upload's PUT and its metadata commit, or a compaction or cleaning pass that lost its race).
 // Metadata never heard of them, so only a listing finds them. Object keys carry their creation
-// time (`data/<ms, base 36>-<node>-…`, see the uploader), and an orphan goes once it is older than
-// ORPHAN_GRACE_MS_MIN: far longer than an upload may keep retrying its commit after its PUT (an
-// upload that is still retrying puts the object again before each commit attempt).
+// time (`<prefix><kind>/<ms, base 36>-<node>-…`, see the object writer), and an orphan goes once
+// it is older than ORPHAN_GRACE_MS_MIN: far longer than an upload may keep retrying its commit
+// after its PUT (an upload that is still retrying puts the object again before each commit attempt).
 import type { Logger } from '../common/logger.ts';
 import type { MetadataStore } from '../metadata/store.ts';
-import type { ObjectStore } from './objects/object-store.ts';
+import type { ObjectInfo, ObjectStore } from './objects/object-store.ts';
+import { objectKeyCreatedMs, ORPHAN_SWEPT_KINDS } from './object-writer.ts';
+
+export { objectKeyCreatedMs };
 
 /** An uncommitted object is kept at least this long (and at least the delete grace). */
 export const ORPHAN_GRACE_MS_MIN = 60 * 60 * 1000;
@@ -24,7 +27,7 @@ export async function collectGarbage(
   nowMs: number,
   graceMs: number,
   log: Logger,
-  orphans: { graceMs?: number; sweepIntervalMs?: number } = {},
+  orphans: { graceMs?: number; sweepIntervalMs?: number; keyPrefix?: string } = {},
 ): Promise<number> {
   let deleted = 0;
   for (const o of await store.unreferencedObjects(nowMs, graceMs)) {
@@ -40,23 +43,15 @@ export async function collectGarbage(
   const sweepIntervalMs = orphans.sweepIntervalMs ?? ORPHAN_SWEEP_INTERVAL_MS;
   if (nowMs - (lastSweepMs.get(objects) ?? -Infinity) >= sweepIntervalMs) {
     lastSweepMs.set(objects, nowMs);
-    deleted += await sweepOrphans(store, objects, nowMs, Math.max(graceMs, orphans.graceMs ?? ORPHAN_GRACE_MS_MIN), log);
+    deleted += await sweepOrphans(store, objects, orphans.keyPrefix ?? '', nowMs, Math.max(graceMs, orphans.graceMs ?? ORPHAN_GRACE_MS_MIN), log);
   }
   return deleted;
 }
 
-/** Creation time encoded in an object key, or null for a key of another shape (left alone). */
-export function objectKeyCreatedMs(key: string): number | null {
-  const m = /(?:^|\/)data\/([0-9a-z]{9})-/.exec(key);
-  if (!m) return null;
-  const ms = parseInt(m[1]!, 36);
-  return Number.isSafeInteger(ms) ? ms : null;
-}
-
-async function sweepOrphans(store: MetadataStore, objects: ObjectStore, nowMs: number, graceMs: number, log: Logger): Promise<number> {
-  let listed;
+async function sweepOrphans(store: MetadataStore, objects: ObjectStore, keyPrefix: string, nowMs: number, graceMs: number, log: Logger): Promise<number> {
+  const listed: ObjectInfo[] = [];
   try {
-    listed = await objects.list('data/');
+    for (const kind of ORPHAN_SWEPT_KINDS) listed.push(...(await objects.list(`${keyPrefix}${kind}/`)));
   } catch (err) {
     log.warn('could not list objects to look for uncommitted uploads; will retry', { err: err as Error });
     return 0;
