@@ -4,3 +4,5 @@ export type { Wal, WalEntry, WalPosition, ReplayedEntry, WalStats } from './wal.
 export { WalWriteError } from './wal.ts';
 export { FileWal } from './file-wal.ts';
 export type { WalOptions } from './file-wal.ts';
+export { ObjectWal } from './object-wal.ts';
+export type { ObjectWalOptions } from './object-wal.ts';

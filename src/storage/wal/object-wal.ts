@@ -1,0 +1,365 @@
+// The object WAL (wal.kind=object): appends are collected for wal.object.flush.ms or up to
+// wal.object.flush.bytes, written as one object (many partitions, each partition's entries
+// contiguous), then recorded by one metadata commit that holds only while every partition in it
+// still has this broker as leader at the entry's leader epoch. An append is durable (and the
+// produce acknowledged) once that commit is done, so the broker keeps no state of its own: any
+// broker that claims the partitions (bumping their epoch) reads the committed WAL objects back,
+// and a broker that lost them (a zombie) has its commit refused and acknowledges nothing.
+//
+// Flushes overlap: up to wal.object.inflight.max PUTs run at once, but commits go one at a time
+// in flush order, so appends complete in order (the Wal contract). A PUT or commit that fails is
+// retried with backoff while appends wait (the key makes a retried commit idempotent); admission
+// (pendingBytes) refuses new data with a retriable error meanwhile. Entries of a partition another
+// broker now leads fail with NOT_LEADER_OR_FOLLOWER, and so does every later entry of it in flight.
+//
+// Uploaded WAL parts are deleted by the upload's own metadata commit (commitObject); a WAL object
+// whose parts are all gone is garbage the collector deletes. trim() has nothing left to do.
+import { randomBytes } from 'node:crypto';
+import type { Logger } from '../../common/logger.ts';
+import type { FencedPartition, MetadataStore, WalRange } from '../../metadata/index.ts';
+import { FencedError } from '../../metadata/index.ts';
+import type { ObjectStore } from '../objects/object-store.ts';
+import { ObjectExistsError } from '../objects/object-store.ts';
+import { WalWriteError } from './wal.ts';
+import type { ReplayedEntry, Wal, WalEntry, WalPosition, WalStats } from './wal.ts';
+
+export interface ObjectWalOptions {
+  objects: ObjectStore;
+  store: MetadataStore;
+  nodeId: number;
+  /** Prepended to every key (s3.prefix is applied by the store itself). */
+  keyPrefix: string;
+  flushMs: number;
+  flushBytes: number;
+  inflightMax: number;
+  log: Logger;
+  /** Told when commits were refused because another broker leads these partitions now. */
+  onFenced?(partitions: FencedPartition[]): void;
+  /** Backoff between attempts of a failed PUT or commit (defaults 50 ms doubling to 2 s). */
+  retryBaseMs?: number;
+  retryMaxMs?: number;
+}
+
+interface Pending {
+  entry: WalEntry;
+  bytes: number;
+  resolve: (p: WalPosition) => void;
+  reject: (e: Error) => void;
+  settled: boolean;
+}
+
+interface Flush {
+  /** In append order (the order they complete in). */
+  items: Pending[];
+  /** In object order: each partition's entries contiguous. */
+  laid: Pending[];
+  bytes: number;
+  /** Resolves once the object is written (or the WAL closed). */
+  written: Promise<string | null>;
+}
+
+const pkey = (topicId: string, partition: number) => `${topicId}:${partition}`;
+
+export class ObjectWal implements Wal {
+  readonly kind = 'object' as const;
+  private readonly o: ObjectWalOptions;
+  private queue: Pending[] = [];
+  private queuedBytes = 0;
+  private inflightBytes = 0;
+  private timer: NodeJS.Timeout | null = null;
+  /** Flushes whose PUT started, in order; the first one is the next to commit. */
+  private flushes: Flush[] = [];
+  private committing = false;
+  private closed = false;
+  private idle: (() => void)[] = [];
+  /**
+   * Partitions whose entry at `from` failed. The log then moves the partition's end back to `from`,
+   * so an append of it beyond `from` was made before it heard of the failure and must fail too; the
+   * first append at or below `from` shows it has heard, and clears the mark.
+   */
+  private failedParts = new Map<string, { err: Error; from: number }>();
+  readonly stats: WalStats & { puts: number; putFailures: number; commitFailures: number; fenced: number; commitMsTotal: number } = {
+    flushes: 0,
+    entries: 0,
+    bytes: 0,
+    puts: 0,
+    putFailures: 0,
+    commitFailures: 0,
+    fenced: 0,
+    commitMsTotal: 0,
+  };
+
+  constructor(o: ObjectWalOptions) {
+    this.o = o;
+  }
+
+  get pendingBytes(): number {
+    return this.queuedBytes + this.inflightBytes;
+  }
+
+  /**
+   * Reads back every committed WAL part of the partitions this broker leads, in commit order. A
+   * part a replay cannot read (the object store is down) fails the start: acknowledged data must
+   * not be skipped.
+   */
+  async open(): Promise<ReplayedEntry[]> {
+    const mine = new Set((await this.o.store.allPartitions()).filter((p) => p.leaderId === this.o.nodeId).map((p) => pkey(p.topicId, p.partitionIndex)));
+    const objects = (await this.o.store.walObjects()).map((w) => ({ ...w, ranges: w.ranges.filter((r) => mine.has(pkey(r.topicId, r.partitionIndex))) })).filter((w) => w.ranges.length > 0);
+    const bodies = new Array<Buffer | null>(objects.length).fill(null);
+    // A few GETs at once: a takeover reads every WAL object not uploaded yet.
+    let next = 0;
+    const worker = async () => {
+      while (next < objects.length) {
+        const i = next++;
+        const w = objects[i]!;
+        if (w.ranges.every((r) => r.sizeBytes === 0)) continue;
+        bodies[i] = await this.withRetry(`reading WAL object ${w.key}`, () => this.o.objects.get(w.key), 8);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(8, objects.length) }, worker));
+    const out: ReplayedEntry[] = [];
+    for (let i = 0; i < objects.length; i++) {
+      const w = objects[i]!;
+      for (const r of w.ranges) {
+        const data = r.sizeBytes === 0 ? Buffer.alloc(0) : bodies[i]!.subarray(r.position, r.position + r.sizeBytes);
+        out.push({ topicId: r.topicId, partition: r.partitionIndex, baseOffset: r.baseOffset, endOffset: r.endOffset, data, leaderEpoch: r.leaderEpoch, position: { segment: w.objectId, offset: r.position + r.sizeBytes } });
+      }
+    }
+    this.o.log.info('object WAL opened', { objects: objects.length, entries: out.length, bytes: out.reduce((s, e) => s + e.data.length, 0) });
+    return out;
+  }
+
+  append(e: WalEntry): Promise<WalPosition> {
+    if (this.closed) return Promise.reject(new WalWriteError('WAL is closed'));
+    const k = pkey(e.topicId, e.partition);
+    const failed = this.failedParts.get(k);
+    if (failed) {
+      if (e.baseOffset > failed.from) return Promise.reject(failed.err);
+      this.failedParts.delete(k);
+    }
+    return new Promise((resolve, reject) => {
+      const bytes = e.data.length;
+      this.queue.push({ entry: e, bytes, resolve, reject, settled: false });
+      this.queuedBytes += bytes;
+      if (this.queuedBytes >= this.o.flushBytes) this.cut();
+      else this.timer ??= setTimeout(() => this.cut(), this.o.flushMs);
+    });
+  }
+
+  /** Starts a flush of what is queued, if a PUT slot is free (else the next finished flush does). */
+  private cut(): void {
+    if (this.timer) {
+      clearTimeout(this.timer);
+      this.timer = null;
+    }
+    if (this.queue.length === 0 || this.flushes.length >= this.o.inflightMax) return;
+    let bytes = 0;
+    let n = 0;
+    while (n < this.queue.length && (n === 0 || bytes + this.queue[n]!.bytes <= this.o.flushBytes)) bytes += this.queue[n++]!.bytes;
+    const items = this.queue.splice(0, n);
+    this.queuedBytes -= bytes;
+    this.inflightBytes += bytes;
+    const { parts, size, laid } = layout(items);
+    const flush: Flush = { items, laid, bytes, written: Promise.resolve(null) };
+    flush.written = this.write(parts, size);
+    this.flushes.push(flush);
+    void this.commitNext();
+    if (this.queue.length > 0) {
+      if (this.queuedBytes >= this.o.flushBytes) this.cut();
+      else this.timer ??= setTimeout(() => this.cut(), this.o.flushMs);
+    }
+  }
+
+  private async write(parts: Buffer[], size: number): Promise<string | null> {
+    const key = `${this.o.keyPrefix}wal/${Date.now().toString(36).padStart(9, '0')}-${this.o.nodeId}-${randomBytes(6).toString('hex')}`;
+    let attempt = 0;
+    try {
+      await this.withRetry(`writing WAL object ${key}`, async () => {
+        try {
+          this.stats.puts++;
+          await this.o.objects.put(key, parts, { ifNoneMatch: true });
+        } catch (err) {
+          // A random key exists only if an earlier attempt of this very PUT landed.
+          if (!(err instanceof ObjectExistsError) || attempt === 0) throw err;
+        } finally {
+          attempt++;
+        }
+      });
+    } catch {
+      return null;
+    }
+    this.stats.bytes += size;
+    return key;
+  }
+
+  /** Commits flushes one at a time, in order, as their objects are written. */
+  private async commitNext(): Promise<void> {
+    if (this.committing) return;
+    this.committing = true;
+    try {
+      while (this.flushes.length > 0) {
+        const flush = this.flushes[0]!;
+        const key = await flush.written;
+        await this.commit(flush, key);
+        this.flushes.shift();
+        this.inflightBytes -= flush.bytes;
+        if (this.queue.length > 0 && this.flushes.length < this.o.inflightMax) this.cut();
+      }
+    } finally {
+      this.committing = false;
+    }
+    if (this.flushes.length === 0 && this.queue.length === 0) for (const r of this.idle.splice(0)) r();
+  }
+
+  private async commit(flush: Flush, key: string | null): Promise<void> {
+    // Entries failed meanwhile (an earlier entry of their partition failed) are left out.
+    let live = flush.items.filter((p) => !p.settled);
+    if (key === null) {
+      const err = new WalWriteError('WAL is closed');
+      for (const p of live) this.fail(p, err);
+      return;
+    }
+    const size = flush.items.reduce((s, p) => s + p.bytes, 0);
+    for (;;) {
+      live = live.filter((p) => !p.settled);
+      if (live.length === 0) return;
+      const { ranges, positions } = rangesOf(flush.laid, live);
+      const started = performance.now();
+      let answer: Awaited<ReturnType<MetadataStore['commitWalObject']>>;
+      try {
+        answer = await this.withRetry(`committing WAL object ${key}`, () => this.o.store.commitWalObject(key, size, this.o.nodeId, ranges));
+      } catch {
+        const err = new WalWriteError('WAL is closed');
+        for (const p of live) this.fail(p, err);
+        return;
+      }
+      this.stats.commitMsTotal += performance.now() - started;
+      if (answer.fenced === null) {
+        this.stats.flushes++;
+        this.stats.entries += live.length;
+        for (const p of live) this.settle(p, null, { segment: answer.objectId, offset: positions.get(p)! });
+        return;
+      }
+      // Another broker leads some partitions now: theirs fail, the rest commit without them.
+      this.stats.fenced++;
+      const fenced = new Set(answer.fenced.map((f) => pkey(f.topicId, f.partitionIndex)));
+      const err = new FencedError(answer.fenced);
+      this.o.log.warn('WAL commit fenced: another broker leads these partitions now', { partitions: answer.fenced.length });
+      for (const p of live) if (fenced.has(pkey(p.entry.topicId, p.entry.partition))) this.fail(p, err);
+      this.o.onFenced?.(answer.fenced);
+    }
+  }
+
+  /**
+   * Fails an entry, and with it every entry of its partition queued or in flight (all made before
+   * the failure is reported, so their offsets follow the failed ones), and marks the partition
+   * until the log shows it has moved back (see failedParts).
+   */
+  private fail(p: Pending, err: Error): void {
+    const k = pkey(p.entry.topicId, p.entry.partition);
+    const mark = this.failedParts.get(k);
+    if (!mark || p.entry.baseOffset < mark.from) this.failedParts.set(k, { err, from: p.entry.baseOffset });
+    this.settle(p, err);
+    for (const f of this.flushes) for (const q of f.items) if (!q.settled && pkey(q.entry.topicId, q.entry.partition) === k) this.settle(q, err);
+    for (const q of this.queue) if (!q.settled && pkey(q.entry.topicId, q.entry.partition) === k) this.settle(q, err);
+  }
+
+  private settle(p: Pending, err: Error | null, position?: WalPosition): void {
+    if (p.settled) return;
+    p.settled = true;
+    if (err) p.reject(err);
+    else p.resolve(position!);
+  }
+
+  /** Runs op until it succeeds (or the WAL closes, or `attempts` run out), backing off between tries. */
+  private async withRetry<T>(what: string, op: () => Promise<T>, attempts = Infinity): Promise<T> {
+    const base = this.o.retryBaseMs ?? 50;
+    const max = this.o.retryMaxMs ?? 2000;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await op();
+      } catch (err) {
+        if (what.startsWith('writing')) this.stats.putFailures++;
+        else if (what.startsWith('committing')) this.stats.commitFailures++;
+        if (attempt + 1 >= attempts || (this.closed && this.closeDeadlinePassed())) throw err;
+        const delay = Math.min(max, base * 2 ** Math.min(attempt, 10)) * (0.5 + Math.random() / 2);
+        if (attempt === 0 || attempt % 10 === 0) this.o.log.warn(`${what} failed; retrying`, { attempt, delayMs: Math.round(delay), err: err as Error });
+        await new Promise((r) => setTimeout(r, delay));
+      }
+    }
+  }
+
+  private closeDeadline = Infinity;
+  private closeDeadlinePassed(): boolean {
+    return Date.now() > this.closeDeadline;
+  }
+
+  async trim(_upTo: WalPosition): Promise<number> {
+    return 0;
+  }
+
+  /**
+   * Writes and commits everything appended so far, then refuses appends. A store that does not
+   * answer is retried for `timeoutMs` (default 10 s); what is still unwritten then fails (not
+   * acknowledged, so nothing is lost).
+   */
+  async close(timeoutMs = 10_000): Promise<void> {
+    this.closed = true;
+    this.closeDeadline = Date.now() + timeoutMs;
+    while (this.queue.length > 0 || this.flushes.length > 0) {
+      if (this.queue.length > 0 && this.flushes.length < this.o.inflightMax) this.cut();
+      await new Promise<void>((r) => {
+        this.idle.push(r);
+        setTimeout(r, 20);
+      });
+    }
+  }
+}
+
+/** Each partition's entries contiguous, partitions in order of first appearance. */
+function layout(items: Pending[]): { parts: Buffer[]; size: number; laid: Pending[] } {
+  const groups = new Map<string, Pending[]>();
+  for (const p of items) {
+    const k = pkey(p.entry.topicId, p.entry.partition);
+    const g = groups.get(k);
+    if (g) g.push(p);
+    else groups.set(k, [p]);
+  }
+  const parts: Buffer[] = [];
+  let size = 0;
+  const laid: Pending[] = [];
+  for (const g of groups.values()) {
+    for (const p of g) {
+      laid.push(p);
+      if (p.bytes > 0) parts.push(p.entry.data);
+      size += p.bytes;
+    }
+  }
+  return { parts, size, laid };
+}
+
+/** The WAL parts of `live` (items in object order) and each entry's end position in the object. */
+function rangesOf(items: Pending[], live: Pending[]): { ranges: WalRange[]; positions: Map<Pending, number> } {
+  const keep = new Set(live);
+  const ranges: WalRange[] = [];
+  const positions = new Map<Pending, number>();
+  let position = 0;
+  let last: WalRange | null = null;
+  for (const p of items) {
+    const e = p.entry;
+    if (keep.has(p)) {
+      // One part per run of entries of a partition at one epoch; a marker (no bytes) is its own part.
+      const joins = last !== null && last.topicId === e.topicId && last.partitionIndex === e.partition && last.leaderEpoch === (e.leaderEpoch ?? 0) && last.endOffset === e.baseOffset && last.position + last.sizeBytes === position && p.bytes > 0 && last.sizeBytes > 0;
+      if (joins) {
+        last!.endOffset = e.endOffset;
+        last!.sizeBytes += p.bytes;
+      } else {
+        last = { topicId: e.topicId, partitionIndex: e.partition, baseOffset: e.baseOffset, endOffset: e.endOffset, position, sizeBytes: p.bytes, leaderEpoch: e.leaderEpoch ?? 0 };
+        ranges.push(last);
+      }
+    } else last = null;
+    position += p.bytes;
+    positions.set(p, position);
+  }
+  return { ranges, positions };
+}
