@@ -25,6 +25,7 @@ import { createObjectStore } from '../storage/objects/index.ts';
 import type { ObjectStore } from '../storage/objects/index.ts';
 import { FileWal } from '../storage/wal/index.ts';
 import { Uploader } from '../storage/uploader.ts';
+import { ObjectWriter } from '../storage/object-writer.ts';
 import { ObjectReader } from '../storage/object-reader.ts';
 import { LogManager } from '../log/log-manager.ts';
 import { ProducerIdManager } from '../coordinator/producer-ids.ts';
@@ -157,6 +158,8 @@ export class Broker {
     this.next('opening the object store');
     const objects = await createObjectStore(st.objectStore);
     this.objects = objects;
+    // One writer for every object this broker writes: uploads, compaction and cleaning.
+    const writer = new ObjectWriter({ objects, nodeId: cfg.nodeId, keyPrefix: '', log: this.log });
 
     this.next('replaying the WAL');
     const wal = new FileWal({ dir: st.walDir, segmentBytesMax: st.walSegmentBytesMax, flushBytesMax: st.walFlushBytesMax, flushLingerMs: st.walFlushLingerMs, log: this.log, faults: (step) => this.walFaults?.(step) ?? null });
@@ -167,7 +170,7 @@ export class Broker {
     const logs = new LogManager({ tailCacheBytesMax: st.tailCacheBytesMax, log: this.log });
     this.logs = logs;
     const uploader = new Uploader({
-      objects,
+      writer,
       store,
       trimWal: (upTo) => wal.trim(upTo),
       producerSnapshots: (items) => logs.producerSnapshots(items),
@@ -175,8 +178,6 @@ export class Broker {
         reader.addRanges(ranges);
         logs.evict();
       },
-      nodeId: cfg.nodeId,
-      keyPrefix: '',
       uploadBytesMax: st.uploadBytesMax,
       uploadIntervalMs: st.uploadIntervalMs,
       log: this.log,
@@ -198,9 +199,9 @@ export class Broker {
     this.jobs = jobs;
     jobs.add('retention', st.retentionCheckIntervalMs, () => enforceRetention(logs, reader, Date.now(), this.log));
     jobs.add('object-compaction', st.objectCompactionIntervalMs, () =>
-      compactObjects([...logs.all()], { objects, store, reader, nodeId: cfg.nodeId, smallBytes: st.objectCompactionSmallBytes, targetBytes: st.objectCompactionTargetBytes, log: this.log }),
+      compactObjects([...logs.all()], { writer, store, reader, smallBytes: st.objectCompactionSmallBytes, targetBytes: st.objectCompactionTargetBytes, log: this.log }),
     );
-    jobs.add('log-cleaner', st.logCleanerBackoffMs, () => cleanLogs(logs, { objects, store, reader, nodeId: cfg.nodeId, objectBytesTarget: st.objectCompactionTargetBytes, log: this.log }));
+    jobs.add('log-cleaner', st.logCleanerBackoffMs, () => cleanLogs(logs, { writer, store, reader, objectBytesTarget: st.objectCompactionTargetBytes, log: this.log }));
     jobs.add('object-gc', Math.max(1000, Math.min(st.objectDeleteDelayMs, 60000)), () => collectGarbage(store, objects, Date.now(), st.objectDeleteDelayMs, this.log));
 
     const catalog = new TopicCatalog();

@@ -35,10 +35,9 @@
 //   state from the log) and for the batch that ends where this pass ends (the last offset stays).
 //   Producers expire after producer.id.expiration.ms (not while a transaction of theirs is open);
 //   until then every producer in the state counts.
-import { randomBytes } from 'node:crypto';
 import type { Logger } from '../common/logger.ts';
 import type { MetadataStore, NewObjectRange, ObjectRange } from '../metadata/store.ts';
-import type { ObjectStore } from '../storage/objects/index.ts';
+import type { ObjectWriter } from '../storage/object-writer.ts';
 import {
   CONTROL_TYPE_ABORT,
   CONTROL_TYPE_COMMIT,
@@ -69,10 +68,11 @@ export interface CleanerReader extends ColdReader {
 }
 
 export interface LogCleanerOptions {
-  objects: ObjectStore;
+  /** Writes the `cleaned` objects (one attempt: a failed pass is retried by the next run, and an
+   *  object it put but did not commit is an orphan for the garbage collector). */
+  writer: ObjectWriter;
   store: MetadataStore;
   reader: CleanerReader;
-  nodeId: number;
   /** A pass starts a further object once the one it writes has this many bytes. */
   objectBytesTarget: number;
   /** Bound on the key → offset map of one pass (default OFFSET_MAP_BYTES_MAX_DEFAULT). */
@@ -516,13 +516,18 @@ async function swapIn(p: PartitionLog, g: Group, cleanedEnd: number, o: LogClean
     ranges.push({ topicId: p.topicId, partitionIndex: p.partition, baseOffset: from, endOffset: to, position, sizeBytes, maxTimestamp, cleaned });
     position += sizeBytes;
   }
-  const key = `data/${Date.now().toString(36).padStart(9, '0')}-${o.nodeId}-l-${randomBytes(6).toString('hex')}`;
-  await o.objects.put(key, g.batches, { ifNoneMatch: true });
-  // The swap fails (null) if object compaction or retention changed any of these ranges meanwhile.
-  const id = await o.store.replaceRanges(p.topicId, p.partition, g.old, key, position, ranges);
-  o.reader.invalidate(p.topicId, p.partition);
+  const { key, committed: id } = await o.writer.write({
+    kind: 'cleaned',
+    parts: g.batches,
+    commit: async (key) => {
+      // The swap fails (null) if object compaction or retention changed any of these ranges meanwhile.
+      const id = await o.store.replaceRanges(p.topicId, p.partition, g.old, key, position, ranges);
+      o.reader.invalidate(p.topicId, p.partition);
+      return id;
+    },
+  });
   if (id === null) {
-    await o.objects.delete(key).catch(() => {});
+    await o.writer.discard(key, 'cleaned');
     return false;
   }
   return true;

@@ -1,17 +1,17 @@
 // Merges a partition's small consecutive ranges (one per upload, spread over many multi-partition
 // objects) into one per-partition object, so reads of older data need fewer, larger requests and
 // most upload objects become garbage. Offsets and bytes are unchanged: batches are copied as they are.
-import { randomBytes } from 'node:crypto';
 import type { Logger } from '../common/logger.ts';
 import type { MetadataStore, ObjectRange } from '../metadata/store.ts';
-import type { ObjectStore } from './objects/object-store.ts';
 import type { ObjectReader } from './object-reader.ts';
+import type { ObjectWriter } from './object-writer.ts';
 
 export interface CompactorOptions {
-  objects: ObjectStore;
+  /** Writes the merged `compacted` objects (one attempt: a failed pass is retried by the next run,
+   *  and an object it put but did not commit is an orphan for the garbage collector). */
+  writer: ObjectWriter;
   store: MetadataStore;
   reader: ObjectReader;
-  nodeId: number;
   /** Ranges smaller than this are merged. */
   smallBytes: number;
   /** A merged range grows to at most this size. */
@@ -29,31 +29,29 @@ export async function compactObjects(partitions: { topicId: string; partition: n
     const parts: Buffer[] = [];
     for (const r of run) parts.push(...(await o.reader.readRange(r)));
     const sizeBytes = parts.reduce((n, b) => n + b.length, 0);
-    const key = `data/${Date.now().toString(36).padStart(9, '0')}-${o.nodeId}-c-${randomBytes(6).toString('hex')}`;
-    await o.objects.put(key, parts, { ifNoneMatch: true });
-    const id = await o.store.replaceRanges(
-      p.topicId,
-      p.partition,
-      run,
-      key,
-      sizeBytes,
-      [
-        {
-          topicId: p.topicId,
-          partitionIndex: p.partition,
-          baseOffset: run[0]!.baseOffset,
-          endOffset: run[run.length - 1]!.endOffset,
-          position: 0,
-          sizeBytes,
-          maxTimestamp: run.reduce((m, r) => Math.max(m, r.maxTimestamp), -1),
-          cleaned: run[0]!.cleaned === true,
-        },
-      ],
-    );
-    o.reader.invalidate(p.topicId, p.partition);
+    const { key, committed: id } = await o.writer.write({
+      kind: 'compacted',
+      parts,
+      commit: async (key) => {
+        const id = await o.store.replaceRanges(p.topicId, p.partition, run, key, sizeBytes, [
+          {
+            topicId: p.topicId,
+            partitionIndex: p.partition,
+            baseOffset: run[0]!.baseOffset,
+            endOffset: run[run.length - 1]!.endOffset,
+            position: 0,
+            sizeBytes,
+            maxTimestamp: run.reduce((m, r) => Math.max(m, r.maxTimestamp), -1),
+            cleaned: run[0]!.cleaned === true,
+          },
+        ]);
+        o.reader.invalidate(p.topicId, p.partition);
+        return id;
+      },
+    });
     if (id === null) {
       // Retention removed one of the ranges meanwhile: the new object is garbage; delete it now.
-      await o.objects.delete(key).catch(() => {});
+      await o.writer.discard(key, 'compacted');
       continue;
     }
     merged += run.length;

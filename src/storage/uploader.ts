@@ -2,12 +2,11 @@
 // enough bytes or they are old enough, then become one object holding many partitions' batches
 // (each partition's batches contiguous), whose ranges are committed to metadata before the WAL is
 // trimmed. One upload at a time keeps the uploaded prefix of the WAL contiguous.
-import { randomBytes } from 'node:crypto';
 import type { Logger } from '../common/logger.ts';
 import type { MetadataStore, NewObjectRange, ProducerSnapshot } from '../metadata/store.ts';
-import type { ObjectStore } from './objects/object-store.ts';
-import { ObjectExistsError } from './objects/object-store.ts';
-import type { WalPosition } from './wal/file-wal.ts';
+import { backoffDelayMs } from './object-writer.ts';
+import type { ObjectWriter } from './object-writer.ts';
+import type { WalPosition } from './wal/index.ts';
 
 /** What the uploader needs of a durable entry; `uploaded` is set once its object is committed. */
 export interface UploadItem {
@@ -21,7 +20,8 @@ export interface UploadItem {
 }
 
 export interface UploaderOptions {
-  objects: ObjectStore;
+  /** Names, puts and counts the `data` objects (and applies the key prefix). */
+  writer: ObjectWriter;
   store: MetadataStore;
   trimWal(upTo: WalPosition): Promise<unknown>;
   /** Producer state at the end of each partition's part of an upload, saved with it; `commit`
@@ -29,8 +29,6 @@ export interface UploaderOptions {
   producerSnapshots?(items: UploadItem[]): { snapshots: ProducerSnapshot[]; commit(): void };
   /** Told about committed ranges so readers find them without asking metadata. */
   onCommitted(ranges: (NewObjectRange & { objectId: number; objectKey: string })[]): void;
-  nodeId: number;
-  keyPrefix: string;
   uploadBytesMax: number;
   uploadIntervalMs: number;
   log: Logger;
@@ -111,30 +109,24 @@ export class Uploader {
       ranges.push({ topicId: first.topicId, partitionIndex: first.partition, baseOffset: first.baseOffset, endOffset: items[items.length - 1]!.endOffset, position, sizeBytes: size, maxTimestamp });
       position += size;
     }
-    const key = `${this.opts.keyPrefix}data/${Date.now().toString(36).padStart(9, '0')}-${this.opts.nodeId}-${randomBytes(6).toString('hex')}`;
     const producers = this.opts.producerSnapshots?.(taken.map((t) => t.item));
-    let objectId = -1;
-    for (let attempt = 0; !this.closed; attempt++) {
-      try {
-        if (objectId < 0) {
-          try {
-            await this.opts.objects.put(key, parts, { ifNoneMatch: true });
-          } catch (err) {
-            // Keys are random per upload: an existing object is this upload's own earlier attempt,
-            // whose answer was lost. Anything else is an error to retry.
-            if (!(err instanceof ObjectExistsError) || attempt === 0) throw err;
-          }
-          objectId = await this.opts.store.commitObject(key, position, ranges, producers?.snapshots);
-        }
-        break;
-      } catch (err) {
-        this.stats.failures++;
-        const delay = Math.min(5000, 100 * 2 ** Math.min(attempt, 6));
-        this.opts.log.warn('upload failed; retrying', { key, attempt, delayMs: delay, err: err as Error });
-        await new Promise((r) => setTimeout(r, delay));
-      }
-    }
-    if (objectId < 0) return;
+    // Retried until it succeeds or the uploader closes; an object put but not committed by then
+    // is an orphan for the garbage collector.
+    const written = await this.opts.writer.write({
+      kind: 'data',
+      parts,
+      commit: (key) => this.opts.store.commitObject(key, position, ranges, producers?.snapshots),
+      retry: {
+        active: () => !this.closed,
+        delayMs: backoffDelayMs,
+        onFailure: (err, key, attempt, delayMs) => {
+          this.stats.failures++;
+          this.opts.log.warn('upload failed; retrying', { key, attempt, delayMs, err });
+        },
+      },
+    });
+    if (!written) return;
+    const { key, committed: objectId } = written;
     producers?.commit();
     for (const { item } of taken) item.uploaded = true;
     this.pending.splice(0, n);

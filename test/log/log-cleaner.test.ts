@@ -5,7 +5,7 @@
 // restart; and the produce-time rule that compacted topics refuse records without a key.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { startTestBroker } from '../helpers/broker.ts';
 import type { TestBroker } from '../helpers/broker.ts';
@@ -18,6 +18,7 @@ import type { PartitionLog } from '../../src/log/partition-log.ts';
 import { cleanPartition } from '../../src/log/log-cleaner.ts';
 import type { CleanerReader, LogCleanerOptions } from '../../src/log/log-cleaner.ts';
 import { compactObjects } from '../../src/storage/object-compactor.ts';
+import { ObjectWriter } from '../../src/storage/object-writer.ts';
 import { createObjectStore } from '../../src/storage/objects/index.ts';
 import { SqliteMetadataStore } from '../../src/metadata/index.ts';
 import { silentLogger } from '../../src/common/logger.ts';
@@ -39,7 +40,7 @@ before(async () => {
 after(async () => {
   c.close();
   await direct?.store.close();
-  await direct?.objects.close();
+  await direct?.writer.objects.close();
   await b.stop();
 });
 
@@ -49,7 +50,8 @@ async function cleanerOptions(overrides: Partial<LogCleanerOptions> = {}): Promi
   if (!direct) {
     const store = new SqliteMetadataStore(join(b.dataDir, 'metadata.sqlite'));
     await store.open();
-    direct = { objects: await createObjectStore({ engine: 'folder', path: join(b.dataDir, 'objects') }), store, reader: b.broker.reader!, nodeId: 1, objectBytesTarget: 1 << 30, log: silentLogger };
+    const objects = await createObjectStore({ engine: 'folder', path: join(b.dataDir, 'objects') });
+    direct = { writer: new ObjectWriter({ objects, nodeId: 1, log: silentLogger }), store, reader: b.broker.reader!, objectBytesTarget: 1 << 30, log: silentLogger };
   }
   return { ...direct, ...overrides };
 }
@@ -253,7 +255,9 @@ test('several passes converge on the last value per key; replaced objects are ga
   assert.equal((await fetchRecords('lc-passes')).length, 11, 'one record per key');
   await b.broker.jobs!.runNow('object-gc');
   await b.broker.jobs!.runNow('object-gc');
-  const onDisk = new Set(readdirSync(join(b.dataDir, 'objects', 'data')).map((f) => `data/${f}`));
+  // Every kind of object the broker writes (uploads, compaction, cleaning), each in its folder.
+  const kindsOnDisk = ['data', 'compacted', 'cleaned'].filter((kind) => existsSync(join(b.dataDir, 'objects', kind)));
+  const onDisk = new Set(kindsOnDisk.flatMap((kind) => readdirSync(join(b.dataDir, 'objects', kind)).map((f) => `${kind}/${f}`)));
   for (const r of await rangesOf('lc-passes')) assert.ok(onDisk.has(r.objectKey), `${r.objectKey} is still there`);
   const referenced = new Set<string>();
   for (const id of topicIds.values()) for (const r of await b.broker.reader!.ranges(id, 0)) referenced.add(r.objectKey);
@@ -489,7 +493,7 @@ test('a pass that loses a race with retention or object compaction stops and los
   const opts = await cleanerOptions();
   // Object compaction merges the small old range with the recent one after the pass read the
   // ranges: the merged range has the old one's base offset but reaches further.
-  const merge = () => compactObjects([{ topicId: log.topicId, partition: 0, logStartOffset: 0 }], { objects: opts.objects, store: opts.store, reader: b.broker.reader!, nodeId: 1, smallBytes: 2000, targetBytes: 1 << 20, log: silentLogger });
+  const merge = () => compactObjects([{ topicId: log.topicId, partition: 0, logStartOffset: 0 }], { writer: opts.writer, store: opts.store, reader: b.broker.reader!, smallBytes: 2000, targetBytes: 1 << 20, log: silentLogger });
   let r = await cleanPartition(log, { ...opts, reader: readerWithHook(merge) });
   assert.equal(r?.aborted, true);
   assert.deepEqual((await rangesOf('lc-race')).map((x) => [x.baseOffset, x.endOffset]), [[0, 20], [20, 22]], 'the merge stands');

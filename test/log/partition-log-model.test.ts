@@ -22,6 +22,7 @@ import { SqliteMetadataStore } from '../../src/metadata/index.ts';
 import { randomKafkaUuid } from '../../src/metadata/ids.ts';
 import { FolderStore } from '../../src/storage/objects/folder-store.ts';
 import { Uploader } from '../../src/storage/uploader.ts';
+import { ObjectWriter } from '../../src/storage/object-writer.ts';
 import { ObjectReader } from '../../src/storage/object-reader.ts';
 import { LogManager } from '../../src/log/log-manager.ts';
 import type { PartitionLog, AppendOutcome } from '../../src/log/partition-log.ts';
@@ -143,7 +144,7 @@ class Schedule {
     const reader = new ObjectReader({ objects: this.objects, store: this.store, blockBytes: 4096, blockCacheBytesMax: 1 << 20 });
     const logs = new LogManager({ tailCacheBytesMax: this.r.chance(0.5) ? 512 : 1 << 20, log: silentLogger });
     this.uploader = new Uploader({
-      objects: this.objects,
+      writer: new ObjectWriter({ objects: this.objects, nodeId: 1, log: silentLogger }),
       store: this.store,
       trimWal: async () => 0,
       producerSnapshots: (items) => logs.producerSnapshots(items),
@@ -151,8 +152,6 @@ class Schedule {
         reader.addRanges(ranges);
         logs.evict();
       },
-      nodeId: 1,
-      keyPrefix: '',
       uploadBytesMax: 1 << 20,
       uploadIntervalMs: 1 << 30,
       log: silentLogger,
