@@ -11,8 +11,6 @@ import type { ObjectStore } from '../../src/storage/objects/object-store.ts';
 import { ObjectWriter, objectKeyCreatedMs } from '../../src/storage/object-writer.ts';
 import type { ObjectKind } from '../../src/storage/object-writer.ts';
 import { silentLogger } from '../../src/common/logger.ts';
-import { SqliteMetadataStore } from '../../src/metadata/index.ts';
-import { collectGarbage, ORPHAN_GRACE_MS_MIN } from '../../src/storage/garbage-collector.ts';
 
 async function withFolder(fn: (objects: FolderStore) => Promise<void>): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'strait-object-writer-'));
@@ -158,28 +156,4 @@ test('keys: the one prefix applies to every kind, with the creation time, node i
     assert.equal(writer.stats.objects, 4);
     assert.equal(writer.stats.puts, 4);
   });
-});
-
-test('the orphan sweep finds uncommitted objects of every kind it sweeps under the key prefix; WAL objects are left to the WAL', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'strait-object-writer-gc-'));
-  const store = new SqliteMetadataStore(join(dir, 'metadata.sqlite'));
-  await store.open();
-  const objects = await FolderStore.open(join(dir, 'objects'));
-  try {
-    const now = Date.now();
-    const old = now - ORPHAN_GRACE_MS_MIN - 1000;
-    const writer = new ObjectWriter({ objects, nodeId: 1, keyPrefix: 'p/', log: silentLogger, now: () => old });
-    const failedCommit = async () => Promise.reject(new Error('commit lost'));
-    const orphans: Record<string, string> = {};
-    for (const kind of ['data', 'compacted', 'cleaned', 'wal'] as const) {
-      await assert.rejects(writer.write({ kind, parts: [Buffer.from(kind)], commit: failedCommit }), /commit lost/);
-      orphans[kind] = (await objects.list(`p/${kind}/`))[0]!.key;
-    }
-    assert.equal(await collectGarbage(store, objects, now, 60_000, silentLogger, { keyPrefix: 'p/' }), 3);
-    assert.deepEqual((await objects.list('')).map((o) => o.key), [orphans.wal]);
-  } finally {
-    await objects.close();
-    await store.close();
-    rmSync(dir, { recursive: true, force: true });
-  }
 });

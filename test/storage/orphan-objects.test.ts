@@ -9,16 +9,28 @@ import { SqliteMetadataStore } from '../../src/metadata/index.ts';
 import { randomKafkaUuid } from '../../src/metadata/ids.ts';
 import { FolderStore } from '../../src/storage/objects/folder-store.ts';
 import { collectGarbage, objectKeyCreatedMs, ORPHAN_GRACE_MS_MIN } from '../../src/storage/garbage-collector.ts';
+import { ObjectWriter } from '../../src/storage/object-writer.ts';
 import { silentLogger } from '../../src/common/logger.ts';
 
 const keyAt = (ms: number, tag: string) => `data/${ms.toString(36).padStart(9, '0')}-1-${tag}`;
 
-test('an object never committed is deleted once older than the orphan grace; committed and young ones stay', async () => {
+/** A metadata store and a folder object store in a temporary directory, closed and removed after fn. */
+async function withStores(fn: (store: SqliteMetadataStore, objects: FolderStore) => Promise<void>): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'strait-orphans-'));
   const store = new SqliteMetadataStore(join(dir, 'metadata.sqlite'));
   await store.open();
   const objects = await FolderStore.open(join(dir, 'objects'));
   try {
+    await fn(store, objects);
+  } finally {
+    await objects.close();
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+test('an object never committed is deleted once older than the orphan grace; committed and young ones stay', async () => {
+  await withStores(async (store, objects) => {
     const now = Date.now();
     const old = now - ORPHAN_GRACE_MS_MIN - 1000;
     const topicId = randomKafkaUuid();
@@ -41,9 +53,21 @@ test('an object never committed is deleted once older than the orphan grace; com
     await objects.put(keyAt(old, 'orphan2'), Buffer.from('y'));
     assert.equal(await collectGarbage(store, objects, now + 1, 60_000, silentLogger), 0);
     assert.equal(await collectGarbage(store, objects, now + 1, 60_000, silentLogger, { sweepIntervalMs: 0 }), 1);
-  } finally {
-    await objects.close();
-    await store.close();
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
+});
+
+test('the sweep finds uncommitted objects of every kind the object writer sweeps, under the key prefix; WAL objects are left to the WAL', async () => {
+  await withStores(async (store, objects) => {
+    const now = Date.now();
+    const old = now - ORPHAN_GRACE_MS_MIN - 1000;
+    const writer = new ObjectWriter({ objects, nodeId: 1, keyPrefix: 'p/', log: silentLogger, now: () => old });
+    const failedCommit = async () => Promise.reject(new Error('commit lost'));
+    const orphans: Record<string, string> = {};
+    for (const kind of ['data', 'compacted', 'cleaned', 'wal'] as const) {
+      await assert.rejects(writer.write({ kind, parts: [Buffer.from(kind)], commit: failedCommit }), /commit lost/);
+      orphans[kind] = (await objects.list(`p/${kind}/`))[0]!.key;
+    }
+    assert.equal(await collectGarbage(store, objects, now, 60_000, silentLogger, { keyPrefix: 'p/' }), 3);
+    assert.deepEqual((await objects.list('')).map((o) => o.key), [orphans.wal]);
+  });
 });
