@@ -8,4 +8,7 @@ export type { GroupRecord, CommittedOffsetRecord } from './store.ts';
 export type { LinkRecord, MirrorRecord, LinkGroupRecord } from './store.ts';
 export type { AclBindingRecord, AclRecord } from './store.ts';
 export { SqliteMetadataStore } from './sqlite/sqlite-store.ts';
+export { PostgresMetadataStore, describePostgresUrl } from './postgres/postgres-store.ts';
+export type { PostgresMetadataConfig } from './postgres/postgres-store.ts';
+export { createMetadataStore } from './factory.ts';
 export { randomKafkaUuid } from './ids.ts';
