@@ -1,5 +1,6 @@
-// The `s3` object store: any S3-compatible service (AWS S3, MinIO, Ceph RGW, R2, …), spoken to
-// directly over node:http/node:https and signed with AWS Signature Version 4; no SDK.
+// The hand-written S3 client Strait used before it moved to the AWS SDK (src/storage/objects/
+// s3-store.ts), kept only as the baseline of bench/s3-client.ts: any S3-compatible service spoken to
+// directly over node:http/node:https and signed with AWS Signature Version 4, static keys only.
 //
 // Requests go through one keep-alive agent with a bounded number of sockets. A request that fails
 // on the network, times out (no byte moved for requestTimeoutMs) or gets a 5xx/429 is retried with
@@ -8,8 +9,8 @@
 import { createHash, createHmac } from 'node:crypto';
 import * as http from 'node:http';
 import * as https from 'node:https';
-import { assert, StraitError } from '../../common/errors.ts';
-import { ErrorCode } from '../../protocol/generated/errors.ts';
+import { assert, StraitError } from '../src/common/errors.ts';
+import { ErrorCode } from '../src/protocol/generated/errors.ts';
 import {
   ObjectExistsError,
   ObjectKeyInvalidError,
@@ -18,7 +19,7 @@ import {
   ObjectStoreUnavailableError,
   type ObjectInfo,
   type ObjectStore,
-} from './object-store.ts';
+} from '../src/storage/objects/index.ts';
 
 export interface S3StoreOptions {
   /** The service's URL, e.g. https://s3.eu-west-1.amazonaws.com or http://127.0.0.1:9000. */
@@ -106,7 +107,7 @@ class TransientError extends Error {
   override name = 'TransientError';
 }
 
-export class S3Store implements ObjectStore {
+export class SigV4S3Store implements ObjectStore {
   readonly kind = 's3';
   private readonly options: Required<Omit<S3StoreOptions, 'sessionToken'>> & { sessionToken: string | undefined };
   private readonly endpoint: URL;

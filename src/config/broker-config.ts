@@ -113,11 +113,13 @@ export const BROKER_CONFIG_DEFS: Record<string, ConfigDef> = {
   'metadata.postgres.statement.timeout.ms': { kind: 'int', default: '10000', min: 0, doc: 'Longest a metadata statement may run on PostgreSQL before it is cancelled (0: no bound).' },
   'object.store': { kind: 'enum', default: 'folder', values: ['folder', 's3'], doc: 'Where uploaded data lives: a local folder or an S3-compatible store.' },
   'object.store.path': { kind: 'string', default: null, doc: 'Folder of the folder object store; defaults to <data.dir>/objects.' },
-  's3.endpoint': { kind: 'string', default: null, doc: 'S3 endpoint URL, e.g. https://s3.eu-west-1.amazonaws.com or http://127.0.0.1:9000.' },
-  's3.region': { kind: 'string', default: 'us-east-1', doc: 'S3 region used in request signatures.' },
+  's3.endpoint': { kind: 'string', default: null, doc: 'S3 endpoint URL, e.g. http://127.0.0.1:9000 for MinIO; unset for AWS S3 (the endpoint of s3.region).' },
+  's3.region': { kind: 'string', default: 'us-east-1', doc: 'S3 region used in request signatures (a redirect naming another region is followed once).' },
   's3.bucket': { kind: 'string', default: null, doc: 'S3 bucket holding Strait objects.' },
-  's3.access.key.id': { kind: 'string', default: null, doc: 'S3 access key id (or set STRAIT_S3_ACCESS_KEY_ID).' },
-  's3.secret.access.key': { kind: 'string', default: null, sensitive: true, doc: 'S3 secret access key (or set STRAIT_S3_SECRET_ACCESS_KEY).' },
+  's3.access.key.id': { kind: 'string', default: null, doc: 'Static S3 access key id (or set STRAIT_S3_ACCESS_KEY_ID); unset: the AWS credential chain (docs/s3.md).' },
+  's3.secret.access.key': { kind: 'string', default: null, sensitive: true, doc: 'Static S3 secret access key (or set STRAIT_S3_SECRET_ACCESS_KEY); needed with s3.access.key.id.' },
+  's3.session.token': { kind: 'string', default: null, sensitive: true, doc: 'Session token that goes with temporary static keys (s3.access.key.id); it is not renewed.' },
+  's3.profile': { kind: 'string', default: null, doc: 'Profile of the shared AWS config/credentials files for the credential chain (default: AWS_PROFILE, else default).' },
   's3.prefix': { kind: 'string', default: '', doc: 'Key prefix for every object Strait writes.' },
   's3.path.style.access': { kind: 'bool', default: 'false', doc: 'Address buckets as endpoint/bucket (needed for MinIO and most non-AWS stores).' },
   'upload.bytes.max': { kind: 'int', default: String(32 * 1024 * 1024), min: 1024, doc: 'WAL data is uploaded as one object once this much is waiting.' },
@@ -185,7 +187,19 @@ export interface StorageConfig {
   walObjectPendingBytesMax: number;
   objectStore:
     | { engine: 'folder'; path: string }
-    | { engine: 's3'; endpoint: string; region: string; bucket: string; accessKeyId: string; secretAccessKey: string; prefix: string; pathStyle: boolean };
+    | {
+        engine: 's3';
+        endpoint?: string;
+        region: string;
+        bucket: string;
+        /** Static keys (both or neither); without them the AWS credential chain. */
+        accessKeyId?: string;
+        secretAccessKey?: string;
+        sessionToken?: string;
+        profile?: string;
+        prefix: string;
+        pathStyle: boolean;
+      };
   uploadBytesMax: number;
   uploadIntervalMs: number;
   uploadPendingBytesMax: number;
@@ -397,15 +411,26 @@ export function loadBrokerConfig(sources: ConfigSources): BrokerConfig {
   const v = (k: string) => values[k] ?? null;
   let objectStore: StorageConfig['objectStore'];
   if (v('object.store') === 's3') {
-    const missing = ['s3.endpoint', 's3.bucket', 's3.access.key.id', 's3.secret.access.key'].filter((k) => !v(k));
+    const missing = ['s3.bucket'].filter((k) => !v(k));
     if (missing.length) throw new StraitError('STRAIT_CONFIG_INVALID', `invalid configuration:\n  object.store=s3 needs ${missing.join(', ')}`);
+    // Static keys come as a pair; without them credentials come from the AWS chain (docs/s3.md).
+    const [keyId, secret] = [v('s3.access.key.id'), v('s3.secret.access.key')];
+    if (!keyId !== !secret) {
+      throw new StraitError('STRAIT_CONFIG_INVALID', `invalid configuration:\n  s3.access.key.id and s3.secret.access.key go together: set both, or neither to use the AWS credential chain`);
+    }
+    if (v('s3.session.token') && !keyId) {
+      throw new StraitError('STRAIT_CONFIG_INVALID', `invalid configuration:\n  s3.session.token needs s3.access.key.id and s3.secret.access.key`);
+    }
+    const optional = (name: string, key: string): Record<string, string> => (v(key) ? { [name]: v(key)! } : {});
     objectStore = {
       engine: 's3',
-      endpoint: v('s3.endpoint')!,
+      ...optional('endpoint', 's3.endpoint'),
       region: v('s3.region')!,
       bucket: v('s3.bucket')!,
-      accessKeyId: v('s3.access.key.id')!,
-      secretAccessKey: v('s3.secret.access.key')!,
+      ...optional('accessKeyId', 's3.access.key.id'),
+      ...optional('secretAccessKey', 's3.secret.access.key'),
+      ...optional('sessionToken', 's3.session.token'),
+      ...optional('profile', 's3.profile'),
       prefix: v('s3.prefix') ?? '',
       pathStyle: v('s3.path.style.access')!.toLowerCase() === 'true',
     };

@@ -178,6 +178,11 @@ test('createObjectStore opens the engine the settings name', async () => {
     assert.ok(s3 instanceof S3Store);
     assert.equal(s3.kind, 's3');
     await s3.close();
+    // Without an endpoint (AWS S3 by region) and without static keys (the AWS credential chain).
+    const aws = await createObjectStore({ engine: 's3', region: 'eu-west-1', bucket: 'strait-data' });
+    assert.ok(aws instanceof S3Store);
+    assert.match((aws as S3Store).describe(), /AWS S3 eu-west-1 bucket strait-data/);
+    await aws.close();
   } finally {
     await cleanup();
   }
@@ -194,7 +199,11 @@ test('createObjectStore refuses wrong settings with STRAIT_CONFIG_INVALID and a 
     [{ engine: 'folder', path: '' }, [/path must not be empty/]],
     [{ engine: 'folder', path: 7 }, [/path must be a string, got number 7/]],
     [{ engine: 'folder', path: '/x', bucket: 'b' }, [/bucket is not a setting of the folder engine/]],
-    [{ engine: 's3' }, [/endpoint is required/, /region is required/, /bucket is required/, /accessKeyId is required/, /secretAccessKey is required/]],
+    // Endpoint (AWS S3 by region) and static keys (the AWS credential chain) may be left out.
+    [{ engine: 's3' }, [/region is required/, /bucket is required/]],
+    [{ ...s3, secretAccessKey: undefined }, [/accessKeyId and secretAccessKey go together/]],
+    [{ ...s3, accessKeyId: undefined }, [/accessKeyId and secretAccessKey go together/]],
+    [{ ...s3, accessKeyId: undefined, secretAccessKey: undefined, sessionToken: 'token' }, [/sessionToken needs accessKeyId and secretAccessKey/]],
     [{ ...s3, endpoint: 'localhost:9000' }, [/endpoint "localhost:9000" must start with http:\/\/ or https:\/\//]],
     [{ ...s3, endpoint: 'not a url' }, [/endpoint "not a url" is not a URL/]],
     [{ ...s3, endpoint: 'http://127.0.0.1:9000/bucket' }, [/must be scheme:\/\/host\[:port\] only/]],

@@ -15,7 +15,7 @@ export {
   ObjectStoreUnavailableError,
 } from './object-store.ts';
 export { FolderStore, openFolderStore } from './folder-store.ts';
-export { ObjectStoreAccessDeniedError, ObjectStoreRequestError, S3Store, type S3StoreOptions } from './s3-store.ts';
+export { ObjectStoreAccessDeniedError, ObjectStoreCredentialsError, ObjectStoreRequestError, S3Store, type S3StoreOptions } from './s3-store.ts';
 
 export interface FolderStoreSettings {
   engine: 'folder';
@@ -24,12 +24,16 @@ export interface FolderStoreSettings {
 
 export interface S3StoreSettings {
   engine: 's3';
-  endpoint: string;
+  /** Unset for AWS S3 itself (the SDK picks the region's endpoint). */
+  endpoint?: string;
   region: string;
   bucket: string;
-  accessKeyId: string;
-  secretAccessKey: string;
+  /** Static keys, both or neither; without them credentials come from the AWS chain. */
+  accessKeyId?: string;
+  secretAccessKey?: string;
   sessionToken?: string;
+  /** The shared config/credentials profile the chain reads. */
+  profile?: string;
   prefix?: string;
   pathStyle?: boolean;
 }
@@ -39,12 +43,13 @@ export type ObjectStoreSettings = FolderStoreSettings | S3StoreSettings;
 const folderFields = { engine: 'required', path: 'required' } as const;
 const s3Fields = {
   engine: 'required',
-  endpoint: 'required',
+  endpoint: 'optional',
   region: 'required',
   bucket: 'required',
-  accessKeyId: 'required',
-  secretAccessKey: 'required',
+  accessKeyId: 'optional',
+  secretAccessKey: 'optional',
   sessionToken: 'optional',
+  profile: 'optional',
   prefix: 'optional',
   pathStyle: 'optional',
 } as const;
@@ -97,7 +102,12 @@ export function checkObjectStoreSettings(settings: unknown): ObjectStoreSettings
 
 function checkS3Values(values: Record<string, unknown>): string[] {
   const problems: string[] = [];
-  const { endpoint, bucket, prefix } = values;
+  const { endpoint, bucket, prefix, accessKeyId, secretAccessKey, sessionToken } = values;
+  const given = (value: unknown): boolean => typeof value === 'string' && value !== '';
+  if (given(accessKeyId) !== given(secretAccessKey)) {
+    problems.push('accessKeyId and secretAccessKey go together: give both, or neither to take credentials from the AWS chain');
+  }
+  if (given(sessionToken) && !given(accessKeyId)) problems.push('sessionToken needs accessKeyId and secretAccessKey');
   if (typeof endpoint === 'string' && endpoint !== '') {
     let url: URL | null = null;
     try {
