@@ -283,7 +283,18 @@ export async function startPostgres(options: StartPostgresOptions = {}): Promise
     kill,
     signal(name: 'SIGSTOP' | 'SIGCONT'): void {
       const proc = child;
-      if (proc !== null && proc.pid !== undefined && !exited(proc)) killGroup(proc.pid, name);
+      if (proc === null || proc.pid === undefined || exited(proc)) return;
+      // The backends serving open connections are the postmaster's children in sessions of their
+      // own: they must stop too, or a frozen server would go on answering.
+      const postmasterPid = readPostmasterPidSync(dataDir);
+      killGroup(proc.pid, name);
+      for (const pid of postmasterPid === null ? [] : childrenOf(postmasterPid)) {
+        try {
+          process.kill(pid, name);
+        } catch {
+          // Gone meanwhile.
+        }
+      }
     },
     output: () => output,
   };
