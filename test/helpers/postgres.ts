@@ -18,8 +18,8 @@ const postgresOsUser = 'postgres';
 const outputCharsMax = 16_384;
 
 export interface StartPostgresOptions {
-  /** Keep fsync, full_page_writes and synchronous_commit on (crash tests); off by default, which is
-   *  faster and fine while the machine itself does not crash. */
+  /** Keep fsync and full_page_writes on (crash tests of the machine); off by default, which is
+   *  faster and loses nothing while only processes crash (commits still reach the kernel). */
   durable?: boolean;
   readyTimeoutMs?: number;
   /** Extra `-c name=value` server settings. */
@@ -192,7 +192,9 @@ export async function startPostgres(options: StartPostgresOptions = {}): Promise
     max_connections: '200',
     fsync: durable ? 'on' : 'off',
     full_page_writes: durable ? 'on' : 'off',
-    synchronous_commit: durable ? 'on' : 'off',
+    // A commit is written to the kernel before it is answered even when not durable: a killed
+    // server (kill()) then loses nothing, only a crashed machine would.
+    synchronous_commit: 'on',
     log_min_messages: 'warning',
     ...options.settings,
   };
@@ -237,8 +239,10 @@ export async function startPostgres(options: StartPostgresOptions = {}): Promise
     await waitForGone(postmasterPid === null ? pids : [postmasterPid, ...pids]);
     // The postmaster may linger as a zombie until PID 1 reaps it, and a zombie still answers
     // kill(pid, 0), so the next start would take it for a running server. Every process of the
-    // server is dead now: the lock file is stale, as after a machine crash and reboot.
+    // server is dead now: the lock files are stale, as after a machine crash and reboot.
     await rm(join(dataDir, 'postmaster.pid'), { force: true });
+    await rm(join(socketDir, `.s.PGSQL.${port}.lock`), { force: true });
+    await rm(join(socketDir, `.s.PGSQL.${port}`), { force: true });
   };
   const shutdown = async (): Promise<void> => {
     const proc = child;
