@@ -43,8 +43,9 @@ if (process.env['STRAIT_TEST_TARGET'] !== undefined && process.env['STRAIT_TEST_
 
 const all = findTests(join(root, 'test'));
 const isLong = (f: string) => f.endsWith('.long.test.ts');
-// Tests that drive third-party software (Kafka's jars, kcat, Python and Go clients, MinIO).
-const needsDeps = (f: string) => /^test\/(compat|faults|e2e|link)\//.test(f) || /\/java-[^/]*$/.test(f);
+// Tests that drive third-party software (Kafka's jars, kcat, Python and Go clients, MinIO; the s3
+// engine's tests in test/storage start MinIO).
+const needsDeps = (f: string) => /^test\/(compat|faults|e2e|link)\//.test(f) || /^test\/storage\/s3-[^/]*\.test\.ts$/.test(f) || /\/java-[^/]*$/.test(f);
 let files: string[];
 if (mode === 'long') files = all.filter(isLong);
 else if (mode === 'unit') files = all.filter((f) => !isLong(f) && !needsDeps(f));
