@@ -8,6 +8,8 @@ import { ErrorCode } from '../protocol/generated/errors.ts';
 
 /** Header bytes needed to know a batch's size and offsets. */
 const HEADER_BYTES = 61;
+/** Loads of one partition's index before an answer is used uncached (the index kept changing). */
+const indexLoadAttemptsMax = 4;
 
 export interface ObjectReaderOptions {
   objects: ObjectStore;
@@ -26,6 +28,8 @@ export interface ObjectReaderOptions {
 export class ObjectReader {
   private readonly opts: ObjectReaderOptions;
   private readonly index = new Map<string, ObjectRange[]>();
+  /** Index loads under way, by partition; `stale` once the index changed after the load began. */
+  private readonly loads = new Map<string, { ranges: Promise<ObjectRange[]>; stale: boolean }>();
   private readonly blocks = new Map<string, { data: Promise<Buffer>; sizeBytes: number }>();
   /** Bytes of blocks held (or being read) now; at most blockCacheBytesMax once reads settle. */
   blockCacheBytes = 0;
@@ -35,27 +39,74 @@ export class ObjectReader {
     this.opts = opts;
   }
 
+  /**
+   * A partition's ranges, from the cache or loaded into it. The store answers some time after it
+   * read (PostgreSQL: as of the statement's start), so an answer may predate an upload or an
+   * invalidation that happened while it was on its way: such a load is marked stale by addRanges or
+   * invalidate and is done again, rather than caching what the index no longer is. Concurrent
+   * misses of one partition share one load.
+   */
   private async rangesOf(topicId: string, partition: number): Promise<ObjectRange[]> {
     const k = `${topicId}:${partition}`;
-    let r = this.index.get(k);
-    if (!r) {
-      r = await this.opts.store.objectRanges(topicId, partition);
-      this.index.set(k, r);
+    for (let attempt = 1; ; attempt++) {
+      const cached = this.index.get(k);
+      if (cached) return cached;
+      let load = this.loads.get(k);
+      if (!load) {
+        load = { ranges: this.opts.store.objectRanges(topicId, partition), stale: false };
+        this.loads.set(k, load);
+      }
+      let ranges: ObjectRange[];
+      try {
+        ranges = await load.ranges;
+      } catch (err) {
+        if (this.loads.get(k) === load) this.loads.delete(k);
+        throw err;
+      }
+      if (!load.stale) {
+        // The first waiter to get here installs the answer; the load stays registered until then,
+        // so a change reported between the store's answer and this line still marks it stale.
+        if (this.loads.get(k) === load) this.loads.delete(k);
+        if (!this.index.has(k)) this.index.set(k, ranges);
+        return this.index.get(k)!;
+      }
+      // The index changed while this answer was on its way; a partition changing faster than it
+      // loads gets the latest answer uncached.
+      if (attempt >= indexLoadAttemptsMax) return ranges;
     }
-    return r;
   }
 
-  /** Adds freshly committed ranges to partitions whose index is already cached. */
+  /** The index of `k` changed: a load under way may have read it before the change. */
+  private changed(k: string): void {
+    const load = this.loads.get(k);
+    if (load) {
+      load.stale = true;
+      this.loads.delete(k);
+    }
+  }
+
+  /** Adds freshly committed ranges to partitions whose index is already cached. A range already
+   *  there (a load that ran after the commit found it) is not added again. */
   addRanges(ranges: (NewObjectRange & { objectId: number; objectKey: string })[]): void {
     for (const r of ranges) {
-      const list = this.index.get(`${r.topicId}:${r.partitionIndex}`);
-      if (list) list.push({ ...r });
+      const k = `${r.topicId}:${r.partitionIndex}`;
+      this.changed(k);
+      const list = this.index.get(k);
+      if (!list) continue;
+      // Ranges are in offset order and new ones come last: look back only over those not below it.
+      let present = false;
+      for (let i = list.length - 1; i >= 0 && list[i]!.baseOffset >= r.baseOffset; i--) {
+        if (list[i]!.baseOffset === r.baseOffset && list[i]!.objectId === r.objectId) present = true;
+      }
+      if (!present) list.push({ ...r });
     }
   }
 
   /** Forgets a partition's cached index (after retention, compaction or deletion changed it). */
   invalidate(topicId: string, partition: number): void {
-    this.index.delete(`${topicId}:${partition}`);
+    const k = `${topicId}:${partition}`;
+    this.index.delete(k);
+    this.changed(k);
   }
 
   async ranges(topicId: string, partition: number): Promise<ObjectRange[]> {
