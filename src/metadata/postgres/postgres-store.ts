@@ -386,7 +386,9 @@ export class PostgresMetadataStore implements MetadataStore {
    * The partitions of `leaderEpochs` not led by `nodeId` at that epoch (or gone). Their rows are
    * locked until the transaction ends, in key order (as claimPartitions locks them): a claim that
    * committed first is seen (READ COMMITTED re-reads a row after waiting for its lock), and a claim
-   * that comes later waits for this transaction, so it sees what this one commits.
+   * that comes later waits for this transaction, so it sees what this one commits. FOR UPDATE
+   * rather than FOR SHARE: two commits naming one partition then also commit in the order their
+   * object ids were given, so walObjects' id order is commit order for every partition.
    */
   private async fenced(db: Db, nodeId: number, leaderEpochs: { topicId: string; partitionIndex: number; leaderEpoch: number }[]): Promise<FencedPartition[]> {
     const wanted = new Map<string, { topicId: string; partitionIndex: number; leaderEpoch: number }>();
