@@ -279,7 +279,8 @@ test('s3 credentials: temporary credentials are replaced before they expire, and
   const handedOut: { accessKeyId: string; atMs: number; expiresAtMs: number }[] = [];
   const endpoint = await listen(async (_req, _body, res) => {
     const minted = await mint();
-    const expiration = new Date(Date.now() + 5 * 60_000 + 3000);
+    // Whole seconds, as the endpoint's document carries them (rounded up, so never early).
+    const expiration = new Date(Math.ceil((Date.now() + 5 * 60_000 + 3000) / 1000) * 1000);
     handedOut.push({ accessKeyId: minted.accessKeyId, atMs: Date.now(), expiresAtMs: expiration.getTime() });
     json(res, 200, credentialDocument(minted, expiration));
   });

@@ -28,6 +28,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { fromNodeProviderChain } from '@aws-sdk/credential-providers';
 import { assert, StraitError } from '../../common/errors.ts';
+import { createLogger, type Logger } from '../../common/logger.ts';
 import { ErrorCode } from '../../protocol/generated/errors.ts';
 import {
   ObjectExistsError,
@@ -65,6 +66,8 @@ export interface S3StoreOptions {
   /** The wait before the first retry; it doubles with each further retry, up to backoffMsMax. */
   backoffMsMin?: number;
   backoffMsMax?: number;
+  /** Where the store's warnings go (a region redirect, the SDK's own warnings); default stderr. */
+  logger?: Logger;
 }
 
 /** The service refused the credentials or the request's permissions: retrying will not help until
@@ -129,6 +132,7 @@ export class S3Store implements ObjectStore {
   private options: Required<Pick<S3StoreOptions, keyof typeof defaults | 'prefix' | 'bucket' | 'region'>>;
   private readonly endpoint: URL | undefined;
   private readonly pathStyle: boolean;
+  private readonly log: Logger;
   /** The client for the region requests are signed for; replaced when the service names another. */
   private client: S3Client;
   private readonly credentials: ReturnType<typeof credentialSource>;
@@ -138,9 +142,11 @@ export class S3Store implements ObjectStore {
   private closed = false;
 
   constructor(options: S3StoreOptions) {
-    this.options = { ...defaults, prefix: '', ...stripUndefined(options) };
+    const { logger: _logger, ...rest } = options;
+    this.options = { ...defaults, prefix: '', ...stripUndefined(rest) };
     this.endpoint = options.endpoint === undefined ? undefined : parseEndpoint(options.endpoint);
     this.pathStyle = options.pathStyle === true;
+    this.log = options.logger ?? createLogger('info', { component: 's3' });
     const agentOptions = { keepAlive: true, maxSockets: this.options.socketsMax, maxFreeSockets: this.options.socketsMax, scheduling: 'lifo' as const };
     this.agent = this.endpoint?.protocol === 'http:' ? new http.Agent(agentOptions) : new https.Agent(agentOptions);
     // One credential source for the store's life, so a region change keeps what it has fetched.
@@ -168,7 +174,7 @@ export class S3Store implements ObjectStore {
       // GETs of whole objects check the checksum the service returns.
       requestChecksumCalculation: 'WHEN_SUPPORTED',
       responseChecksumValidation: 'WHEN_SUPPORTED',
-      logger: sdkLogger,
+      logger: sdkLogger(this.log),
       requestHandler: {
         httpAgent: this.agent,
         httpsAgent: this.agent as https.Agent,
@@ -412,7 +418,7 @@ export class S3Store implements ObjectStore {
   /** Signs from now on for the region the service named (a wrong s3.region, or a moved bucket). */
   private useRegion(region: string): void {
     if (region === this.options.region) return;
-    console.warn(`${this.describe()}: the service says the bucket is in region ${region}, not ${this.options.region}; using ${region} (set s3.region=${region})`);
+    this.log.warn(`the service says the bucket is in region ${region}, not ${this.options.region}; using ${region} (set s3.region=${region})`, { store: this.describe() });
     this.options = { ...this.options, region };
     // The old client is not destroyed: that would close the shared agent under requests in flight.
     this.client = this.clientFor(region);
@@ -436,15 +442,18 @@ export class S3Store implements ObjectStore {
 /** The SDK's own log lines. Its error lines repeat, as whole objects, the failures this store
  *  turns into StraitErrors, so they are dropped; its warnings reach the console, except the one it
  *  prints for every failed PUT with a stream body (which it does not retry; our loop does). */
-const sdkLogger = {
-  debug: (): void => undefined,
-  info: (): void => undefined,
-  trace: (): void => undefined,
-  warn: (...message: unknown[]): void => {
-    if (!String(message[0]).startsWith('An error was encountered in a non-retryable streaming request')) console.warn(...message);
-  },
-  error: (): void => undefined,
-};
+function sdkLogger(log: Logger) {
+  return {
+    debug: (): void => undefined,
+    info: (): void => undefined,
+    trace: (): void => undefined,
+    warn: (...message: unknown[]): void => {
+      const text = message.map(String).join(' ');
+      if (!text.startsWith('An error was encountered in a non-retryable streaming request')) log.warn(`AWS SDK: ${text}`);
+    },
+    error: (): void => undefined,
+  };
+}
 
 /** Static keys when given (they win), else the standard AWS chain, whose failures become a
  *  StraitError that names every source it tried. */
