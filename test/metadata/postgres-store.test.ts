@@ -174,3 +174,23 @@ test('postgres: a partition claim racing a fenced commit of the old leader: the 
   await oldLeader.close();
   await claimer.close();
 });
+
+test('postgres: an upload commit retried after its answer was lost answers the same object and writes nothing more', async () => {
+  const { store, url } = await freshStore();
+  const topicId = randomKafkaUuid();
+  await store.createTopic({ name: 'retry', topicId, partitionCount: 1, replicationFactor: 1, configs: {}, leaderId: 1 });
+  const range = { topicId, partitionIndex: 0, baseOffset: 0, endOffset: 4, position: 0, sizeBytes: 40, maxTimestamp: 1 };
+  const fence = { nodeId: 1, leaderEpochs: [{ topicId, partitionIndex: 0, leaderEpoch: 0 }] };
+  const snapshot = [{ topicId, partitionIndex: 0, endOffset: 4, state: '{"a":1}' }];
+  const first = await store.commitObject('data/once', 40, [range], snapshot, fence);
+  // The connection broke after COMMIT reached the server: the uploader retries with the same key.
+  // Another broker may even have claimed the partition meanwhile.
+  const other = new PostgresMetadataStore(config(url));
+  await other.open();
+  await other.claimPartitions(2);
+  assert.equal(await store.commitObject('data/once', 40, [range], snapshot, fence), first);
+  assert.deepEqual((await store.objectRanges(topicId, 0)).map((r) => [r.objectKey, r.baseOffset, r.endOffset]), [['data/once', 0, 4]], 'the range once');
+  await assert.rejects(store.commitObject('data/new', 40, [{ ...range, baseOffset: 4, endOffset: 8 }], [], fence), (err: Error & { code?: string }) => err.code === 'STRAIT_FENCED', 'a new key is still fenced');
+  await other.close();
+  await store.close();
+});

@@ -416,6 +416,12 @@ export class PostgresMetadataStore implements MetadataStore {
 
   async commitObject(key: string, sizeBytes: number, ranges: NewObjectRange[], producerSnapshots: ProducerSnapshot[] = [], fence?: LeaderFence): Promise<number> {
     return this.tx(async (db) => {
+      // Object keys are new for every write, so a key already committed is this write's own earlier
+      // attempt, whose answer was lost (the connection broke after COMMIT reached the server): it
+      // stands, whatever the fence says now, and the retry answers its id (as commitWalObject does).
+      // SQLite, in-process, never loses an answer.
+      const existing = (await db.query('SELECT object_id FROM objects WHERE object_key = $1', [key])).rows[0] as Row | undefined;
+      if (existing) return existing.object_id as number;
       if (fence) {
         const fenced = await this.fenced(db, fence.nodeId, fence.leaderEpochs);
         if (fenced.length > 0) throw new FencedError(fenced);
