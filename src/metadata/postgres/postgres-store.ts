@@ -188,8 +188,9 @@ export class PostgresMetadataStore implements MetadataStore {
     }
   }
 
-  /** One statement outside a transaction. A read that fails on a broken connection is tried once
-   *  more on a new one (the pool may hand out a connection the server closed during a restart). */
+  /** One statement outside a transaction. A read that fails on a broken connection is tried again
+   *  on another (the pool may hand out connections the server closed during a restart, at most all
+   *  of them; opening a new one that fails ends the retries). */
   private async query(sql: string, params: unknown[] = [], read = false): Promise<pg.QueryResult<Row>> {
     for (let attempt = 1; ; attempt++) {
       const client = await this.connect();
@@ -203,7 +204,7 @@ export class PostgresMetadataStore implements MetadataStore {
           throw err;
         }
         client.release(err as Error);
-        if (!read || attempt >= 2) throw this.unavailable(err);
+        if (!read || attempt > this.config.poolSize) throw this.unavailable(err);
       }
     }
   }
@@ -215,7 +216,7 @@ export class PostgresMetadataStore implements MetadataStore {
   /**
    * Runs fn in one transaction on one pooled connection (READ COMMITTED). A transaction that
    * PostgreSQL aborted for a conflict with another runs again; one whose BEGIN fails on a broken
-   * connection runs again on a new one (nothing was sent). An error of type `expected` rolls back
+   * connection runs again on another (nothing was done yet), as a read does. An error of type `expected` rolls back
    * and yields null instead of throwing.
    */
   private async tx<T>(fn: (db: Db) => Promise<T>): Promise<T>;
@@ -235,7 +236,7 @@ export class PostgresMetadataStore implements MetadataStore {
         if (isUnavailable(err)) {
           // The connection is gone or stuck: close it; PostgreSQL rolls back what it had.
           client.release(err as Error);
-          if (!began && attempt < 2) continue;
+          if (!began && attempt <= this.config.poolSize) continue;
           throw this.unavailable(err);
         }
         let rolledBack = true;
