@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { crc32 } from 'node:zlib';
 import { startMinio, type MinioHandle } from '../compat/harness.ts';
+import { createLogger } from '../../src/common/logger.ts';
 import { ObjectStoreRequestError, ObjectStoreUnavailableError, S3Store, type S3StoreOptions } from '../../src/storage/objects/index.ts';
 import { flipByte, s3ErrorXml, signedRegion, startS3HttpProxy, type S3HttpProxy, type SeenRequest } from './s3-http-proxy.ts';
 
@@ -136,6 +137,21 @@ test('s3 region redirect: a 400 AuthorizationHeaderMalformed naming the expected
   await proxied.put('k', Buffer.from('v'));
   assert.equal((await proxied.get('k')).toString(), 'v');
   assert.deepEqual(proxy.seen.map(signedRegion), ['us-west-2', minio.region, minio.region]);
+});
+
+test('s3 region redirect: MinIO itself refusing a signature for the wrong region is followed, with a warning naming s3.region', { timeout: 30_000 }, async () => {
+  const { direct, bucket } = await stores2();
+  const warnings: string[] = [];
+  const logger = createLogger('warn', {}, (line) => warnings.push(line));
+  const store = new S3Store({ endpoint: minio.endpoint, region: 'eu-central-1', bucket, accessKeyId: minio.accessKey, secretAccessKey: minio.secretKey, pathStyle: true, logger });
+  stores.push(store);
+  await store.put('wrong-region', Buffer.from('v'));
+  assert.equal(store.region, minio.region);
+  assert.equal((await direct.get('wrong-region')).toString(), 'v');
+  assert.equal(warnings.length, 1, warnings.join(''));
+  assert.match(warnings[0]!, /bucket is in region us-east-1, not eu-central-1; using us-east-1 \(set s3.region=us-east-1\)/);
+  await store.list('');
+  assert.equal(warnings.length, 1, 'warned once');
 });
 
 test('s3 region redirect: a second redirect in one operation is not followed but reported', { timeout: 30_000 }, async () => {
