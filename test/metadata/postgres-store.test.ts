@@ -194,3 +194,24 @@ test('postgres: an upload commit retried after its answer was lost answers the s
   await other.close();
   await store.close();
 });
+
+test('postgres: writes for a topic being deleted by another broker at the same moment are dropped as SQLite drops them, never failing', async () => {
+  const { store: a, url } = await freshStore();
+  const b = new PostgresMetadataStore(config(url));
+  await b.open();
+  for (let round = 0; round < 60; round++) {
+    const topicId = randomKafkaUuid();
+    await a.createTopic({ name: `gone-${round}`, topicId, partitionCount: 1, replicationFactor: 1, configs: {}, leaderId: 1 });
+    const range = { topicId, partitionIndex: 0, baseOffset: 0, endOffset: 1, position: 0, sizeBytes: 1, maxTimestamp: 1 };
+    const writes = [
+      a.commitObject(`data/gone-${round}`, 1, [range], [{ topicId, partitionIndex: 0, endOffset: 1, state: '{}' }]),
+      a.saveLeaderEpochs({ topicId, partitionIndex: 0, entries: [{ epoch: 0, startOffset: 0 }] }),
+    ];
+    const deleting = hops(round % 8).then(() => b.deleteTopic(topicId));
+    await Promise.all([...writes, deleting]);
+    assert.deepEqual(await a.objectRanges(topicId, 0), [], `round ${round}: no range of a deleted topic is left`);
+    assert.deepEqual((await a.leaderEpochHistories()).filter((h) => h.topicId === topicId), [], `round ${round}: nor its leader epochs`);
+  }
+  await a.close();
+  await b.close();
+});

@@ -201,6 +201,10 @@ export class PostgresMetadataStore implements MetadataStore {
       } catch (err) {
         if (!isUnavailable(err)) {
           client.release();
+          // A single statement is atomic: one aborted for a conflict (e.g. the topic it writes for
+          // was deleted by another broker after the statement began) runs again, and then sees it.
+          const code = sqlState(err);
+          if (code !== undefined && retryCodes.has(code) && attempt < txnAttemptsMax) continue;
           throw err;
         }
         client.release(err as Error);
