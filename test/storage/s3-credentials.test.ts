@@ -13,7 +13,10 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fromTemporaryCredentials } from '@aws-sdk/credential-providers';
-import { startMinio, type MinioHandle } from '../compat/harness.ts';
+import { startMinio, startStrait, uniqueTopic, type MinioHandle } from '../compat/harness.ts';
+import { RawClient } from '../helpers/raw-client.ts';
+import { ApiKey } from '../../src/protocol/generated/api-table.ts';
+import { buildBatch, readBatches } from '../../src/protocol/records/index.ts';
 import {
   ObjectStoreAccessDeniedError,
   ObjectStoreCredentialsError,
@@ -343,4 +346,54 @@ test('s3 credentials: credentials from the chain that the service refuses are Ob
     return true;
   });
   assert.ok(Date.now() - started < 3000, `took ${Date.now() - started} ms`);
+});
+
+test('s3 credentials: a broker started without s3 keys uploads with credentials from its container endpoint', { timeout: 90_000 }, async () => {
+  let fetched = 0;
+  const endpoint = await listen(async (_req, _body, res) => {
+    fetched++;
+    json(res, 200, credentialDocument(await mint(), inFifteenMinutes()));
+  });
+  const prefix = `broker-${randomBytes(4).toString('hex')}/`;
+  const broker = await startStrait({
+    args: ['--object-store', 's3', '--s3-endpoint', minio.endpoint, '--s3-region', minio.region, '--s3-bucket', bucket, '--s3-prefix', prefix, '--s3-path-style-access', 'true', '--upload-interval-ms', '200'],
+    env: { AWS_CONTAINER_CREDENTIALS_FULL_URI: `${endpoint}/creds`, AWS_EC2_METADATA_DISABLED: 'true', AWS_CONFIG_FILE: join(dir, 'none'), AWS_SHARED_CREDENTIALS_FILE: join(dir, 'none') },
+  });
+  try {
+    const topic = uniqueTopic('chain');
+    const values = Array.from({ length: 20 }, (_, i) => `value-${i}`);
+    const client = await RawClient.connect(broker.port);
+    try {
+      const created = await client.request(ApiKey.CreateTopics, 7, { topics: [{ name: topic, numPartitions: 1, replicationFactor: 1 }], timeoutMs: 5000 });
+      assert.equal(created.topics[0].errorCode, 0, created.topics[0].errorMessage);
+      const records = buildBatch({ compression: 'none', records: values.map((value, i) => ({ key: `k${i}`, value, timestamp: Date.now() })) });
+      const produced = await client.request(ApiKey.Produce, 9, { acks: -1, timeoutMs: 5000, topicData: [{ name: topic, partitionData: [{ index: 0, records }] }] });
+      assert.equal(produced.responses[0].partitionResponses[0].errorCode, 0);
+      // The uploader writes the data into the bucket under the prefix, signed with the chain's keys.
+      const root = stores[0]!;
+      const deadline = Date.now() + 30_000;
+      let keys: string[] = [];
+      while (Date.now() < deadline) {
+        keys = (await root.list(prefix)).map((info) => info.key);
+        if (keys.length > 0) break;
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      }
+      assert.ok(keys.length > 0, `no object under ${prefix} after 30 s; broker output:\n${broker.output()}`);
+      assert.ok(fetched >= 1, 'the broker asked the container endpoint');
+      const fetchedBack = await client.request(ApiKey.Fetch, 12, {
+        maxWaitMs: 0,
+        minBytes: 0,
+        maxBytes: 1_000_000,
+        sessionEpoch: -1,
+        topics: [{ topic, partitions: [{ partition: 0, fetchOffset: 0n, partitionMaxBytes: 1_000_000, currentLeaderEpoch: -1 }] }],
+      });
+      const partition = fetchedBack.responses[0].partitions[0];
+      assert.equal(partition.errorCode, 0);
+      assert.deepEqual([...readBatches(partition.records)].flatMap((batch) => batch.records.map((record) => record.value!.toString())), values);
+    } finally {
+      client.close();
+    }
+  } finally {
+    await broker.stop();
+  }
 });
