@@ -5,7 +5,6 @@
 // directory or port fails without touching the first one's files. Connections made while the
 // broker starts wait unread until it serves. stop() drains in-flight requests, then closes the
 // pieces in reverse order; it can be called during start(), which then stops at its next step.
-import { join } from 'node:path';
 import type { BrokerConfig } from '../config/broker-config.ts';
 import type { Logger } from '../common/logger.ts';
 import { StraitError } from '../common/errors.ts';
@@ -13,7 +12,7 @@ import { isWithin, prepareDir } from '../common/dirs.ts';
 import { lockDir } from '../common/dir-lock.ts';
 import type { DirLock } from '../common/dir-lock.ts';
 import { ErrorCode } from '../protocol/generated/errors.ts';
-import { SqliteMetadataStore } from '../metadata/index.ts';
+import { createMetadataStore } from '../metadata/index.ts';
 import type { MetadataStore, TopicRecord } from '../metadata/index.ts';
 import { TopicAdmin } from '../cluster/topics.ts';
 import { TopicCatalog } from '../cluster/catalog.ts';
@@ -23,7 +22,8 @@ import { HeldListener, KafkaServer } from '../network/index.ts';
 import type { ListenerSpec } from '../network/index.ts';
 import { createObjectStore } from '../storage/objects/index.ts';
 import type { ObjectStore } from '../storage/objects/index.ts';
-import { FileWal } from '../storage/wal/index.ts';
+import { FileWal, ObjectWal } from '../storage/wal/index.ts';
+import type { Wal } from '../storage/wal/index.ts';
 import { Uploader } from '../storage/uploader.ts';
 import { ObjectWriter } from '../storage/object-writer.ts';
 import { ObjectReader } from '../storage/object-reader.ts';
@@ -48,7 +48,7 @@ export class Broker {
   private store: MetadataStore | null = null;
   private server: KafkaServer | null = null;
   private objects: ObjectStore | null = null;
-  private wal: FileWal | null = null;
+  private wal: Wal | null = null;
   uploader: Uploader | null = null;
   logs: LogManager | null = null;
   reader: ObjectReader | null = null;
@@ -151,10 +151,18 @@ export class Broker {
     const st = cfg.storage;
     await this.claim();
     this.next('opening the metadata store');
-    const store = new SqliteMetadataStore(join(cfg.dataDir, 'metadata.sqlite'));
+    const store = createMetadataStore(cfg.metadata, this.log.child({ component: 'metadata' }));
     await store.open();
     this.store = store;
     const clusterId = await store.clusterId();
+    // This broker leads every partition (one broker per metadata store until the cluster issue):
+    // partitions another node id led are claimed with their leader epoch bumped, which fences that
+    // broker's commits should it still run. With wal.kind=object its committed WAL objects are
+    // replayed below; nothing acknowledged by it is lost.
+    const claimed = await store.claimPartitions(cfg.nodeId);
+    if (claimed.length > 0) {
+      this.log.warn('took over partitions led by another broker', { partitions: claimed.length, from: [...new Set(claimed.map((c) => c.previousLeaderId))] });
+    }
     this.next('opening the object store');
     const objects = await createObjectStore(st.objectStore);
     this.objects = objects;
@@ -162,7 +170,19 @@ export class Broker {
     const writer = new ObjectWriter({ objects, nodeId: cfg.nodeId, keyPrefix: '', log: this.log });
 
     this.next('replaying the WAL');
-    const wal = new FileWal({ dir: st.walDir, segmentBytesMax: st.walSegmentBytesMax, flushBytesMax: st.walFlushBytesMax, flushLingerMs: st.walFlushLingerMs, log: this.log, faults: (step) => this.walFaults?.(step) ?? null });
+    const wal: Wal =
+      st.walKind === 'object'
+        ? new ObjectWal({
+            store,
+            writer,
+            nodeId: cfg.nodeId,
+            flushMs: st.walObjectFlushMs,
+            flushBytes: st.walObjectFlushBytes,
+            inflightMax: st.walObjectInflightMax,
+            log: this.log.child({ component: 'wal' }),
+            onFenced: () => void this.checkLeadership(),
+          })
+        : new FileWal({ dir: st.walDir, segmentBytesMax: st.walSegmentBytesMax, flushBytesMax: st.walFlushBytesMax, flushLingerMs: st.walFlushLingerMs, log: this.log, faults: (step) => this.walFaults?.(step) ?? null });
     const replay = await wal.open();
     this.wal = wal;
     const reader = new ObjectReader({ objects, store, blockBytes: st.blockBytes, blockCacheBytesMax: st.blockCacheBytesMax, readTimeoutMs: st.objectReadTimeoutMs });
@@ -181,6 +201,8 @@ export class Broker {
       uploadBytesMax: st.uploadBytesMax,
       uploadIntervalMs: st.uploadIntervalMs,
       log: this.log,
+      fence: (items) => ({ nodeId: cfg.nodeId, leaderEpochs: logs.leaderEpochsOf(items) }),
+      onFenced: () => this.checkLeadership(),
     });
     this.uploader = uploader;
     // New data is refused with a retriable error while too much durable data waits for object
@@ -189,7 +211,9 @@ export class Broker {
     const admit = () =>
       uploader.pendingBytes > st.uploadPendingBytesMax
         ? new StraitError('STRAIT_UPLOAD_BACKLOG', `object storage is behind: ${uploader.pendingBytes} bytes wait for upload`, ErrorCode.KAFKA_STORAGE_ERROR)
-        : null;
+        : wal.pendingBytes > st.walObjectPendingBytesMax
+          ? new StraitError('STRAIT_WAL_BACKLOG', `the WAL is behind: ${wal.pendingBytes} bytes wait to be written (wal.object.pending.bytes.max)`, ErrorCode.KAFKA_STORAGE_ERROR)
+          : null;
     await logs.open(store, { wal, sink: uploader, cold: reader, admit }, replay);
     uploader.start();
     this.next('loading groups and transactions');
@@ -202,6 +226,9 @@ export class Broker {
       compactObjects([...logs.all()], { writer, store, reader, smallBytes: st.objectCompactionSmallBytes, targetBytes: st.objectCompactionTargetBytes, log: this.log }),
     );
     jobs.add('log-cleaner', st.logCleanerBackoffMs, () => cleanLogs(logs, { writer, store, reader, objectBytesTarget: st.objectCompactionTargetBytes, log: this.log }));
+    // On a shared metadata store another broker may claim this one's partitions (it found this one
+    // dead, but it was only paused): looked for every few seconds, and at once when a commit is fenced.
+    if (cfg.metadata.engine === 'postgres') jobs.add('leadership-check', 2000, async () => void (await this.checkLeadership()));
     jobs.add('object-gc', Math.max(1000, Math.min(st.objectDeleteDelayMs, 60000)), () => collectGarbage(store, objects, Date.now(), st.objectDeleteDelayMs, this.log));
 
     const catalog = new TopicCatalog();
@@ -295,7 +322,7 @@ export class Broker {
         links,
         log: this.log.child({ component: 'http' }),
         brokerInfo: () => ({ nodeId: cfg.nodeId, clusterId, listeners: this.bound.map((l) => `${l.name}://${l.host}:${l.port}`) }),
-        brokerMetrics: () => [...storageMetrics(logs, uploader, reader), ...this.networkMetrics()],
+        brokerMetrics: () => [...storageMetrics(logs, uploader, reader, wal, writer), ...this.networkMetrics()],
       });
     }
     this.httpListener = null;
@@ -312,6 +339,16 @@ export class Broker {
       listeners: this.bound.map((l) => `${l.name}://${l.host}:${l.port}`),
       http: this.http?.url ?? null,
     });
+  }
+
+  /** Partitions another broker leads now stop being served here (see LogManager.relinquish); returns them. */
+  private async checkLeadership(): Promise<{ topicId: string; partitionIndex: number; leaderId: number }[]> {
+    const store = this.store;
+    const logs = this.logs;
+    if (!store || !logs) return [];
+    const elsewhere = (await store.allPartitions()).filter((p) => p.leaderId !== this.config.nodeId).map((p) => ({ topicId: p.topicId, partitionIndex: p.partitionIndex, leaderId: p.leaderId }));
+    logs.relinquish(elsewhere);
+    return elsewhere;
   }
 
   private networkMetrics(): MetricSample[] {
@@ -378,7 +415,7 @@ export class Broker {
 }
 
 /** Where the broker's memory and object storage stand: the bounded caches and the upload backlog. */
-function storageMetrics(logs: LogManager, uploader: Uploader, reader: ObjectReader): MetricSample[] {
+function storageMetrics(logs: LogManager, uploader: Uploader, reader: ObjectReader, wal: Wal, writer: ObjectWriter): MetricSample[] {
   const gauge = (name: string, help: string, value: number): MetricSample => ({ name, help, type: 'gauge', labels: {}, value });
   const counter = (name: string, help: string, value: number): MetricSample => ({ name, help, type: 'counter', labels: {}, value });
   return [
@@ -388,6 +425,13 @@ function storageMetrics(logs: LogManager, uploader: Uploader, reader: ObjectRead
     counter('strait_uploaded_objects_total', 'Objects uploaded to object storage.', uploader.stats.objects),
     counter('strait_uploaded_bytes_total', 'Bytes uploaded to object storage.', uploader.stats.bytes),
     counter('strait_upload_failures_total', 'Failed upload attempts (retried).', uploader.stats.failures),
+    gauge('strait_wal_pending_bytes', 'Produced bytes waiting to become durable in the WAL (wal.object.pending.bytes.max bounds it for wal.kind=object).', wal.pendingBytes),
+    counter('strait_wal_flushes_total', 'Durable WAL writes: fsyncs (wal.kind=file) or object PUT plus commit (wal.kind=object).', wal.stats.flushes),
+    counter('strait_wal_bytes_total', 'Bytes made durable in the WAL.', wal.stats.bytes),
+    ...(['data', 'compacted', 'cleaned', 'wal'] as const).flatMap((kind) => [
+      { name: 'strait_object_puts_total', help: 'Object PUT requests sent, retries included, by kind of object.', type: 'counter' as const, labels: { kind }, value: writer.statsByKind[kind].puts },
+      { name: 'strait_object_put_bytes_total', help: 'Bytes of objects written and committed, by kind of object.', type: 'counter' as const, labels: { kind }, value: writer.statsByKind[kind].bytes },
+    ]),
     counter('strait_block_cache_hits_total', 'Object reads served from the block cache.', reader.stats.blockHits),
     counter('strait_block_cache_misses_total', 'Object reads that went to object storage.', reader.stats.blockMisses),
   ];

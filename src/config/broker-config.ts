@@ -463,6 +463,17 @@ export function loadBrokerConfig(sources: ConfigSources): BrokerConfig {
   let metadata: BrokerConfig['metadata'];
   if (v('metadata.store') === 'postgres') {
     if (!v('metadata.postgres.url')) throw new StraitError('STRAIT_CONFIG_INVALID', 'invalid configuration:\n  metadata.store=postgres needs metadata.postgres.url');
+    // Another broker on the same metadata may take this one's partitions over; it can only replay
+    // what this one made durable where it can read it.
+    if (v('wal.kind') !== 'object') {
+      throw new StraitError(
+        'STRAIT_CONFIG_INVALID',
+        'invalid configuration:\n  metadata.store=postgres needs wal.kind=object (a broker that takes partitions over must be able to read the WAL; a file WAL stays on this broker\'s disk)',
+      );
+    }
+    if (v('object.store') !== 's3') {
+      throw new StraitError('STRAIT_CONFIG_INVALID', 'invalid configuration:\n  metadata.store=postgres needs object.store=s3 (every broker must reach the same objects)');
+    }
     metadata = { engine: 'postgres', url: v('metadata.postgres.url')!, poolSize: Number(v('metadata.postgres.pool.size')), statementTimeoutMs: Number(v('metadata.postgres.statement.timeout.ms')) };
   } else metadata = { engine: 'sqlite', path: join(dataDir, 'metadata.sqlite') };
   return {

@@ -184,6 +184,34 @@ export class LogManager {
     this.topicLogs.delete(topicId);
   }
 
+  /**
+   * Partitions another broker claimed (this one's commits for them were fenced, or the leadership
+   * check saw it): their logs stop taking appends and serving reads. Returns how many changed.
+   */
+  relinquish(partitions: { topicId: string; partitionIndex: number; leaderId: number }[]): number {
+    let n = 0;
+    for (const p of partitions) {
+      const log = this.logs.get(key(p.topicId, p.partitionIndex));
+      if (!log || log.ledBy !== null) continue;
+      log.relinquish(p.leaderId);
+      n++;
+    }
+    if (n > 0) this.opts.log.warn('partitions are led by another broker now; this broker stops serving them', { partitions: n, leaders: [...new Set(partitions.map((p) => p.leaderId))] });
+    return n;
+  }
+
+  /** Each partition's current leader epoch, once per partition of `items` (an upload's fence). */
+  leaderEpochsOf(items: { topicId: string; partition: number }[]): { topicId: string; partitionIndex: number; leaderEpoch: number }[] {
+    const out = new Map<string, { topicId: string; partitionIndex: number; leaderEpoch: number }>();
+    for (const it of items) {
+      const k = key(it.topicId, it.partition);
+      if (out.has(k)) continue;
+      const log = this.logs.get(k);
+      if (log) out.set(k, { topicId: it.topicId, partitionIndex: it.partition, leaderEpoch: log.leaderEpoch });
+    }
+    return [...out.values()];
+  }
+
   /** Moves a partition's log start offset forward (DeleteRecords, retention); returns the new one. */
   async advanceLogStartOffset(log: PartitionLog, offset: number): Promise<number> {
     if (offset <= log.logStartOffset) return log.logStartOffset;
@@ -231,7 +259,7 @@ export class LogManager {
         cut = keep > 0 ? { objectId: holding.objectId, baseOffset: holding.baseOffset, keepBytes: keep, maxTimestamp: maxTs } : null;
       }
       const producers = await this.producersBelow(log, end);
-      await this.shared.wal.append({ topicId: log.topicId, partition: log.partition, baseOffset: end, endOffset: end, data: Buffer.alloc(0) });
+      await this.shared.wal.append({ topicId: log.topicId, partition: log.partition, baseOffset: end, endOffset: end, data: Buffer.alloc(0), leaderEpoch: log.leaderEpoch });
       const snapshot = { topicId: log.topicId, partitionIndex: log.partition, endOffset: end, state: producers.toJSON() };
       await this.store.truncateRanges(log.topicId, log.partition, end, cut, snapshot);
       this.cold.invalidate(log.topicId, log.partition);
@@ -249,7 +277,7 @@ export class LogManager {
     if (!truncating && log.highWatermark >= offset) return this.advanceLogStartOffset(log, offset);
     return log.exclusive(async () => {
       await this.shared.sink.flush();
-      await this.shared.wal.append({ topicId: log.topicId, partition: log.partition, baseOffset: offset, endOffset: offset, data: Buffer.alloc(0) });
+      await this.shared.wal.append({ topicId: log.topicId, partition: log.partition, baseOffset: offset, endOffset: offset, data: Buffer.alloc(0), leaderEpoch: log.leaderEpoch });
       await this.store.resetPartition(log.topicId, log.partition, offset);
       this.cold.invalidate(log.topicId, log.partition);
       log.resetTo(offset);

@@ -172,6 +172,8 @@ export class PartitionLog {
   /** Set while an exclusive transition runs: appends wait for it. */
   private gate: Promise<void> | null = null;
   #closed = false;
+  /** Set once another broker leads the partition (it claimed it): appends and reads are refused. */
+  #ledBy: number | null = null;
   /** Kafka's LeaderEpochFileCache: fed from durable batches' headers, cut with the log. */
   readonly #leaderEpochs: LeaderEpochCache;
 
@@ -303,6 +305,20 @@ export class PartitionLog {
     this.#closed = true;
     this.#tail = [];
     this.wake();
+  }
+
+  /**
+   * Another broker leads the partition now (it claimed it with a newer leader epoch, so this one's
+   * commits are fenced): appends and reads answer NOT_LEADER_OR_FOLLOWER, and waiting fetches wake.
+   */
+  relinquish(leaderId: number): void {
+    this.#ledBy = leaderId;
+    this.wake();
+  }
+
+  /** The broker that leads the partition instead of this one, or null while this one does. */
+  get ledBy(): number | null {
+    return this.#ledBy;
   }
 
   /** Moves the log start forward (never back) once metadata holds it (DeleteRecords, retention). */
@@ -452,6 +468,7 @@ export class PartitionLog {
     // Inline, right before the synchronous part: after an await, another exclusive transition may
     // have begun, so the check is repeated until none is under way.
     while (this.gate) await this.gate;
+    if (this.#ledBy !== null) return this.notLeader();
     if (this.#mirrorOf !== null) return refusal(ErrorCode.POLICY_VIOLATION, this.#mirrorOf);
     const check = checkBatches(records, this.#settings, nowMs, this.label);
     if (check.errorCode !== ErrorCode.NONE) return refusal(check.errorCode, check.message, check.recordErrors);
@@ -483,6 +500,7 @@ export class PartitionLog {
    */
   async appendAtOffsets(records: Buffer, nowMs: number): Promise<AppendOutcome> {
     while (this.gate) await this.gate;
+    if (this.#ledBy !== null) return this.notLeader();
     let first = -1;
     let end = this.#nextOffset;
     let maxTimestamp = -1;
@@ -523,7 +541,7 @@ export class PartitionLog {
     this.inflight.push(flight);
     let position: WalPosition;
     try {
-      position = await this.shared.wal.append({ topicId: this.topicId, partition: this.partition, baseOffset, endOffset, data: records });
+      position = await this.shared.wal.append({ topicId: this.topicId, partition: this.partition, baseOffset, endOffset, data: records, leaderEpoch: this.#leaderEpoch });
     } catch (err) {
       this.rollBack(flight);
       this.settleInflight(flight, false, settle);
@@ -566,6 +584,10 @@ export class PartitionLog {
     settle(ok);
   }
 
+  private notLeader(): AppendOutcome {
+    return refusal(ErrorCode.NOT_LEADER_OR_FOLLOWER, `${this.label} is led by broker ${this.#ledBy} now`);
+  }
+
   /** A retried batch: answer with where it went, once that is durable (KIP-98). */
   private async answerDuplicate(firstOffset: number, lastOffset: number): Promise<AppendOutcome> {
     if (lastOffset >= this.#highWatermark) {
@@ -588,6 +610,7 @@ export class PartitionLog {
    */
   async appendMarker(producerId: number, producerEpoch: number, coordinatorEpoch: number, commit: boolean, nowMs: number): Promise<AppendOutcome> {
     while (this.gate) await this.gate;
+    if (this.#ledBy !== null) return this.notLeader();
     if (this.#mirrorOf !== null) return refusal(ErrorCode.POLICY_VIOLATION, this.#mirrorOf);
     const marker = buildEndTxnMarkerBatch({ commit, coordinatorEpoch, producerId, producerEpoch, timestamp: nowMs });
     return this.write(marker, [0], -1, nowMs);
@@ -618,6 +641,7 @@ export class PartitionLog {
   async read(offset: number, maxBytes: number, minOneBatch: boolean, readCommitted = false): Promise<ReadOutcome> {
     const lastStable = this.lastStableOffset;
     const base = { highWatermark: this.highWatermark, lastStableOffset: lastStable, logStartOffset: this.logStartOffset, abortedTransactions: null as AbortedTxn[] | null };
+    if (this.#ledBy !== null) return { ...base, errorCode: ErrorCode.NOT_LEADER_OR_FOLLOWER, batches: [], bytes: 0 };
     if (offset < this.logStartOffset || offset > this.highWatermark) {
       return { ...base, errorCode: ErrorCode.OFFSET_OUT_OF_RANGE, batches: [], bytes: 0 };
     }

@@ -16,9 +16,9 @@ import { ObjectExistsError } from './objects/object-store.ts';
 /** What an object holds; the first part of its key (after the prefix). */
 export type ObjectKind = 'data' | 'compacted' | 'cleaned' | 'wal';
 
-/** Kinds whose uncommitted objects the garbage collector sweeps. The object WAL's objects are not
- *  swept by it: whether one is referenced is told by the WAL's own metadata, not by hasObject. */
-export const ORPHAN_SWEPT_KINDS: readonly ObjectKind[] = ['data', 'compacted', 'cleaned'];
+/** Kinds whose uncommitted objects the garbage collector sweeps: every kind, since WAL objects are
+ *  in the metadata's object table (hasObject) from their commit on, like the others. */
+export const ORPHAN_SWEPT_KINDS: readonly ObjectKind[] = ['data', 'compacted', 'cleaned', 'wal'];
 
 /** Base-36 digits of the creation time in a key (objectKeyCreatedMs reads 9): they cover every
  *  millisecond until the year 5188. */
@@ -154,6 +154,29 @@ export class ObjectWriter {
     this.stats.discarded++;
     this.statsByKind[kind].discarded++;
     await this.opts.objects.delete(key).catch((err: Error) => this.opts.log.debug('could not delete a discarded object; the garbage collector will', { key, err }));
+  }
+
+  /**
+   * A PUT alone, for a writer that commits separately (the object WAL overlaps PUTs and commits its
+   * objects in order): `retried` says an earlier attempt of this key may have landed. Counted like
+   * write()'s PUTs; the caller counts the object once it is committed (committed()).
+   */
+  async putOnly(kind: ObjectKind, key: string, parts: Buffer[], retried: boolean): Promise<void> {
+    try {
+      await this.put(key, parts, retried, this.statsByKind[kind]);
+    } catch (err) {
+      this.stats.failures++;
+      this.statsByKind[kind].failures++;
+      throw err;
+    }
+  }
+
+  /** Counts an object written with putOnly once its commit is done. */
+  committed(kind: ObjectKind, sizeBytes: number): void {
+    for (const s of [this.stats, this.statsByKind[kind]]) {
+      s.objects++;
+      s.bytes += sizeBytes;
+    }
   }
 
   private async put(key: string, parts: Buffer[], retry: boolean, kindStats: ObjectWriterStats): Promise<void> {

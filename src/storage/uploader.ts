@@ -3,7 +3,8 @@
 // (each partition's batches contiguous), whose ranges are committed to metadata before the WAL is
 // trimmed. One upload at a time keeps the uploaded prefix of the WAL contiguous.
 import type { Logger } from '../common/logger.ts';
-import type { MetadataStore, NewObjectRange, ProducerSnapshot } from '../metadata/store.ts';
+import { FencedError } from '../metadata/store.ts';
+import type { FencedPartition, LeaderFence, MetadataStore, NewObjectRange, ProducerSnapshot } from '../metadata/store.ts';
 import { backoffDelayMs } from './object-writer.ts';
 import type { ObjectWriter } from './object-writer.ts';
 import type { WalPosition } from './wal/index.ts';
@@ -32,6 +33,14 @@ export interface UploaderOptions {
   uploadBytesMax: number;
   uploadIntervalMs: number;
   log: Logger;
+  /**
+   * Who must still lead the partitions of an upload for its commit to stand (this broker, at each
+   * log's current leader epoch). A fenced commit writes nothing; `onFenced` then answers which of
+   * the partitions another broker really leads now: their items are dropped here (the new leader
+   * replays them from the committed WAL). Others (a transient mismatch) are retried.
+   */
+  fence?(items: UploadItem[]): LeaderFence;
+  onFenced?(partitions: FencedPartition[]): Promise<FencedPartition[]>;
 }
 
 export class Uploader {
@@ -42,7 +51,7 @@ export class Uploader {
   private timer: NodeJS.Timeout | null = null;
   private closed = false;
   pendingBytes = 0;
-  stats = { objects: 0, bytes: 0, failures: 0 };
+  stats = { objects: 0, bytes: 0, failures: 0, fenced: 0 };
 
   constructor(opts: UploaderOptions) {
     this.opts = opts;
@@ -112,10 +121,18 @@ export class Uploader {
     const producers = this.opts.producerSnapshots?.(taken.map((t) => t.item));
     // Retried until it succeeds or the uploader closes; an object put but not committed by then
     // is an orphan for the garbage collector.
+    const fence = this.opts.fence?.(taken.map((t) => t.item));
     const written = await this.opts.writer.write({
       kind: 'data',
       parts,
-      commit: (key) => this.opts.store.commitObject(key, position, ranges, producers?.snapshots),
+      commit: async (key) => {
+        try {
+          return await this.opts.store.commitObject(key, position, ranges, producers?.snapshots, fence);
+        } catch (err) {
+          if (err instanceof FencedError) return err;
+          throw err;
+        }
+      },
       retry: {
         active: () => !this.closed,
         delayMs: backoffDelayMs,
@@ -126,6 +143,12 @@ export class Uploader {
       },
     });
     if (!written) return;
+    if (written.committed instanceof FencedError) {
+      // Nothing refers to the object: it goes now rather than with the orphan sweep.
+      await this.opts.writer.discard(written.key, 'data');
+      await this.dropFenced(written.committed.partitions);
+      return;
+    }
     const { key, committed: objectId } = written;
     producers?.commit();
     for (const { item } of taken) item.uploaded = true;
@@ -140,6 +163,24 @@ export class Uploader {
     } catch (err) {
       this.opts.log.warn('WAL trim failed', { err: err as Error });
     }
+  }
+
+  /** After a fenced commit: items of partitions another broker leads now go; the rest waits a moment. */
+  private async dropFenced(fenced: FencedPartition[]): Promise<void> {
+    this.stats.fenced++;
+    let elsewhere: FencedPartition[] = [];
+    try {
+      elsewhere = (await this.opts.onFenced?.(fenced)) ?? [];
+    } catch (err) {
+      this.opts.log.warn('could not tell who leads fenced partitions; the upload is retried', { err: err as Error });
+    }
+    const gone = new Set(elsewhere.map((p) => `${p.topicId}:${p.partitionIndex}`));
+    const kept = this.pending.filter(({ item }) => !gone.has(`${item.topicId}:${item.partition}`));
+    const dropped = this.pending.length - kept.length;
+    for (const { item } of this.pending) if (gone.has(`${item.topicId}:${item.partition}`)) this.pendingBytes -= item.data.length;
+    this.pending = kept;
+    if (dropped > 0) this.opts.log.warn('upload dropped data of partitions another broker leads now', { partitions: gone.size, items: dropped });
+    else await new Promise((r) => setTimeout(r, 200));
   }
 
   async close(): Promise<void> {

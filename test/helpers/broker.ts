@@ -17,7 +17,10 @@ export interface TestBroker {
 export async function startTestBroker(settings: Record<string, string> = {}, log: Logger = silentLogger): Promise<TestBroker> {
   const dataDir = settings['data.dir'] ?? mkdtempSync(join(tmpdir(), 'strait-test-'));
   // The HTTP admin API takes a free port too: its default 127.0.0.1:9095 would collide between brokers.
-  const config = loadBrokerConfig({ flags: { listeners: 'PLAINTEXT://127.0.0.1:0', 'http.listener': '127.0.0.1:0', 'data.dir': dataDir, ...settings } });
+  // STRAIT_TEST_WAL_KIND=object runs a test file's brokers on the object WAL (scripts/test.ts does
+  // so for a set of files, so both engines carry the same end-to-end tests).
+  const walKind: Record<string, string> = process.env.STRAIT_TEST_WAL_KIND ? { 'wal.kind': process.env.STRAIT_TEST_WAL_KIND } : {};
+  const config = loadBrokerConfig({ flags: { listeners: 'PLAINTEXT://127.0.0.1:0', 'http.listener': '127.0.0.1:0', 'data.dir': dataDir, ...walKind, ...settings } });
   const broker = new Broker(config, log);
   await broker.start();
   return {

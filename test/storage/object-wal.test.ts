@@ -13,6 +13,7 @@ import type { ObjectStore } from '../../src/storage/objects/index.ts';
 import { SqliteMetadataStore, randomKafkaUuid } from '../../src/metadata/index.ts';
 import type { MetadataStore } from '../../src/metadata/index.ts';
 import { silentLogger } from '../../src/common/logger.ts';
+import { ObjectWriter } from '../../src/storage/object-writer.ts';
 
 const NOT_LEADER_OR_FOLLOWER = 6;
 
@@ -28,8 +29,8 @@ async function setup(t: { after(fn: () => unknown): void }) {
     await objects.close();
     rmSync(dir, { recursive: true, force: true });
   });
-  const wal = (o: Partial<ObjectWalOptions> = {}) =>
-    new ObjectWal({ objects, store, nodeId: 1, keyPrefix: '', flushMs: 20, flushBytes: 1 << 20, inflightMax: 4, log: silentLogger, retryBaseMs: 5, retryMaxMs: 20, ...o });
+  const wal = ({ objects: via, ...o }: Partial<ObjectWalOptions> & { objects?: ObjectStore } = {}) =>
+    new ObjectWal({ writer: new ObjectWriter({ objects: via ?? objects, nodeId: o.nodeId ?? 1, log: silentLogger }), store, nodeId: 1, flushMs: 20, flushBytes: 1 << 20, inflightMax: 4, log: silentLogger, retryBaseMs: 5, retryMaxMs: 20, ...o });
   const entry = (partition: number, base: number, text = `v${base}`): WalEntry => ({ topicId, partition, baseOffset: base, endOffset: base + 1, data: Buffer.from(text), leaderEpoch: 0 });
   return { objects, store, topicId, wal, entry };
 }

@@ -56,7 +56,7 @@ test('an object never committed is deleted once older than the orphan grace; com
   });
 });
 
-test('the sweep finds uncommitted objects of every kind the object writer sweeps, under the key prefix; WAL objects are left to the WAL', async () => {
+test('the sweep finds uncommitted objects of every kind the object writer writes, WAL objects included, under the key prefix; a committed WAL object stays', async () => {
   await withStores(async (store, objects) => {
     const now = Date.now();
     const old = now - ORPHAN_GRACE_MS_MIN - 1000;
@@ -67,7 +67,16 @@ test('the sweep finds uncommitted objects of every kind the object writer sweeps
       await assert.rejects(writer.write({ kind, parts: [Buffer.from(kind)], commit: failedCommit }), /commit lost/);
       orphans[kind] = (await objects.list(`p/${kind}/`))[0]!.key;
     }
-    assert.equal(await collectGarbage(store, objects, now, 60_000, silentLogger, { keyPrefix: 'p/' }), 3);
-    assert.deepEqual((await objects.list('')).map((o) => o.key), [orphans.wal]);
+    // A WAL object whose commit landed is known to metadata (hasObject) and stays.
+    const topicId = randomKafkaUuid();
+    await store.createTopic({ name: 'w', topicId, partitionCount: 1, replicationFactor: 1, configs: {}, leaderId: 1 });
+    const committed = await writer.write({
+      kind: 'wal',
+      parts: [Buffer.from('acked')],
+      commit: (key) => store.commitWalObject(key, 5, 1, [{ topicId, partitionIndex: 0, baseOffset: 0, endOffset: 1, position: 0, sizeBytes: 5, leaderEpoch: 0 }]),
+    });
+    assert.equal(await collectGarbage(store, objects, now, 60_000, silentLogger, { keyPrefix: 'p/' }), 4);
+    assert.deepEqual((await objects.list('')).map((o) => o.key), [committed.key]);
+    void orphans;
   });
 });

@@ -10,6 +10,7 @@ import { SqliteMetadataStore, randomKafkaUuid } from '../../src/metadata/index.t
 import type { MetadataStore } from '../../src/metadata/index.ts';
 import type { ObjectStore } from '../../src/storage/objects/index.ts';
 import { silentLogger } from '../../src/common/logger.ts';
+import { ObjectWriter } from '../../src/storage/object-writer.ts';
 import { walContract } from './wal-contract.ts';
 
 walContract('file', async () => {
@@ -28,7 +29,7 @@ walContract('file', async () => {
 export async function objectWalEngine(objects: ObjectStore, store: MetadataStore, cleanup: () => Promise<void>) {
   const topicId = randomKafkaUuid();
   await store.createTopic({ name: `wal-${topicId}`, topicId, partitionCount: 4, replicationFactor: 1, configs: {}, leaderId: 1 });
-  const open = () => new ObjectWal({ objects, store, nodeId: 1, keyPrefix: '', flushMs: 5, flushBytes: 1 << 20, inflightMax: 4, log: silentLogger });
+  const open = () => new ObjectWal({ writer: new ObjectWriter({ objects, nodeId: 1, log: silentLogger }), store, nodeId: 1, flushMs: 5, flushBytes: 1 << 20, inflightMax: 4, log: silentLogger });
   return {
     wal: open(),
     topicId,

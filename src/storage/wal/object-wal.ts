@@ -14,21 +14,20 @@
 //
 // Uploaded WAL parts are deleted by the upload's own metadata commit (commitObject); a WAL object
 // whose parts are all gone is garbage the collector deletes. trim() has nothing left to do.
-import { randomBytes } from 'node:crypto';
 import type { Logger } from '../../common/logger.ts';
 import type { FencedPartition, MetadataStore, WalRange } from '../../metadata/index.ts';
 import { FencedError } from '../../metadata/index.ts';
-import type { ObjectStore } from '../objects/object-store.ts';
-import { ObjectExistsError } from '../objects/object-store.ts';
+import type { ObjectWriter } from '../object-writer.ts';
+import { objectKeyCreatedMs } from '../object-writer.ts';
+import { ORPHAN_GRACE_MS_MIN } from '../garbage-collector.ts';
 import { WalWriteError } from './wal.ts';
 import type { ReplayedEntry, Wal, WalEntry, WalPosition, WalStats } from './wal.ts';
 
 export interface ObjectWalOptions {
-  objects: ObjectStore;
+  /** Writes the WAL objects (kind 'wal'), naming their keys and counting PUTs. */
+  writer: ObjectWriter;
   store: MetadataStore;
   nodeId: number;
-  /** Prepended to every key (s3.prefix is applied by the store itself). */
-  keyPrefix: string;
   flushMs: number;
   flushBytes: number;
   inflightMax: number;
@@ -113,7 +112,7 @@ export class ObjectWal implements Wal {
         const i = next++;
         const w = objects[i]!;
         if (w.ranges.every((r) => r.sizeBytes === 0)) continue;
-        bodies[i] = await this.withRetry(`reading WAL object ${w.key}`, () => this.o.objects.get(w.key), 8);
+        bodies[i] = await this.withRetry(`reading WAL object ${w.key}`, () => this.o.writer.objects.get(w.key), 8);
       }
     };
     await Promise.all(Array.from({ length: Math.min(8, objects.length) }, worker));
@@ -171,19 +170,12 @@ export class ObjectWal implements Wal {
   }
 
   private async write(parts: Buffer[], size: number): Promise<string | null> {
-    const key = `${this.o.keyPrefix}wal/${Date.now().toString(36).padStart(9, '0')}-${this.o.nodeId}-${randomBytes(6).toString('hex')}`;
+    const key = this.o.writer.newKey('wal');
     let attempt = 0;
     try {
-      await this.withRetry(`writing WAL object ${key}`, async () => {
-        try {
-          this.stats.puts++;
-          await this.o.objects.put(key, parts, { ifNoneMatch: true });
-        } catch (err) {
-          // A random key exists only if an earlier attempt of this very PUT landed.
-          if (!(err instanceof ObjectExistsError) || attempt === 0) throw err;
-        } finally {
-          attempt++;
-        }
+      await this.withRetry(`writing WAL object ${key}`, () => {
+        this.stats.puts++;
+        return this.o.writer.putOnly('wal', key, parts, attempt++ > 0);
       });
     } catch {
       return null;
@@ -227,7 +219,17 @@ export class ObjectWal implements Wal {
       const started = performance.now();
       let answer: Awaited<ReturnType<MetadataStore['commitWalObject']>>;
       try {
-        answer = await this.withRetry(`committing WAL object ${key}`, () => this.o.store.commitWalObject(key, size, this.o.nodeId, ranges));
+        answer = await this.withRetry(`committing WAL object ${key}`, async () => {
+          // The orphan sweep deletes uncommitted objects an hour after their key's time: a commit
+          // still failing after half of that goes on with the bytes under a fresh key.
+          const created = objectKeyCreatedMs(key!, ['wal']);
+          if (created !== null && Date.now() - created > ORPHAN_GRACE_MS_MIN / 2) {
+            const fresh = await this.write(flush.laid.filter((p) => p.bytes > 0).map((p) => p.entry.data), size);
+            if (fresh === null) throw new WalWriteError('WAL is closed');
+            key = fresh;
+          }
+          return this.o.store.commitWalObject(key!, size, this.o.nodeId, ranges);
+        });
       } catch {
         const err = new WalWriteError('WAL is closed');
         for (const p of live) this.fail(p, err);
@@ -235,6 +237,7 @@ export class ObjectWal implements Wal {
       }
       this.stats.commitMsTotal += performance.now() - started;
       if (answer.fenced === null) {
+        this.o.writer.committed('wal', size);
         this.stats.flushes++;
         this.stats.entries += live.length;
         for (const p of live) this.settle(p, null, { segment: answer.objectId, offset: positions.get(p)! });
