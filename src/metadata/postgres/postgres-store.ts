@@ -56,6 +56,8 @@ const connectTimeoutMsDefault = 10_000;
 const unavailableClasses = new Set(['08', '53', '57', '58', '28']);
 // Codes PostgreSQL uses to abort one of two conflicting transactions; running it again succeeds.
 const retryCodes = new Set(['40001', '40P01', '23503']);
+/** Of those, the ones that only mean contention (serialization failure, deadlock). */
+const contentionCodes = new Set(['40001', '40P01']);
 const networkCodes = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'ECONNABORTED']);
 
 function sqlState(err: unknown): string | undefined {
@@ -67,7 +69,8 @@ function sqlState(err: unknown): string | undefined {
 function isUnavailable(err: unknown): boolean {
   if (!(err instanceof Error)) return false;
   const code = sqlState(err);
-  if (code !== undefined && /^[0-9A-Z]{5}$/.test(code)) return unavailableClasses.has(code.slice(0, 2));
+  // 25P03: the server ended a session left idle in a transaction (idle_in_transaction_session_timeout).
+  if (code !== undefined && /^[0-9A-Z]{5}$/.test(code)) return unavailableClasses.has(code.slice(0, 2)) || code === '25P03';
   if (code !== undefined && networkCodes.has(code)) return true;
   return /Connection terminated|timeout exceeded when trying to connect|Query read timeout|Client has encountered a connection error|Connection ended|Client was closed/i.test(err.message);
 }
@@ -210,6 +213,8 @@ export class PostgresMetadataStore implements MetadataStore {
           // was deleted by another broker after the statement began) runs again, and then sees it.
           const code = sqlState(err);
           if (code !== undefined && retryCodes.has(code) && attempt < txnAttemptsMax) continue;
+          // Still conflicting after that: busy, not wrong (a foreign key still missing is wrong).
+          if (code !== undefined && contentionCodes.has(code)) throw this.unavailable(err);
           throw err;
         }
         client.release(err as Error);
@@ -254,6 +259,8 @@ export class PostgresMetadataStore implements MetadataStore {
         if (expected && err instanceof expected) return null;
         const code = sqlState(err);
         if (code !== undefined && retryCodes.has(code) && attempt < txnAttemptsMax) continue;
+        // Still conflicting after that: busy, not wrong (a foreign key still missing is wrong).
+        if (code !== undefined && contentionCodes.has(code)) throw this.unavailable(err);
         throw err;
       }
     }
