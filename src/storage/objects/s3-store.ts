@@ -2,8 +2,8 @@
 // through the AWS SDK for JavaScript v3 (`@aws-sdk/client-s3`). The SDK signs requests (SigV4),
 // takes credentials from static keys or from the standard AWS chain (environment, shared
 // config/profile, web identity/IRSA, ECS/EKS container credentials, IMDSv2) and renews temporary
-// ones before they expire, follows a region redirect once, and sends a checksum the service checks.
-// docs/s3.md says why the SDK replaced our own SigV4 client (bench/s3-client.ts measured both).
+// ones before they expire, and sends a checksum the service checks. This file follows a region
+// redirect once and keeps the region it names (see send). docs/s3.md says why the SDK replaced our own SigV4 client (bench/s3-client.ts measured both).
 //
 // Retries stay ours, not the SDK's: the SDK makes one attempt per call and this file decides. A
 // request that fails on the network, times out (no byte moved for requestTimeoutMs) or gets a
@@ -440,7 +440,7 @@ export class S3Store implements ObjectStore {
 }
 
 /** The SDK's own log lines. Its error lines repeat, as whole objects, the failures this store
- *  turns into StraitErrors, so they are dropped; its warnings reach the console, except the one it
+ *  turns into StraitErrors, so they are dropped; its warnings go to the store's logger, except the one it
  *  prints for every failed PUT with a stream body (which it does not retry; our loop does). */
 function sdkLogger(log: Logger) {
   return {
