@@ -6,7 +6,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chown, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -167,6 +167,9 @@ function waitForExit(child: ChildProcess, timeoutMs: number): Promise<boolean> {
 }
 
 export async function startPostgres(options: StartPostgresOptions = {}): Promise<PostgresHandle> {
+  if (!existsSync(join(postgresBinDir, 'postgres'))) {
+    throw new Error(`PostgreSQL 15 is not installed (no ${postgresBinDir}/postgres): apt-get install postgresql-15`);
+  }
   installExitHooks();
   const dir = await mkdtemp(join(tmpdir(), 'strait-postgres-'));
   tempDirs.add(dir);
