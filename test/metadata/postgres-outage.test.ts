@@ -93,3 +93,20 @@ test('postgres: a frozen server fails calls after the statement timeout instead 
   assert.equal(await store.hasObject('data/frozen'), false, 'the commit that timed out wrote nothing');
   await store.close();
 });
+
+test('postgres: a wrong password or a missing database fails the open with a message naming the server, never a password', async () => {
+  const wrong = 'not-the-password-7f3a';
+  const cases = [
+    { url: `postgres://postgres:${wrong}@127.0.0.1:${server.port}/postgres`, says: /password authentication failed/ },
+    { url: `postgres://postgres:${server.password}@127.0.0.1:${server.port}/no_such_db`, says: /does not exist/ },
+  ];
+  for (const c of cases) {
+    const store = new PostgresMetadataStore({ url: c.url, poolSize: 2, statementTimeoutMs: 5_000 });
+    await assert.rejects(store.open(), (err: Error & { code?: string; kafkaError?: number }) => {
+      isUnavailable(err);
+      assert.match(err.message, c.says);
+      assert.ok(!err.message.includes(wrong), err.message);
+      return true;
+    });
+  }
+});
