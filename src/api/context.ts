@@ -21,6 +21,9 @@ export interface BrokerServices {
   forwarding: RequestForwarding | null;
   /** Versions this broker serves, per API key, as ApiVersions advertises them. */
   apiVersions(): { apiKey: number; minVersion: number; maxVersion: number }[];
+  /** The broker that took every partition of this one over (this one stood down and coordinates
+   *  nothing): FindCoordinator names it. Null while this broker serves. */
+  successor: { nodeId: number; host: string; port: number } | null;
 }
 
 /** What a link answers for the source cluster while topics are mirrored (see link/link-manager.ts). */

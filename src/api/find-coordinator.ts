@@ -1,5 +1,6 @@
 // FindCoordinator: a single broker coordinates every group and every transactional id, so the
-// answer is always this node (as advertised on the listener the request came in on). v4+ asks for
+// answer is this node (as advertised on the listener the request came in on), or the broker that
+// took its partitions over once this one stood down. v4+ asks for
 // several keys at once (KIP-699). As Kafka does, the first request of its kind creates the internal
 // topic __consumer_offsets (groups) or __transaction_state (transactional ids), so that Metadata
 // lists it; until that succeeds the answer is the retriable COORDINATOR_NOT_AVAILABLE.
@@ -30,6 +31,8 @@ function coordinatorFor(keyType: number, ctx: RequestContext, internalTopicReady
   }
   if (!internalTopicReady) return { errorCode: ErrorCode.COORDINATOR_NOT_AVAILABLE, errorMessage: 'The internal topic of the coordinator could not be created yet.', nodeId: -1, host: '', port: -1 };
   const b = ctx.broker;
+  // A broker that stood down (another one took over its partitions) sends clients to that one.
+  if (b.successor) return { errorCode: ErrorCode.NONE, errorMessage: null, nodeId: b.successor.nodeId, host: b.successor.host, port: b.successor.port };
   const listener = b.config.advertisedListeners.find((l) => l.name === ctx.conn.listenerName) ?? b.config.advertisedListeners[0]!;
   return { errorCode: ErrorCode.NONE, errorMessage: null, nodeId: b.nodeId, host: listener.host, port: listener.port };
 }

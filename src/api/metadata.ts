@@ -32,6 +32,13 @@ export const metadataHandler: ApiHandler<MetadataRequest, MetadataResponse> = {
     } else {
       for (const wanted of req.topics!) topics.push(await lookupTopic(wanted.name, wanted.topicId, req.allowAutoTopicCreation, ctx, includeOps));
     }
+    // Partitions another broker claimed (it took this one's over) name it as leader: clients need
+    // its address, which it registered in the shared metadata.
+    const others = new Set<number>();
+    for (const t of topics) for (const p of t.partitions ?? []) if (p.leaderId !== undefined && p.leaderId !== b.nodeId && p.leaderId >= 0) others.add(p.leaderId);
+    if (others.size > 0) {
+      for (const r of await b.store.brokers()) if (others.has(r.nodeId)) brokers.push({ nodeId: r.nodeId, host: r.host, port: r.port, rack: r.rack });
+    }
     return {
       throttleTimeMs: 0,
       brokers,

@@ -63,6 +63,9 @@ export class Broker {
   /** What start() or stop() is doing now: a stop that does not finish in time names it. */
   step: string | null = null;
   private starting: Promise<void> | null = null;
+  private services: BrokerServices | null = null;
+  /** Set once another broker took every partition over and this one stood down. */
+  stoodDown = false;
   private stopRequested = false;
   private closed = false;
 
@@ -290,7 +293,9 @@ export class Broker {
       topics: new TopicAdmin(store, { partitions: cfg.defaultPartitions, replicationFactor: cfg.defaultReplicationFactor }, () => cfg.nodeId, this.log, topicListener),
       apiVersions: () => router.apiVersions(),
       forwarding: null,
+      successor: null,
     };
+    this.services = services;
     router.bind(services);
     // Links: mirror topics are made read-only before any client can connect.
     const links = new LinkManager({
@@ -341,14 +346,38 @@ export class Broker {
     });
   }
 
-  /** Partitions another broker leads now stop being served here (see LogManager.relinquish); returns them. */
+  /**
+   * Partitions another broker leads now stop being served here (see LogManager.relinquish); returns
+   * them. When it took every partition (a broker started on the same metadata claims them all),
+   * this one stands down: it coordinates no group or transaction, runs no link or background job,
+   * and sends clients to the new leader (Metadata, FindCoordinator). A restart claims them back.
+   */
   private async checkLeadership(): Promise<{ topicId: string; partitionIndex: number; leaderId: number }[]> {
     const store = this.store;
     const logs = this.logs;
     if (!store || !logs) return [];
-    const elsewhere = (await store.allPartitions()).filter((p) => p.leaderId !== this.config.nodeId).map((p) => ({ topicId: p.topicId, partitionIndex: p.partitionIndex, leaderId: p.leaderId }));
+    const partitions = await store.allPartitions();
+    const elsewhere = partitions.filter((p) => p.leaderId !== this.config.nodeId).map((p) => ({ topicId: p.topicId, partitionIndex: p.partitionIndex, leaderId: p.leaderId }));
     logs.relinquish(elsewhere);
+    if (elsewhere.length > 0 && elsewhere.length === partitions.length && !this.stoodDown) {
+      const successor = elsewhere[elsewhere.length - 1]!.leaderId;
+      const registered = (await store.brokers()).find((b) => b.nodeId === successor);
+      this.standDown(successor, registered ?? null);
+    }
     return elsewhere;
+  }
+
+  private standDown(successor: number, at: { host: string; port: number } | null): void {
+    this.stoodDown = true;
+    if (this.services && at) this.services.successor = { nodeId: successor, host: at.host, port: at.port };
+    this.log.error('another broker took over every partition of this one; standing down (restart to claim them back)', { successor, at: at ? `${at.host}:${at.port}` : null });
+    this.groups?.shutdown();
+    // Not awaited: the leadership check that got here runs as one of the jobs being stopped.
+    void (async () => {
+      await this.links?.stop();
+      await this.jobs?.stop();
+      await this.transactions?.close();
+    })().catch((err: unknown) => this.log.warn('standing down did not finish cleanly', { err: err as Error }));
   }
 
   private networkMetrics(): MetricSample[] {

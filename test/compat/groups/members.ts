@@ -39,6 +39,8 @@ export interface MemberOptions {
   assignmentStrategy?: string;
   remoteAssignor?: string;
   maxMessages?: number;
+  /** More command-line arguments (e.g. VerifiableConsumer's --consumer.config FILE). */
+  extraArgs?: string[];
 }
 
 /** A consumed offset range [min, max] of one partition. */
@@ -231,6 +233,7 @@ export function javaMember(name: string, opts: MemberOptions): GroupMember {
   if (opts.instanceId) args.push('--group-instance-id', opts.instanceId);
   if (opts.assignmentStrategy) args.push('--assignment-strategy', opts.assignmentStrategy);
   if (opts.remoteAssignor) args.push('--group-remote-assignor', opts.remoteAssignor);
+  args.push(...(opts.extraArgs ?? []));
   const java = kafkaJavaCommand('org.apache.kafka.tools.VerifiableConsumer', args, '192m');
   return new GroupMember(name, java.command, java.args);
 }
