@@ -78,7 +78,7 @@ async function probe(port: number): Promise<{ produce: number; fetch: number; co
 
 test('a second broker takes over a frozen one: producer and group go on, the old one acknowledges nothing more, nothing acknowledged is lost', { timeout: 300_000 }, async () => {
   const url = await pg.createDatabase('takeover');
-  const shared = ['--metadata-store', 'postgres', '--metadata-postgres-url', url, '--wal-kind', 'object', ...(await s3Args(minio, 'takeover')), '--upload-interval-ms', '1000'];
+  const shared = ['--metadata-store', 'postgres', '--metadata-postgres-url', url, '--wal-kind', 'object', ...(await s3Args(minio, 'takeover')), '--upload-interval-ms', '30000'];
   const groupArgs = ['--group-initial-rebalance-delay-ms', '0'];
   const portB = await freePort();
   let a: StraitHandle | null = await startStrait({ args: ['--node-id', '1', ...shared, ...groupArgs] });
@@ -117,6 +117,10 @@ test('a second broker takes over a frozen one: producer and group go on, the old
     const serveMs = Date.now() - started;
     console.log(`takeover: broker B answered ${serveMs} ms after its start (A had acknowledged ${ackedOnA})`);
     assert.ok(serveMs < 15_000, `B took ${serveMs} ms to serve`);
+    // What A acknowledged was not uploaded yet (upload.interval.ms=30 s): B served it from A's WAL objects.
+    const replayed = /object WAL opened.*?"entries":(\d+)/.exec(b.output());
+    assert.ok(replayed && Number(replayed[1]) > 0, `B replayed A's WAL objects:\n${b.output().slice(-3000)}`);
+    console.log(`takeover: B replayed ${replayed[1]} WAL entries`);
 
     await waitAcks(ackedOnA + 300, 'on B after the takeover', 90_000);
     const consumedBefore = member.current.count();
