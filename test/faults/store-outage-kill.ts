@@ -65,7 +65,7 @@ const sendAfterClosePattern = /after producer has been closed/;
  * Apache Kafka's VerifiableProducer sending without a message limit until stop(): SIGTERM runs its
  * shutdown hook, which closes the producer, and close() waits until every send made is answered.
  */
-class OpenEndedProducer {
+export class OpenEndedProducer {
   readonly acks: Ack[] = [];
   readonly failed: string[] = [];
   /** Sends refused by the closed producer during shutdown (nothing went to the broker). */
@@ -172,7 +172,7 @@ class OpenEndedProducer {
 }
 
 /** Produces large batches without idempotence to another topic, so the upload backlog grows fast. */
-class Filler {
+export class Filler {
   ok = 0;
   /** Produces refused with KAFKA_STORAGE_ERROR: the upload backlog was over its bound. */
   storageErrors = 0;
@@ -181,11 +181,16 @@ class Filler {
   private stopped = false;
   private readonly done: Promise<void>;
 
-  constructor(port: () => number, topic: string, bytesPerSecond: number) {
+  /**
+   * `concurrency` connections each keep one produce outstanding: with a WAL whose writes take tens
+   * of milliseconds (wal.kind=object) one connection alone would not reach bytesPerSecond, nor have
+   * enough waiting during an outage to reach a backlog bound.
+   */
+  constructor(port: () => number, topic: string, bytesPerSecond: number, concurrency = 1) {
     const batchBytes = 64 * 1024;
-    const intervalMs = Math.max(5, Math.round((batchBytes * 1000) / bytesPerSecond));
+    const intervalMs = Math.max(5, Math.round((batchBytes * 1000 * concurrency) / bytesPerSecond));
     const records = Array.from({ length: 16 }, () => ({ value: randomBytes(batchBytes / 16) }));
-    this.done = (async () => {
+    const loop = async (): Promise<void> => {
       let client: RawClient | undefined;
       while (!this.stopped) {
         const started = Date.now();
@@ -208,7 +213,8 @@ class Filler {
         await sleep(Math.max(0, intervalMs - (Date.now() - started)));
       }
       client?.close();
-    })();
+    };
+    this.done = Promise.all(Array.from({ length: concurrency }, loop)).then(() => undefined);
   }
 
   async stop(): Promise<void> {
@@ -529,7 +535,7 @@ export async function runStoreOutageKills(o: StoreOutageKillOptions): Promise<St
 }
 
 /** Acknowledged values not stored at their acknowledged offset, and values stored more than once. */
-function countLostAndDuplicated(stored: readonly StoredRecord[], acks: readonly Ack[]): { lost: number; duplicated: number } {
+export function countLostAndDuplicated(stored: readonly StoredRecord[], acks: readonly Ack[]): { lost: number; duplicated: number } {
   const at = new Map(stored.map((r) => [`${r.partition}/${r.offset}`, r.value]));
   const lost = acks.filter((a) => at.get(`${a.partition}/${a.offset}`) !== a.value).length;
   const seen = new Set<string>();
