@@ -25,8 +25,8 @@ function findTests(dir: string, out: string[] = []): string[] {
   return out;
 }
 
-function run(cmd: string, args: string[]): void {
-  const r = spawnSync(cmd, args, { cwd: root, stdio: 'inherit' });
+function run(cmd: string, args: string[], env: Record<string, string> = {}): void {
+  const r = spawnSync(cmd, args, { cwd: root, stdio: 'inherit', env: { ...process.env, ...env } });
   if (r.status !== 0) {
     console.error(`test: '${cmd} ${args.join(' ')}' failed with ${r.status ?? r.signal}`);
     process.exit(r.status ?? 1);
@@ -55,3 +55,26 @@ run(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '--noEmit'
 if (files.some(needsDeps)) run('bash', [join(root, 'scripts/install-test-deps.sh')]);
 console.log(`test: running ${files.length} test files (${mode})`);
 run(process.execPath, ['--test', '--test-reporter=spec', '--test-concurrency=1', ...files]);
+
+// The same end-to-end tests once more with the brokers on the object WAL (wal.kind=object, see
+// test/helpers/broker.ts and the harness): produce paths, idempotence, transactions, groups, the log
+// cleaner, mirrors and real clients. Files that test the file WAL itself (its faults, its segments)
+// are not in the list.
+const objectWalFiles = [
+  'test/log/idempotence.test.ts',
+  'test/log/transaction-markers.test.ts',
+  'test/log/truncate.test.ts',
+  'test/log/log-cleaner.test.ts',
+  'test/log/append-at-offsets.test.ts',
+  'test/coordinator/offsets.test.ts',
+  'test/coordinator/consumer-group.test.ts',
+  'test/coordinator/producer-expiry.test.ts',
+  'test/api/topics.test.ts',
+  'test/compat/produce-consume.test.ts',
+  'test/compat/transactions.test.ts',
+  'test/link/mirror.test.ts',
+].filter((f) => files.includes(f));
+if (objectWalFiles.length > 0) {
+  console.log(`test: running ${objectWalFiles.length} test files again on the object WAL (STRAIT_TEST_WAL_KIND=object)`);
+  run(process.execPath, ['--test', '--test-reporter=spec', '--test-concurrency=1', ...objectWalFiles], { STRAIT_TEST_WAL_KIND: 'object' });
+}

@@ -34,7 +34,7 @@ export const describeTopicPartitionsHandler: ApiHandler<DescribeTopicPartitionsR
         continue;
       }
       const first = cursor && name === cursor.topicName ? cursor.partitionIndex : 0;
-      const parts = (await store.partitions(topic.topicId)).filter((p) => p.partitionIndex >= first);
+      const parts = ctx.broker.logs.partitionRecords(topic.topicId, ctx.broker.nodeId).filter((p) => p.partitionIndex >= first);
       const taken = parts.slice(0, budget);
       budget -= taken.length;
       topics.push({

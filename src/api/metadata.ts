@@ -82,7 +82,7 @@ async function lookupTopic(
 }
 
 async function describeTopic(t: TopicRecord, ctx: RequestContext, includeOps: boolean): Promise<Input<MetadataResponseTopic>> {
-  const partitions = await ctx.broker.store.partitions(t.topicId);
+  const partitions = ctx.broker.logs.partitionRecords(t.topicId, ctx.broker.nodeId);
   return {
     errorCode: ErrorCode.NONE,
     name: t.name,

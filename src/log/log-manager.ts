@@ -3,7 +3,7 @@
 // replay of the WAL (durable data not yet uploaded).
 import type { Logger } from '../common/logger.ts';
 import { assert } from '../common/errors.ts';
-import type { MetadataStore, ObjectRange, TopicRecord } from '../metadata/store.ts';
+import type { MetadataStore, ObjectRange, PartitionRecord, TopicRecord } from '../metadata/store.ts';
 import type { ReplayedEntry } from '../storage/wal/index.ts';
 import { PartitionLog } from './partition-log.ts';
 import { LeaderEpochCache } from './leader-epochs.ts';
@@ -198,6 +198,17 @@ export class LogManager {
     }
     if (n > 0) this.opts.log.warn('partitions are led by another broker now; this broker stops serving them', { partitions: n, leaders: [...new Set(partitions.map((p) => p.leaderId))] });
     return n;
+  }
+
+  /**
+   * How this broker sees a topic's partitions (Metadata, DescribeTopicPartitions): from memory, so a
+   * metadata store that is slow or down does not stop clients from finding leaders. A partition
+   * another broker claimed names that broker.
+   */
+  partitionRecords(topicId: string, nodeId: number): PartitionRecord[] {
+    return this.partitionsOf(topicId)
+      .filter((log) => log !== undefined)
+      .map((log) => ({ topicId, partitionIndex: log.partition, leaderId: log.ledBy ?? nodeId, leaderEpoch: log.leaderEpoch, logStartOffset: log.logStartOffset }));
   }
 
   /** Each partition's current leader epoch, once per partition of `items` (an upload's fence). */

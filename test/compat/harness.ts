@@ -83,6 +83,9 @@ export interface StartStraitOptions {
   /** The HTTP admin API's port, likewise (else a free one); not with an http.listener in args. */
   httpPort?: number;
   readyTimeoutMs?: number;
+  /** Run the Strait of another checkout of this repository (a git worktree of an older commit, for a
+   *  benchmark against it) instead of this one; it must have node_modules. */
+  root?: string;
 }
 
 // Processes and temporary folders to remove if the test process ends without stopping them.
@@ -495,19 +498,23 @@ export async function startStrait(options: StartStraitOptions = {}): Promise<Str
   const ownDataDir = options.dataDir === undefined;
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'strait-data-'));
   if (ownDataDir) tempDirs.add(dataDir);
+  const root = options.root ?? repoRoot;
   const args = [
-    join(repoRoot, 'src', 'cli', 'main.ts'),
+    join(root, 'src', 'cli', 'main.ts'),
     'start',
     '--listeners',
     `PLAINTEXT://127.0.0.1:${port}`,
     '--data-dir',
     dataDir,
     ...(callerHttpListener === undefined ? ['--http-listener', `127.0.0.1:${httpPort}`] : []),
+    // STRAIT_TEST_WAL_KIND=object: the same tests on the object WAL (scripts/test.ts); a test's own
+    // --wal-kind comes later and wins.
+    ...(process.env.STRAIT_TEST_WAL_KIND ? ['--wal-kind', process.env.STRAIT_TEST_WAL_KIND] : []),
     ...(options.args ?? []),
   ];
   const output = new OutputTail();
   const proc = spawnGroup(process.execPath, args, {
-    cwd: repoRoot,
+    cwd: root,
     env: { ...process.env, ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
