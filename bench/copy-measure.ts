@@ -1,11 +1,9 @@
 // What the copy benchmarks share (link-vs-mm2.ts, reverse-vs-mm2.ts): process statistics of the
-// copiers, filling a topic with Kafka's ProducerPerformance, reading a topic back in full and
+// copiers (from measure.ts), filling a topic with Kafka's ProducerPerformance, reading a topic back in full and
 // comparing a copy with its source record by record and batch by batch, timing a copy by polling,
 // Strait's memory metrics, and the summary of repeated runs.
-import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { availableParallelism, cpus, totalmem } from 'node:os';
+import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { KafkaClient } from '../src/link/client/index.ts';
 import type { FetchedPartition } from '../src/link/client/index.ts';
@@ -13,137 +11,21 @@ import { batchCrc, compressionOf, readBatchRecords } from '../src/protocol/recor
 import { runJava, startApacheKafka } from '../test/compat/harness.ts';
 import { startMirrorMaker2 } from '../test/link/mm2.ts';
 import type { ReplicationPolicy } from '../test/link/mm2.ts';
+import { MB, sleep, round, log, range, pidListeningOn, cpuSecondsOf, statusKiB, machineBusySeconds, waitForQuiet, UsageSampler, createTopic, median, machineInfo } from './measure.ts';
+import type { ProcessUsage } from './measure.ts';
 
-export const MB = 2 ** 20;
 const POLL_INTERVAL_MS = 100;
-const SAMPLE_INTERVAL_MS = 250;
 /** Copying slower than this (MB/s) counts as stuck; sets the copy timeout with a floor. */
 const COPY_MBPS_MIN = 1;
 const COPY_TIMEOUT_MS_MIN = 300_000;
 const SCAN_PARTITION_BYTES_MAX = 8 * MB;
-const CLOCK_TICKS_PER_SECOND = 100;
-/** Busy cores below which the machine counts as quiet enough to start a copy (an idle Kafka uses ~0.05). */
-const QUIET_CORES_MAX = 0.3;
-const QUIET_SAMPLE_MS = 3_000;
 
-export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-export const round = (x: number, digits = 2) => Math.round(x * 10 ** digits) / 10 ** digits;
-export const log = (line: string) => process.stdout.write(`[${new Date().toISOString().slice(11, 19)}] ${line}\n`);
-export const range = (n: number) => Array.from({ length: n }, (_, i) => i);
-
-// ---- process statistics ----------------------------------------------------------------------------
-
-export function pidListeningOn(port: number): number | null {
-  const out = execFileSync('ss', ['-ltnpH', `sport = :${port}`], { encoding: 'utf8' });
-  const m = /pid=(\d+)/.exec(out);
-  return m ? Number(m[1]) : null;
-}
-
-export function cpuSecondsOf(pid: number): number {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    // utime and stime are fields 14 and 15 of stat, 12 and 13 after the command name.
-    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_SECOND;
-  } catch {
-    return Number.NaN;
-  }
-}
-
-export function statusKiB(pid: number, field: 'VmRSS' | 'RssAnon' | 'RssFile'): number {
-  try {
-    const m = new RegExp(`${field}:\\s+(\\d+) kB`).exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m ? Number(m[1]) : 0;
-  } catch {
-    return 0;
-  }
-}
-
-/** CPU seconds the whole machine spent busy (all but idle and iowait), from /proc/stat. */
-export function machineBusySeconds(): number {
-  const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
-  const total = fields.reduce((a, b) => a + b, 0);
-  return (total - fields[3]! - fields[4]!) / CLOCK_TICKS_PER_SECOND;
-}
-
-/**
- * Waits (up to --quiet-wait-seconds) until the machine is nearly idle, so a copy does not start
- * while other work holds the two cores; returns how long it waited and how busy the machine was.
- */
-export async function waitForQuiet(maxWaitMs: number): Promise<{ waitedSeconds: number; busyCores: number }> {
-  const started = performance.now();
-  for (;;) {
-    const before = machineBusySeconds();
-    await sleep(QUIET_SAMPLE_MS);
-    const busyCores = round((machineBusySeconds() - before) / (QUIET_SAMPLE_MS / 1000));
-    const waitedMs = performance.now() - started;
-    if (busyCores <= QUIET_CORES_MAX || waitedMs >= maxWaitMs) return { waitedSeconds: round(waitedMs / 1000, 0), busyCores };
-  }
-}
-
-export interface ProcessUsage {
-  role: string;
-  pid: number;
-  cpuSeconds: number;
-  /** Cores used on average over the measured interval. */
-  cpuCores: number;
-  rssMiBMax: number;
-  /** The largest anonymous (heap, buffers) and file-backed (mapped files) parts of the RSS. */
-  rssAnonMiBMax: number;
-  rssFileMiBMax: number;
-}
-
-/** Samples CPU time and RSS of some processes from start() until stop(). */
-export class UsageSampler {
-  private readonly startCpu = new Map<number, number>();
-  private readonly rssMax = new Map<number, { rss: number; anon: number; file: number }>();
-  private timer: NodeJS.Timeout | null = null;
-  private startedAt = 0;
-  private machineBusyAtStart = 0;
-  private readonly processes: { role: string; pid: number }[];
-  constructor(processes: { role: string; pid: number }[]) {
-    this.processes = processes;
-  }
-
-  start(): void {
-    this.startedAt = performance.now();
-    this.machineBusyAtStart = machineBusySeconds();
-    for (const { pid } of this.processes) this.startCpu.set(pid, cpuSecondsOf(pid));
-    this.timer = setInterval(() => this.sample(), SAMPLE_INTERVAL_MS);
-  }
-
-  private sample(): void {
-    for (const { pid } of this.processes) {
-      const m = this.rssMax.get(pid) ?? { rss: 0, anon: 0, file: 0 };
-      this.rssMax.set(pid, { rss: Math.max(m.rss, statusKiB(pid, 'VmRSS')), anon: Math.max(m.anon, statusKiB(pid, 'RssAnon')), file: Math.max(m.file, statusKiB(pid, 'RssFile')) });
-    }
-  }
-
-  /** Usage per process, and the cores the whole machine was busy on average (others' work included). */
-  stop(): ProcessUsage[] {
-    this.sample();
-    if (this.timer) clearInterval(this.timer);
-    const seconds = (performance.now() - this.startedAt) / 1000;
-    const usage = this.processes.map(({ role, pid }) => {
-      const cpuSeconds = cpuSecondsOf(pid) - this.startCpu.get(pid)!;
-      const rss = this.rssMax.get(pid) ?? { rss: 0, anon: 0, file: 0 };
-      const mib = (kib: number) => round(kib / 1024, 0);
-      return { role, pid, cpuSeconds: round(cpuSeconds), cpuCores: round(cpuSeconds / seconds), rssMiBMax: mib(rss.rss), rssAnonMiBMax: mib(rss.anon), rssFileMiBMax: mib(rss.file) };
-    });
-    const machine = machineBusySeconds() - this.machineBusyAtStart;
-    const measured = usage.reduce((a, u) => a + u.cpuSeconds, 0);
-    // Everything else that ran meanwhile (other people's tests on a shared machine): noise to report.
-    usage.push({ role: 'everything else', pid: 0, cpuSeconds: round(machine - measured), cpuCores: round((machine - measured) / seconds), rssMiBMax: 0, rssAnonMiBMax: 0, rssFileMiBMax: 0 });
-    return usage;
-  }
-}
+// Process statistics, topic creation, medians and the machine's description live in measure.ts
+// (shared with produce-consume.ts and wal-kinds.ts); the copy benchmarks import them from here.
+export { MB, sleep, round, log, range, pidListeningOn, cpuSecondsOf, statusKiB, machineBusySeconds, waitForQuiet, UsageSampler, createTopic, median, machineInfo };
+export type { ProcessUsage };
 
 // ---- topics --------------------------------------------------------------------------------------------
-
-export async function createTopic(bootstrap: string, topic: string, partitions: number): Promise<void> {
-  const r = await runJava('org.apache.kafka.tools.TopicCommand', ['--bootstrap-server', bootstrap, '--create', '--topic', topic, '--partitions', String(partitions), '--replication-factor', '1'], { timeoutMs: 60_000 });
-  if (r.code !== 0) throw new Error(`topic creation failed: ${r.stderr}`);
-}
 
 export interface FillStep {
   records: number;
@@ -600,24 +482,6 @@ export async function runMirrorMaker2Copy(o: Mm2CopyOptions): Promise<CopyRun> {
 }
 
 // ---- the report ------------------------------------------------------------------------------------
-
-export const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-};
-
-export function machineInfo(): Record<string, unknown> {
-  // java -version prints on stderr.
-  const javaVersion = /version "([^"]+)"/.exec(execFileSync('sh', ['-c', 'java -version 2>&1'], { encoding: 'utf8' }))?.[1] ?? 'unknown';
-  return {
-    cores: availableParallelism(),
-    cpu: cpus()[0]?.model ?? 'unknown',
-    memoryGiB: round(totalmem() / 2 ** 30, 1),
-    node: process.version,
-    java: javaVersion,
-    kernel: readFileSync('/proc/sys/kernel/osrelease', 'utf8').trim(),
-  };
-}
 
 export function summarize(runs: CopyRun[]): Record<string, unknown> | null {
   if (runs.length === 0) return null;

@@ -8,14 +8,14 @@
 // Kafka runs twice: with its defaults (acknowledges from the page cache, relying on replication
 // for durability) and with log.flush.interval.messages=1 (fsync before acknowledging, which is
 // what Strait always does). Both are reported; the fair comparison for durability is the second.
-import { mkdirSync, writeFileSync, readFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { execFileSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
-import { startApacheKafka, startStrait, runJava, repoRoot } from '../test/compat/harness.ts';
+import { startApacheKafka, startStrait, repoRoot } from '../test/compat/harness.ts';
 import type { BrokerHandle } from '../test/compat/harness.ts';
 import { barChart } from './chart.ts';
 import type { Bar } from './chart.ts';
+import { consumerPerformance, createTopic, median, pidListeningOn, producerPerformance, statusKiB } from './measure.ts';
 
 const { values: args } = parseArgs({
   options: {
@@ -52,71 +52,30 @@ const targets: Target[] = [
   { name: 'kafka-fsync', start: () => startApacheKafka({ config: { 'log.flush.interval.messages': '1' } }) },
 ];
 
-function pidListeningOn(port: number): number | null {
-  const out = execFileSync('ss', ['-ltnpH', `sport = :${port}`], { encoding: 'utf8' });
-  const m = /pid=(\d+)/.exec(out);
-  return m ? Number(m[1]) : null;
-}
-
-function rssMiB(pid: number): number {
-  try {
-    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m ? Number(m[1]) / 1024 : 0;
-  } catch {
-    return 0;
-  }
-}
-
-async function createTopic(bootstrap: string, topic: string): Promise<void> {
-  const r = await runJava('org.apache.kafka.tools.TopicCommand', ['--bootstrap-server', bootstrap, '--create', '--topic', topic, '--partitions', String(PARTITIONS), '--replication-factor', '1'], { timeoutMs: 60_000 });
-  if (r.code !== 0) throw new Error(`topic creation failed: ${r.stderr}`);
-}
-
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-};
-
 async function runOnce(broker: BrokerHandle, compression: string, topic: string): Promise<RunResult> {
-  await createTopic(broker.bootstrap, topic);
+  await createTopic(broker.bootstrap, topic, PARTITIONS);
   const pid = pidListeningOn(broker.port);
   let rssMax = 0;
   const sampler = setInterval(() => {
-    if (pid) rssMax = Math.max(rssMax, rssMiB(pid));
+    if (pid) rssMax = Math.max(rssMax, statusKiB(pid, 'VmRSS') / 1024);
   }, 200);
-  const jvm = ['-Xmx1g', '-XX:+UseG1GC'];
-  const produce = await runJava(
-    'org.apache.kafka.tools.ProducerPerformance',
-    [
-      '--topic', topic,
-      '--num-records', String(RECORDS),
-      '--record-size', String(RECORD_BYTES),
-      '--throughput', '-1',
-      '--producer-props', `bootstrap.servers=${broker.bootstrap}`, 'acks=all', `compression.type=${compression}`, 'linger.ms=5',
-    ],
-    { timeoutMs: 600_000, jvmArgs: jvm },
-  );
-  // Last line: "N records sent, R records/sec (M MB/sec), A ms avg latency, X ms max latency, p50 ms 50th, p95 ms 95th, p99 ms 99th, p999 ms 99.9th."
-  const line = produce.stdout.trim().split('\n').filter((l) => l.includes('records sent')).pop();
-  const m = line && /records sent, ([\d.]+) records\/sec \(([\d.]+) MB\/sec\).*?(\d+) ms 50th, (\d+) ms 95th, (\d+) ms 99th, (\d+) ms 99\.9th/.exec(line);
-  if (!m) throw new Error(`cannot read ProducerPerformance output:\n${produce.stdout}\n${produce.stderr}`);
-  const consume = await runJava(
-    'org.apache.kafka.tools.ConsumerPerformance',
-    ['--bootstrap-server', broker.bootstrap, '--topic', topic, '--num-records', String(RECORDS), '--timeout', '60000'],
-    { timeoutMs: 600_000, jvmArgs: jvm },
-  );
+  const produce = await producerPerformance({
+    bootstrap: broker.bootstrap,
+    topic,
+    records: RECORDS,
+    recordBytes: RECORD_BYTES,
+    throughput: -1,
+    props: ['acks=all', `compression.type=${compression}`, 'linger.ms=5'],
+  });
+  const consume = await consumerPerformance(broker.bootstrap, topic, RECORDS);
   clearInterval(sampler);
-  // Summary line: start.time, end.time, data.consumed.in.MB, MB.sec, data.consumed.in.nMsg, nMsg.sec, ...
-  const csv = consume.stdout.trim().split('\n').filter((l) => /^\d{4}-/.test(l)).pop();
-  const consumeMBps = csv ? Number(csv.split(',')[3]) : Number.NaN;
-  if (!Number.isFinite(consumeMBps)) process.stderr.write(`ConsumerPerformance gave no summary:\n${consume.stdout}\n${consume.stderr}\n`);
   return {
-    produceRecordsPerSec: Number(m[1]),
-    produceMBps: Number(m[2]),
-    latencyMsP50: Number(m[3]),
-    latencyMsP99: Number(m[5]),
-    latencyMsP999: Number(m[6]),
-    consumeMBps,
+    produceRecordsPerSec: produce.recordsPerSec,
+    produceMBps: produce.mbps,
+    latencyMsP50: produce.latencyMsP50,
+    latencyMsP99: produce.latencyMsP99,
+    latencyMsP999: produce.latencyMsP999,
+    consumeMBps: consume.mbps,
     brokerRssMiBMax: Math.round(rssMax),
   };
 }
