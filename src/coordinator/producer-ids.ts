@@ -8,6 +8,8 @@ export class ProducerIdManager {
   private readonly store: MetadataStore;
   private next = 0;
   private end = 0;
+  /** Ids below this are never handed out (reserveAbove); a block answered late may lie below it. */
+  private floor = 0;
   private refill: Promise<void> | null = null;
 
   constructor(store: MetadataStore) {
@@ -15,7 +17,9 @@ export class ProducerIdManager {
   }
 
   async nextId(): Promise<number> {
-    while (this.next >= this.end) {
+    for (;;) {
+      if (this.next < this.floor) this.next = Math.min(this.floor, this.end);
+      if (this.next < this.end) break;
       this.refill ??= this.store.reserveIds('producer_id', PRODUCER_ID_BLOCK_SIZE).then((first) => {
         this.next = first;
         this.end = first + PRODUCER_ID_BLOCK_SIZE;
@@ -31,6 +35,7 @@ export class ProducerIdManager {
    * mirrored data belong to the source cluster's producers, whose state a promoted mirror keeps.
    */
   async reserveAbove(producerId: number): Promise<void> {
+    this.floor = Math.max(this.floor, producerId + 1);
     if (producerId < this.next) return;
     const counter = await this.store.reserveIds('producer_id', 0);
     if (producerId >= counter) await this.store.reserveIds('producer_id', producerId + 1 - counter);
