@@ -37,7 +37,7 @@ import { startMinio, startStrait, type MinioHandle, type StraitHandle } from '..
 import { startPostgres, type PostgresHandle } from '../helpers/postgres.ts';
 import { RawClient } from '../helpers/raw-client.ts';
 import { ApiKey } from '../../src/protocol/generated/api-table.ts';
-import { ErrorCode } from '../../src/protocol/generated/errors.ts';
+import { ERRORS, ErrorCode } from '../../src/protocol/generated/errors.ts';
 import { buildBatch } from '../../src/protocol/records/index.ts';
 import { createTopic, Random, readTopic, s3Args, verify, type Ack } from './crash-produce.ts';
 import { writeIdempotentConfig } from './idempotent-kill.ts';
@@ -60,20 +60,37 @@ export interface StoreFailuresSeen {
   warnings: Map<string, number>;
 }
 
-function countFailures(output: string, into: StoreFailuresSeen): void {
+/** One outage of a store, in wall-clock time, and the failures Strait logged during it. */
+export interface OutageWindow {
+  kind: Exclude<StoreFault, 'none'>;
+  fromMs: number;
+  /** When the store answered again (Infinity while it is away). */
+  toMs: number;
+  /** Failed WAL PUTs and commits logged from fromMs to toMs (plus a second of log latency). */
+  walFailures: number;
+}
+
+function countFailures(output: string, into: StoreFailuresSeen, windows: readonly OutageWindow[]): void {
   for (const line of output.split('\n')) {
     if (!line.startsWith('{')) continue;
-    let entry: { level?: string; msg?: string };
+    let entry: { level?: string; msg?: string; ts?: string };
     try {
-      entry = JSON.parse(line) as { level?: string; msg?: string };
+      entry = JSON.parse(line) as { level?: string; msg?: string; ts?: string };
     } catch {
       continue; // The first line of the kept tail may be cut.
     }
     if (entry.level !== 'warn' && entry.level !== 'error') continue;
     const msg = entry.msg ?? '';
-    if (/^writing WAL object \S+ failed; retrying$/.test(msg)) into.walPutFailures++;
-    else if (/^committing WAL object \S+ failed; retrying$/.test(msg)) into.walCommitFailures++;
+    const put = /^writing WAL object \S+ failed; retrying$/.test(msg);
+    const commit = /^committing WAL object \S+ failed; retrying$/.test(msg);
+    if (put) into.walPutFailures++;
+    else if (commit) into.walCommitFailures++;
     else if (msg === 'upload failed; retrying') into.uploadFailures++;
+    if (put || commit) {
+      const at = Date.parse(entry.ts ?? '');
+      const window = windows.find((w) => at >= w.fromMs && at <= w.toMs + 1000);
+      if (window !== undefined) window.walFailures++;
+    }
     const key = `${entry.level}: ${msg.replace(/WAL object \S+/, 'WAL object KEY')}`;
     into.warnings.set(key, (into.warnings.get(key) ?? 0) + 1);
   }
@@ -120,6 +137,10 @@ export interface CycleFigures {
   recoveryMs: number | null;
   fresh: boolean;
   nodeId: number;
+  /** Filler produces refused with KAFKA_STORAGE_ERROR from the fault until the store was back. */
+  fillerRejections: number;
+  /** Failed WAL PUTs and commits Strait logged during the outage. */
+  walFailures: number;
   /** From the kill until the restarted broker answered. */
   restartMs: number;
   cycleMs: number;
@@ -138,6 +159,8 @@ export interface ObjectWalKillResult {
   producerRetries: number;
   producerStorageErrorRetries: number;
   fillerRejections: number;
+  /** What the filler's produces got: ok, KAFKA_STORAGE_ERROR, other (retriable) codes, lost connections. */
+  filler: string;
   walPutFailures: number;
   walCommitFailures: number;
   uploadFailures: number;
@@ -171,7 +194,9 @@ export async function runObjectWalKills(o: ObjectWalKillOptions): Promise<Object
   let broker: StraitHandle | undefined = await startStrait({ dataDir, args: argsOf(nodeId), readyTimeoutMs: 60_000 });
   const port = broker.port;
   /** Counts what a broker process logged; called once per process, after it ended. */
-  const ended = (b: StraitHandle): void => countFailures(b.output(), seen);
+  const windows: OutageWindow[] = [];
+  const cycleWindows = new Map<number, OutageWindow>();
+  const ended = (b: StraitHandle): void => countFailures(b.output(), seen, windows);
   let producers: OpenEndedProducer[] = [];
   const sum = (f: (p: OpenEndedProducer) => number): number => producers.reduce((n, p) => n + f(p), 0);
   let filler: Filler | undefined;
@@ -185,7 +210,7 @@ export async function runObjectWalKills(o: ObjectWalKillOptions): Promise<Object
     // 24 produces of 64 KiB outstanding at once: 1.5 MiB, over the bound once the store stops answering.
     filler = new Filler(() => port, fillTopic, o.fillBytesPerSecond ?? 1.5 * walPendingBytesMax, 24);
     producers = Array.from({ length: o.producers ?? 2 }, (_, i) => new OpenEndedProducer(broker!.bootstrap, topic, configPath, o.throughput ?? 200, i + 1));
-    await allAcknowledgedAgain(producers, 30_000, 'the first acknowledgement');
+    await allAcknowledgedAgain(producers, () => broker!, 30_000, 'the first acknowledgement');
 
     for (let kill = 1; kill <= o.kills; kill++) {
       const cycleStarted = Date.now();
@@ -193,9 +218,12 @@ export async function runObjectWalKills(o: ObjectWalKillOptions): Promise<Object
       const upMs = random.between(1500, 4000);
       // In half of the minio and pg-kill cycles Strait dies during the outage.
       const killDuringOutage = fault !== 'none' && fault !== 'pg-restart' && random.next() < 0.5;
-      const outageMs = fault === 'minio' ? random.between(1500, 5000) : fault === 'pg-kill' ? random.between(1000, 4000) : 0;
+      let outageMs = fault === 'minio' ? random.between(2000, 5000) : fault === 'pg-kill' ? random.between(1000, 4000) : 0;
       const beforeFaultMs = random.between(300, Math.round(upMs / 2));
-      const killAfterMs = killDuringOutage ? random.between(200, outageMs - 100) : 0;
+      // A MinIO outage lasts over a second before Strait dies in it: at the filler's 1.5 MiB/s the
+      // WAL backlog passes its 1 MiB bound by then, so refusals are part of every MinIO outage.
+      const killAfterMs = killDuringOutage ? random.between(fault === 'minio' ? 1200 : 200, outageMs - 100) : 0;
+      let rejections = 0;
       let recoveryMs: number | null = null;
       const aliveCheck = (when: string): void => {
         // Strait dies only when it is killed: an exit of its own is a bug.
@@ -216,9 +244,16 @@ export async function runObjectWalKills(o: ObjectWalKillOptions): Promise<Object
         await sleep(beforeFaultMs);
         aliveCheck(`before the ${fault} outage of cycle ${kill}`);
         outages[fault]++;
+        const window: OutageWindow = { kind: fault, fromMs: Date.now(), toMs: Infinity, walFailures: 0 };
+        const rejectionsBefore = filler.storageErrors;
+        windows.push(window);
+        cycleWindows.set(kill, window);
         if (fault === 'pg-restart') {
           // Fast shutdown (sessions end, a checkpoint) and start on the same port and data.
           await postgres.restart();
+          window.toMs = Date.now();
+          outageMs = window.toMs - window.fromMs;
+          rejections = filler.storageErrors - rejectionsBefore;
         } else {
           if (fault === 'minio') {
             await minio.kill();
@@ -237,11 +272,13 @@ export async function runObjectWalKills(o: ObjectWalKillOptions): Promise<Object
           }
           await restore();
           restore = null;
+          window.toMs = Date.now();
+          rejections = filler.storageErrors - rejectionsBefore;
         }
         if (!killed) {
           // The same process must recover by itself once the store is back.
           const back = Date.now();
-          await allAcknowledgedAgain(producers, 60_000, `the ${fault} outage of cycle ${kill} (Strait did not recover in-process)`);
+          await allAcknowledgedAgain(producers, () => broker!, 60_000, `the ${fault} outage of cycle ${kill} (Strait did not recover in-process)`);
           recoveryMs = Date.now() - back;
           await sleep(random.between(200, 1000));
         }
@@ -259,13 +296,13 @@ export async function runObjectWalKills(o: ObjectWalKillOptions): Promise<Object
       }
       broker = await startStrait({ dataDir, port, args: argsOf(nodeId), readyTimeoutMs: 60_000 });
       const restartMs = Date.now() - killedAt;
-      const figures: CycleFigures = { kill, fault, killedDuringOutage: killDuringOutage, outageMs, recoveryMs, fresh: isFresh, nodeId, restartMs, cycleMs: Date.now() - cycleStarted };
+      const figures: CycleFigures = { kill, fault, killedDuringOutage: killDuringOutage, outageMs, recoveryMs, fillerRejections: rejections, walFailures: 0, fresh: isFresh, nodeId, restartMs, cycleMs: Date.now() - cycleStarted };
       cycles.push(figures);
-      log(`kill ${kill}: ${fault}${fault === 'none' ? '' : ` (${outageMs} ms${killDuringOutage ? ', Strait killed during it' : `, recovered in ${recoveryMs} ms`})`}; restarted${isFresh ? ` on an empty data.dir as node ${nodeId}` : ''} ${restartMs} ms after the kill; ${sum((p) => p.acks.length)} acked, ${sum((p) => p.retries)} producer retries, ${filler.storageErrors} filler rejections so far`);
+      log(`kill ${kill}: ${fault}${fault === 'none' ? '' : ` (${outageMs} ms${killDuringOutage ? ', Strait killed during it' : `, recovered in ${recoveryMs} ms`})`}; restarted${isFresh ? ` on an empty data.dir as node ${nodeId}` : ''} ${restartMs} ms after the kill; ${sum((p) => p.acks.length)} acked, ${sum((p) => p.retries)} producer retries, ${fault === 'none' ? '' : `${rejections} filler refusals during the outage, `}${filler.storageErrors} so far`);
     }
 
     // The end: the stores stay up; every send made is answered before the producers exit.
-    await allAcknowledgedAgain(producers, 60_000, 'the last restart');
+    await allAcknowledgedAgain(producers, () => broker!, 60_000, 'the last restart');
     assert.equal(broker.exitStatus(), null, 'Strait exited by itself after the last restart');
     await filler.stop();
     const exitCodes = await Promise.all(producers.map((p) => p.stop(150_000)));
@@ -307,12 +344,19 @@ export async function runObjectWalKills(o: ObjectWalKillOptions): Promise<Object
     ended(broker);
     broker = undefined;
 
-    // The premise: each kind of outage was seen by Strait, and pushed back on produces.
+    // The premise: every outage was seen by Strait (its WAL PUTs or commits failed while the store
+    // was away), and MinIO outages pushed back on produces (the WAL backlog over its bound).
+    for (const c of cycles) c.walFailures = cycleWindows.get(c.kill)?.walFailures ?? 0;
+    for (const c of cycles.filter((c) => c.fault !== 'none')) {
+      assert.ok(c.walFailures > 0, `${context}: Strait logged no failed WAL PUT or commit during the ${c.fault} outage of cycle ${c.kill}`);
+      if (c.fault === 'minio') assert.ok(c.fillerRejections > 0, `${context}: no produce was refused with KAFKA_STORAGE_ERROR during the MinIO outage of cycle ${c.kill}`);
+    }
+    if (outages.minio > 0) assert.ok(sum((p) => p.storageErrorRetries) > 0, `${context}: no idempotent producer retried a batch refused with KAFKA_STORAGE_ERROR during the MinIO outages`);
+    // Produces fail retriably or wait: the filler (no retries of its own) saw no other error.
+    const fatalCodes = [...filler.otherErrors.keys()].filter((code) => ERRORS.get(code)?.retriable !== true);
+    assert.deepEqual(fatalCodes.map((code) => ERRORS.get(code)?.name ?? code), [], `${context}: produces failed with non-retriable errors (filler: ${filler.summary()})`);
     if (outages.minio > 0) assert.ok(seen.walPutFailures > 0, `${context}: MinIO was killed ${outages.minio} times but Strait logged no failed WAL object PUT`);
     if (outages['pg-restart'] + outages['pg-kill'] > 0) assert.ok(seen.walCommitFailures > 0, `${context}: PostgreSQL went away ${outages['pg-restart'] + outages['pg-kill']} times but Strait logged no failed WAL commit`);
-    if (outages.minio > 0) {
-      assert.ok(filler.storageErrors > 0, `${context}: no produce was refused with KAFKA_STORAGE_ERROR during the MinIO outages (filler: ${filler.summary()})`);
-    }
     assert.ok(sum((p) => p.retries) > 0, `${context}: the idempotent producers retried no batch`);
     const mean = (xs: number[]): number => Math.round(xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length));
     return {
@@ -328,6 +372,7 @@ export async function runObjectWalKills(o: ObjectWalKillOptions): Promise<Object
       producerRetries: sum((p) => p.retries),
       producerStorageErrorRetries: sum((p) => p.storageErrorRetries),
       fillerRejections: filler.storageErrors,
+      filler: filler.summary(),
       walPutFailures: seen.walPutFailures,
       walCommitFailures: seen.walCommitFailures,
       uploadFailures: seen.uploadFailures,
@@ -457,10 +502,11 @@ ${broker.output().slice(-4000)}`);
 }
 
 /** Resolves once every producer has had an acknowledgement since the call; fails after timeoutMs. */
-async function allAcknowledgedAgain(producers: OpenEndedProducer[], timeoutMs: number, after: string): Promise<void> {
+async function allAcknowledgedAgain(producers: OpenEndedProducer[], broker: () => StraitHandle, timeoutMs: number, after: string): Promise<void> {
   const counts = producers.map((p) => p.acks.length);
   const deadline = Date.now() + timeoutMs;
   while (producers.some((p, i) => p.acks.length === counts[i])) {
+    assert.equal(broker().exitStatus(), null, `Strait exited by itself waiting for an acknowledgement after ${after}`);
     for (const p of producers) assert.ok(p.running(), `producer ${p.valuePrefix} exited waiting for an acknowledgement after ${after}\n${p.output()}`);
     assert.ok(Date.now() < deadline, `no acknowledgement for ${producers.filter((p, i) => p.acks.length === counts[i]).map((p) => `producer ${p.valuePrefix}`).join(', ')} within ${timeoutMs} ms of ${after}`);
     await sleep(20);
@@ -490,6 +536,8 @@ export function objectWalKillTest(defaultKills: number, timeoutMs: (kills: numbe
     const result = await runObjectWalKills({ minio, postgres, kills, random, log: (m) => t.diagnostic(m) });
     const { cycles, ...summary } = result;
     t.diagnostic(JSON.stringify(summary));
+    t.diagnostic(`outages seen: ${cycles.filter((c) => c.fault !== 'none').map((c) => `kill ${c.kill} ${c.fault} ${c.outageMs} ms: ${c.walFailures} WAL failures logged, ${c.fillerRejections} refusals`).join('; ')}`);
+    t.diagnostic(`time per cycle: ${cycles.map((c) => c.cycleMs).join(', ')} ms; restart after the kill: ${cycles.map((c) => c.restartMs).join(', ')} ms`);
     assert.equal(result.lost + result.duplicated, 0);
     assert.equal(cycles.length, kills);
   });
