@@ -8,12 +8,14 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { get as httpGet, type IncomingMessage } from 'node:http';
-import { createConnection, createServer } from 'node:net';
+import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { randomKafkaUuid } from '../../src/metadata/ids.ts';
 
+import { freePort } from '../helpers/ports.ts';
+export { freePort };
 export const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 export const cacheDir = join(repoRoot, '.cache');
 export const kafkaLibsDir = join(cacheDir, 'kafka', 'libs');
@@ -107,18 +109,6 @@ function exitOnSignals(): void {
   }
 }
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      server.close(() => (port > 0 ? resolve(port) : reject(new Error('no port assigned'))));
-    });
-  });
-}
 
 /** Keeps the last outputBytesMax characters a process printed, for error messages. */
 class OutputTail {
