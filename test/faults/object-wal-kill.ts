@@ -58,6 +58,8 @@ export interface StoreFailuresSeen {
   uploadFailures: number;
   /** Every warn or error line by message, for the report. */
   warnings: Map<string, number>;
+  /** The first error-level lines of each message with each error message, whole (a few). */
+  errorSamples: string[];
 }
 
 /** One outage of a store, in wall-clock time, and the failures Strait logged during it. */
@@ -92,6 +94,10 @@ function countFailures(output: string, into: StoreFailuresSeen, windows: readonl
       if (window !== undefined) window.walFailures++;
     }
     const key = `${entry.level}: ${msg.replace(/WAL object \S+/, 'WAL object KEY')}`;
+    if (entry.level === 'error' && into.errorSamples.length < 6) {
+      const err = (entry as { err?: { message?: string } }).err?.message ?? '';
+      if (!into.errorSamples.some((e) => e.includes(msg) && e.includes(err))) into.errorSamples.push(line.slice(0, 3000));
+    }
     into.warnings.set(key, (into.warnings.get(key) ?? 0) + 1);
   }
 }
@@ -165,6 +171,7 @@ export interface ObjectWalKillResult {
   walCommitFailures: number;
   uploadFailures: number;
   warnings: Record<string, number>;
+  errorSamples: string[];
   recoveryMsMax: number;
   restartMsMax: number;
   cycleMsMean: number;
@@ -190,7 +197,7 @@ export async function runObjectWalKills(o: ObjectWalKillOptions): Promise<Object
   let nodeId = 1;
   let dataDir = join(workDir, `data-node-${nodeId}`);
   const argsOf = (id: number): string[] => ['--node-id', String(id), ...common];
-  const seen: StoreFailuresSeen = { walPutFailures: 0, walCommitFailures: 0, uploadFailures: 0, warnings: new Map() };
+  const seen: StoreFailuresSeen = { walPutFailures: 0, walCommitFailures: 0, uploadFailures: 0, warnings: new Map(), errorSamples: [] };
   let broker: StraitHandle | undefined = await startStrait({ dataDir, args: argsOf(nodeId), readyTimeoutMs: 60_000 });
   const port = broker.port;
   /** Counts what a broker process logged; called once per process, after it ended. */
@@ -377,6 +384,7 @@ export async function runObjectWalKills(o: ObjectWalKillOptions): Promise<Object
       walCommitFailures: seen.walCommitFailures,
       uploadFailures: seen.uploadFailures,
       warnings: Object.fromEntries(seen.warnings),
+      errorSamples: seen.errorSamples,
       recoveryMsMax: Math.max(0, ...cycles.map((c) => c.recoveryMs ?? 0)),
       restartMsMax: Math.max(0, ...cycles.map((c) => c.restartMs)),
       cycleMsMean: mean(cycles.map((c) => c.cycleMs)),
