@@ -200,9 +200,9 @@ export async function runObjectWalKills(o: ObjectWalKillOptions): Promise<Object
   const seen: StoreFailuresSeen = { walPutFailures: 0, walCommitFailures: 0, uploadFailures: 0, warnings: new Map(), errorSamples: [] };
   let broker: StraitHandle | undefined = await startStrait({ dataDir, args: argsOf(nodeId), readyTimeoutMs: 60_000 });
   const port = broker.port;
-  /** Counts what a broker process logged; called once per process, after it ended. */
   const windows: OutageWindow[] = [];
   const cycleWindows = new Map<number, OutageWindow>();
+  /** Counts what a broker process logged; called once per process, after it ended. */
   const ended = (b: StraitHandle): void => countFailures(b.output(), seen, windows);
   let producers: OpenEndedProducer[] = [];
   const sum = (f: (p: OpenEndedProducer) => number): number => producers.reduce((n, p) => n + f(p), 0);
@@ -359,6 +359,11 @@ export async function runObjectWalKills(o: ObjectWalKillOptions): Promise<Object
       if (c.fault === 'minio') assert.ok(c.fillerRejections > 0, `${context}: no produce was refused with KAFKA_STORAGE_ERROR during the MinIO outage of cycle ${c.kill}`);
     }
     if (outages.minio > 0) assert.ok(sum((p) => p.storageErrorRetries) > 0, `${context}: no idempotent producer retried a batch refused with KAFKA_STORAGE_ERROR during the MinIO outages`);
+    // An outage is an operating error: every request gets an answer (an error code), and no request
+    // handler throws, which closes the client's connection (seen during PostgreSQL outages while
+    // Metadata still read the store).
+    const handlerFailures = seen.warnings.get('error: closing connection: request handler failed') ?? 0;
+    assert.equal(handlerFailures, 0, `${context}: request handlers failed ${handlerFailures} times (connections closed):\n${seen.errorSamples.join('\n')}`);
     // Produces fail retriably or wait: the filler (no retries of its own) saw no other error.
     const fatalCodes = [...filler.otherErrors.keys()].filter((code) => ERRORS.get(code)?.retriable !== true);
     assert.deepEqual(fatalCodes.map((code) => ERRORS.get(code)?.name ?? code), [], `${context}: produces failed with non-retriable errors (filler: ${filler.summary()})`);
