@@ -5,6 +5,7 @@
 // directory or port fails without touching the first one's files. Connections made while the
 // broker starts wait unread until it serves. stop() drains in-flight requests, then closes the
 // pieces in reverse order; it can be called during start(), which then stops at its next step.
+import { randomInt } from 'node:crypto';
 import type { BrokerConfig } from '../config/broker-config.ts';
 import type { Logger } from '../common/logger.ts';
 import { StraitError } from '../common/errors.ts';
@@ -64,6 +65,9 @@ export class Broker {
   step: string | null = null;
   private starting: Promise<void> | null = null;
   private services: BrokerServices | null = null;
+  private leadershipCheck: Promise<unknown> | null = null;
+  /** This run's incarnation (BrokerIncarnation), drawn at start. */
+  incarnation = 0;
   /** Set once another broker took every partition over and this one stood down. */
   stoodDown = false;
   private stopRequested = false;
@@ -162,7 +166,11 @@ export class Broker {
     // partitions another node id led are claimed with their leader epoch bumped, which fences that
     // broker's commits should it still run. With wal.kind=object its committed WAL objects are
     // replayed below; nothing acknowledged by it is lost.
-    const claimed = await store.claimPartitions(cfg.nodeId);
+    // The claim covers this node id's own partitions too: a paused process of the same node id (the
+    // one this start replaces) is fenced by the new incarnation.
+    const incarnation = randomInt(1, 2 ** 31 - 1);
+    this.incarnation = incarnation;
+    const claimed = (await store.claimPartitions({ nodeId: cfg.nodeId, incarnation })).filter((c) => c.previousLeaderId !== cfg.nodeId);
     if (claimed.length > 0) {
       this.log.warn('took over partitions led by another broker', { partitions: claimed.length, from: [...new Set(claimed.map((c) => c.previousLeaderId))] });
     }
@@ -179,11 +187,12 @@ export class Broker {
             store,
             writer,
             nodeId: cfg.nodeId,
+            incarnation,
             flushMs: st.walObjectFlushMs,
             flushBytes: st.walObjectFlushBytes,
             inflightMax: st.walObjectInflightMax,
             log: this.log.child({ component: 'wal' }),
-            onFenced: () => void this.checkLeadership(),
+            onFenced: () => void this.checkLeadership().catch((err: unknown) => this.log.warn('could not check who leads fenced partitions; the next check will', { err: err as Error })),
           })
         : new FileWal({ dir: st.walDir, segmentBytesMax: st.walSegmentBytesMax, flushBytesMax: st.walFlushBytesMax, flushLingerMs: st.walFlushLingerMs, log: this.log, faults: (step) => this.walFaults?.(step) ?? null });
     const replay = await wal.open();
@@ -204,7 +213,7 @@ export class Broker {
       uploadBytesMax: st.uploadBytesMax,
       uploadIntervalMs: st.uploadIntervalMs,
       log: this.log,
-      fence: (items) => ({ nodeId: cfg.nodeId, leaderEpochs: logs.leaderEpochsOf(items) }),
+      fence: (items) => ({ nodeId: cfg.nodeId, incarnation, leaderEpochs: logs.leaderEpochsOf(items) }),
       onFenced: () => this.checkLeadership(),
     });
     this.uploader = uploader;
@@ -290,7 +299,7 @@ export class Broker {
       nodeId: cfg.nodeId,
       catalog,
       logs,
-      topics: new TopicAdmin(store, { partitions: cfg.defaultPartitions, replicationFactor: cfg.defaultReplicationFactor }, () => cfg.nodeId, this.log, topicListener),
+      topics: new TopicAdmin(store, { partitions: cfg.defaultPartitions, replicationFactor: cfg.defaultReplicationFactor }, () => ({ nodeId: cfg.nodeId, incarnation: this.incarnation }), this.log, topicListener),
       apiVersions: () => router.apiVersions(),
       forwarding: null,
       successor: null,
@@ -353,16 +362,30 @@ export class Broker {
    * and sends clients to the new leader (Metadata, FindCoordinator). A restart claims them back.
    */
   private async checkLeadership(): Promise<{ topicId: string; partitionIndex: number; leaderId: number }[]> {
+    // One check at a time (a fenced commit and the periodic job may ask at once).
+    const previous = this.leadershipCheck;
+    const run = (async () => {
+      await previous?.catch(() => {});
+      return this.checkLeadershipNow();
+    })();
+    this.leadershipCheck = run;
+    return run;
+  }
+
+  private async checkLeadershipNow(): Promise<{ topicId: string; partitionIndex: number; leaderId: number }[]> {
     const store = this.store;
     const logs = this.logs;
     if (!store || !logs) return [];
     const partitions = await store.allPartitions();
-    const elsewhere = partitions.filter((p) => p.leaderId !== this.config.nodeId).map((p) => ({ topicId: p.topicId, partitionIndex: p.partitionIndex, leaderId: p.leaderId }));
+    // Led by another node id, or by a later process of this one (a new incarnation).
+    const elsewhere = partitions
+      .filter((p) => p.leaderId !== this.config.nodeId || (p.leaderIncarnation !== undefined && p.leaderIncarnation !== this.incarnation))
+      .map((p) => ({ topicId: p.topicId, partitionIndex: p.partitionIndex, leaderId: p.leaderId }));
     logs.relinquish(elsewhere);
     if (elsewhere.length > 0 && elsewhere.length === partitions.length && !this.stoodDown) {
       const successor = elsewhere[elsewhere.length - 1]!.leaderId;
       const registered = (await store.brokers()).find((b) => b.nodeId === successor);
-      this.standDown(successor, registered ?? null);
+      if (!this.stoodDown) this.standDown(successor, registered ?? null);
     }
     return elsewhere;
   }

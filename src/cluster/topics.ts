@@ -8,7 +8,7 @@ import { ErrorCode } from '../protocol/generated/errors.ts';
 import { assert } from '../common/errors.ts';
 import type { Logger } from '../common/logger.ts';
 import { randomKafkaUuid } from '../metadata/ids.ts';
-import type { MetadataStore, TopicRecord } from '../metadata/store.ts';
+import type { BrokerIncarnation, MetadataStore, TopicRecord } from '../metadata/store.ts';
 import { validateTopicConfig } from '../config/topic-configs.ts';
 
 export const TOPIC_NAME_LENGTH_MAX = 249;
@@ -85,14 +85,15 @@ export interface TopicListener {
 export class TopicAdmin {
   private readonly store: MetadataStore;
   private readonly defaults: TopicDefaults;
-  private readonly leaderId: () => number;
+  /** The broker (node id and incarnation) that leads new partitions. */
+  private readonly leader: () => BrokerIncarnation;
   private readonly log: Logger;
   private readonly listener: TopicListener;
 
-  constructor(store: MetadataStore, defaults: TopicDefaults, leaderId: () => number, log: Logger, listener: TopicListener) {
+  constructor(store: MetadataStore, defaults: TopicDefaults, leader: () => BrokerIncarnation, log: Logger, listener: TopicListener) {
     this.store = store;
     this.defaults = defaults;
-    this.leaderId = leaderId;
+    this.leader = leader;
     this.log = log;
     this.listener = listener;
   }
@@ -167,7 +168,7 @@ export class TopicAdmin {
       return fail(ErrorCode.INVALID_TOPIC_EXCEPTION, `Topic '${req.name}' is an internal topic: Strait creates it when the first ${req.name === OFFSETS_TOPIC_NAME ? 'consumer group' : 'transactional id'} looks for its coordinator.`);
     }
 
-    const draft = { name: req.name, topicId: randomKafkaUuid(), partitionCount: partitions, replicationFactor: rf, configs, leaderId: this.leaderId() };
+    const draft = { name: req.name, topicId: randomKafkaUuid(), partitionCount: partitions, replicationFactor: rf, configs, leaderId: this.leader().nodeId, leaderIncarnation: this.leader().incarnation };
     if (validateOnly) {
       return { errorCode: ErrorCode.NONE, errorMessage: null, topic: { ...draft, createdAtMs: Date.now() } };
     }
@@ -235,7 +236,7 @@ export class TopicAdmin {
       return { errorCode: ErrorCode.INVALID_PARTITIONS, message: `Number of partitions ${newCount} exceeds the maximum of ${TOPIC_PARTITIONS_MAX} per topic.` };
     }
     if (validateOnly) return null;
-    if (!(await this.store.addPartitions(topic.topicId, newCount, this.leaderId()))) {
+    if (!(await this.store.addPartitions(topic.topicId, newCount, this.leader().nodeId, this.leader().incarnation))) {
       return { errorCode: ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, message: `Topic ${topic.name} no longer exists.` };
     }
     this.listener.changed({ ...topic, partitionCount: newCount });

@@ -66,6 +66,8 @@ export interface DurableSink {
 
 export interface WalAppender {
   append(e: WalEntry): Promise<WalPosition>;
+  /** Told once the log moved a partition's end back after a failed append (Wal.rolledBack). */
+  rolledBack?(topicId: string, partition: number): void;
 }
 
 export interface TailEntry {
@@ -576,6 +578,7 @@ export class PartitionLog {
     const producers = this.#durableProducers.clone();
     for (let j = 0; j < i; j++) producers.apply(this.inflight[j]!.data);
     this.#producers = producers;
+    this.shared.wal.rolledBack?.(this.topicId, this.partition);
   }
 
   private settleInflight(flight: Flight, ok: boolean, settle: (ok: boolean) => void): void {

@@ -2,7 +2,7 @@
 // PostgreSQL when several brokers share a cluster). Everything a broker needs after a crash that is
 // not record data lives here; broker memory is only a cache of it.
 export { FencedError } from './store.ts';
-export type { FencedPartition, LeaderFence, WalRange, WalObjectRecord } from './store.ts';
+export type { BrokerIncarnation, FencedPartition, LeaderFence, WalRange, WalObjectRecord } from './store.ts';
 export type { MetadataStore, TopicRecord, PartitionRecord, NewTopic, BrokerRecord, ObjectRange, NewObjectRange, ProducerSnapshot, LeaderEpochHistory } from './store.ts';
 export type { GroupRecord, CommittedOffsetRecord } from './store.ts';
 export type { LinkRecord, MirrorRecord, LinkGroupRecord } from './store.ts';

@@ -19,9 +19,19 @@ export class FencedError extends StraitError {
   }
 }
 
-/** Who must still lead a partition for a commit to stand: its leader id and leader epoch. */
-export interface LeaderFence {
+/**
+ * One run of one broker: its node id and a number drawn at its start. A broker that leads a
+ * partition leads it as one incarnation; a process with the same node id started later (while the
+ * old one is only paused) is another incarnation and fences the old one.
+ */
+export interface BrokerIncarnation {
   nodeId: number;
+  incarnation: number;
+}
+
+/** Who must still lead a partition for a commit to stand: this broker incarnation, at a leader
+ *  epoch no newer than the one the data was written at. */
+export interface LeaderFence extends BrokerIncarnation {
   /** The leader epoch each partition of the commit was written at. */
   leaderEpochs: { topicId: string; partitionIndex: number; leaderEpoch: number }[];
 }
@@ -63,6 +73,8 @@ export interface PartitionRecord {
   leaderId: number;
   leaderEpoch: number;
   logStartOffset: number;
+  /** The leading broker's incarnation (BrokerIncarnation); absent where not read. */
+  leaderIncarnation?: number;
 }
 
 /** Where one partition's batches for offsets [baseOffset, endOffset) live inside an object. */
@@ -110,6 +122,8 @@ export interface NewTopic {
   replicationFactor: number;
   configs: Record<string, string>;
   leaderId: number;
+  /** The creating broker's incarnation (see BrokerIncarnation); 0 when none. */
+  leaderIncarnation?: number;
 }
 
 export interface BrokerRecord {
@@ -163,7 +177,7 @@ export interface MetadataStore {
   /** Every partition of every topic, for loading partition logs at start. */
   allPartitions(): Promise<PartitionRecord[]>;
   /** Adds partitions up to newCount (CreatePartitions); returns false when the topic is gone. */
-  addPartitions(topicId: string, newCount: number, leaderId: number): Promise<boolean>;
+  addPartitions(topicId: string, newCount: number, leaderId: number, leaderIncarnation?: number): Promise<boolean>;
   /** Replaces a topic's config overrides as a whole. */
   setTopicConfigs(topicId: string, configs: Record<string, string>): Promise<void>;
   /** Sets a partition's leader epoch (a promoted mirror starts above the source's epochs). */
@@ -192,20 +206,23 @@ export interface MetadataStore {
   commitObject(key: string, sizeBytes: number, ranges: NewObjectRange[], producerSnapshots?: ProducerSnapshot[], fence?: LeaderFence): Promise<number>;
   /**
    * Records a WAL object (wal.kind=object) and its parts, atomically, provided every partition in
-   * `ranges` is still led by `nodeId` at the range's leader epoch; otherwise writes nothing and
+   * `ranges` is still led by `leader` (that node id and incarnation) at a leader epoch no newer than
+   * the range's; otherwise writes nothing and
    * answers the partitions that are not (every one of them). A key already committed (a retry whose
    * first answer was lost) answers its object id again and writes nothing.
    */
-  commitWalObject(key: string, sizeBytes: number, nodeId: number, ranges: WalRange[]): Promise<{ objectId: number; fenced: null } | { objectId: null; fenced: FencedPartition[] }>;
+  commitWalObject(key: string, sizeBytes: number, leader: BrokerIncarnation, ranges: WalRange[]): Promise<{ objectId: number; fenced: null } | { objectId: null; fenced: FencedPartition[] }>;
   /** Every WAL object that still has parts not uploaded, by object id (commit order). */
   walObjects(): Promise<WalObjectRecord[]>;
   /**
-   * Makes `nodeId` the leader of every partition led by another node id (a broker taking over a
-   * dead one's partitions), atomically. The leader epoch of each claimed partition goes up by one,
-   * except for partitions of topics a link still mirrors (their epoch follows the source's), so a
-   * fenced commit by the old leader fails. Returns the partitions claimed with their new epochs.
+   * Makes `leader` the leader of every partition led by another node id or another incarnation (a
+   * broker taking over a dead one's partitions, or starting again), atomically. The leader epoch of
+   * each partition taken from another node id goes up by one, except for partitions of topics a link
+   * still mirrors (their epoch follows the source's); the incarnation alone fences a paused process
+   * of the same node id, and the old leader of a mirror. Returns the partitions claimed with their
+   * new epochs and previous leader ids.
    */
-  claimPartitions(nodeId: number): Promise<(PartitionRecord & { previousLeaderId: number })[]>;
+  claimPartitions(leader: BrokerIncarnation): Promise<(PartitionRecord & { previousLeaderId: number })[]>;
   /** The latest producer-state snapshot of every partition. */
   producerSnapshots(): Promise<ProducerSnapshot[]>;
   /** Replaces a partition's leader-epoch history as a whole, atomically; ignored for a deleted topic. */

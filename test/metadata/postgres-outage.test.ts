@@ -63,7 +63,7 @@ test('postgres: while the server is down calls fail as retriable errors naming t
   await server.kill();
   const started = Date.now();
   await assert.rejects(store.allPartitions(), isUnavailable);
-  await assert.rejects(store.commitWalObject('wal/x', 1, 1, [{ topicId, partitionIndex: 0, baseOffset: 0, endOffset: 1, position: 0, sizeBytes: 1, leaderEpoch: 0 }]), isUnavailable);
+  await assert.rejects(store.commitWalObject('wal/x', 1, { nodeId: 1, incarnation: 0 }, [{ topicId, partitionIndex: 0, baseOffset: 0, endOffset: 1, position: 0, sizeBytes: 1, leaderEpoch: 0 }]), isUnavailable);
   await assert.rejects(store.saveGroup({ groupId: 'g', groupType: 'classic', state: '{}', updatedAtMs: 1 }), isUnavailable);
   assert.ok(Date.now() - started < 5_000, `a refused connection fails fast (${Date.now() - started} ms)`);
   await server.restart();

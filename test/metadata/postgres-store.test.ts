@@ -124,7 +124,7 @@ test('postgres: a partition claim racing a fenced commit of the old leader: the 
   let nextOffset = 0;
   for (let round = 0; round < rounds; round++) {
     // Node 1 leads both partitions again (a claim bumps the epoch) and commits at that epoch.
-    const mine = await oldLeader.claimPartitions(1);
+    const mine = await oldLeader.claimPartitions({ nodeId: 1, incarnation: 0 });
     const epochs = new Map(mine.map((p) => [p.partitionIndex, p.leaderEpoch]));
     const base = nextOffset;
     nextOffset += 2;
@@ -132,11 +132,12 @@ test('postgres: a partition claim racing a fenced commit of the old leader: the 
     const useWal = round % 2 === 0;
     const commit = useWal
       ? oldLeader
-          .commitWalObject(key, 20, 1, [0, 1].map((p) => ({ topicId, partitionIndex: p, baseOffset: base, endOffset: base + 2, position: p * 10, sizeBytes: 10, leaderEpoch: epochs.get(p)! })))
+          .commitWalObject(key, 20, { nodeId: 1, incarnation: 0 }, [0, 1].map((p) => ({ topicId, partitionIndex: p, baseOffset: base, endOffset: base + 2, position: p * 10, sizeBytes: 10, leaderEpoch: epochs.get(p)! })))
           .then((r) => r.objectId !== null)
       : oldLeader
           .commitObject(key, 20, [0, 1].map((p) => ({ topicId, partitionIndex: p, baseOffset: base, endOffset: base + 2, position: p * 10, sizeBytes: 10, maxTimestamp: 1 })), snapshots(base + 2), {
             nodeId: 1,
+            incarnation: 0,
             leaderEpochs: [0, 1].map((p) => ({ topicId, partitionIndex: p, leaderEpoch: epochs.get(p)! })),
           })
           .then(
@@ -155,7 +156,7 @@ test('postgres: a partition claim racing a fenced commit of the old leader: the 
         ? (await claimer.walObjects()).filter((w) => w.key === key).flatMap((w) => w.ranges.map((r) => r.partitionIndex))
         : (await Promise.all([0, 1].map((p) => claimer.objectRanges(topicId, p)))).flat().filter((r) => r.objectKey === key).map((r) => r.partitionIndex);
     const claim = (round % 3 === 0 ? hops(round % 24) : new Promise((resolve) => setTimeout(resolve, round % 12))).then(async () => {
-      const claimed = await claimer.claimPartitions(2);
+      const claimed = await claimer.claimPartitions({ nodeId: 2, incarnation: 0 });
       return { claimed, seen: await read() };
     });
     const [landed, { claimed, seen }] = await Promise.all([commit, claim]);
@@ -180,14 +181,14 @@ test('postgres: an upload commit retried after its answer was lost answers the s
   const topicId = randomKafkaUuid();
   await store.createTopic({ name: 'retry', topicId, partitionCount: 1, replicationFactor: 1, configs: {}, leaderId: 1 });
   const range = { topicId, partitionIndex: 0, baseOffset: 0, endOffset: 4, position: 0, sizeBytes: 40, maxTimestamp: 1 };
-  const fence = { nodeId: 1, leaderEpochs: [{ topicId, partitionIndex: 0, leaderEpoch: 0 }] };
+  const fence = { nodeId: 1, incarnation: 0, leaderEpochs: [{ topicId, partitionIndex: 0, leaderEpoch: 0 }] };
   const snapshot = [{ topicId, partitionIndex: 0, endOffset: 4, state: '{"a":1}' }];
   const first = await store.commitObject('data/once', 40, [range], snapshot, fence);
   // The connection broke after COMMIT reached the server: the uploader retries with the same key.
   // Another broker may even have claimed the partition meanwhile.
   const other = new PostgresMetadataStore(config(url));
   await other.open();
-  await other.claimPartitions(2);
+  await other.claimPartitions({ nodeId: 2, incarnation: 0 });
   assert.equal(await store.commitObject('data/once', 40, [range], snapshot, fence), first);
   assert.deepEqual((await store.objectRanges(topicId, 0)).map((r) => [r.objectKey, r.baseOffset, r.endOffset]), [['data/once', 0, 4]], 'the range once');
   await assert.rejects(store.commitObject('data/new', 40, [{ ...range, baseOffset: 4, endOffset: 8 }], [], fence), (err: Error & { code?: string }) => err.code === 'STRAIT_FENCED', 'a new key is still fenced');

@@ -228,13 +228,19 @@ export function metadataStoreContract(engine: string, open: () => Promise<{ stor
     const topicId = randomKafkaUuid();
     await s.createTopic({ name: 'wal', topicId, partitionCount: 2, replicationFactor: 1, configs: {}, leaderId: 1 });
     const part = (p: number, base: number, end: number, position: number, epoch = 0) => ({ topicId, partitionIndex: p, baseOffset: base, endOffset: end, position, sizeBytes: (end - base) * 10, leaderEpoch: epoch });
-    const a = await s.commitWalObject('wal/a', 50, 1, [part(0, 0, 3, 0), part(1, 0, 2, 30)]);
+    const a = await s.commitWalObject('wal/a', 50, { nodeId: 1, incarnation: 0 }, [part(0, 0, 3, 0), part(1, 0, 2, 30)]);
     assert.ok(a.objectId !== null && a.fenced === null);
-    assert.deepEqual(await s.commitWalObject('wal/a', 50, 1, [part(0, 0, 3, 0), part(1, 0, 2, 30)]), a, 'a retried commit of the same key answers the same object and writes nothing');
-    const b = await s.commitWalObject('wal/b', 20, 1, [part(0, 3, 5, 0)]);
+    assert.deepEqual(await s.commitWalObject('wal/a', 50, { nodeId: 1, incarnation: 0 }, [part(0, 0, 3, 0), part(1, 0, 2, 30)]), a, 'a retried commit of the same key answers the same object and writes nothing');
+    const b = await s.commitWalObject('wal/b', 20, { nodeId: 1, incarnation: 0 }, [part(0, 3, 5, 0)]);
     assert.ok(b.objectId !== null && b.objectId > a.objectId!);
-    assert.deepEqual(await s.commitWalObject('wal/c', 10, 2, [part(0, 5, 6, 0)]), { objectId: null, fenced: [{ topicId, partitionIndex: 0 }] }, 'another node id is fenced');
-    assert.deepEqual(await s.commitWalObject('wal/d', 10, 1, [part(1, 2, 3, 0, 1), part(0, 5, 6, 0)]), { objectId: null, fenced: [{ topicId, partitionIndex: 1 }] }, 'a wrong epoch is fenced; nothing of the commit is written');
+    assert.deepEqual(await s.commitWalObject('wal/c', 10, { nodeId: 2, incarnation: 0 }, [part(0, 5, 6, 0)]), { objectId: null, fenced: [{ topicId, partitionIndex: 0 }] }, 'another node id is fenced');
+    await s.setLeaderEpoch(topicId, 1, 2);
+    assert.deepEqual(
+      await s.commitWalObject('wal/d', 10, { nodeId: 1, incarnation: 0 }, [part(1, 2, 3, 0, 1), part(0, 5, 6, 0)]),
+      { objectId: null, fenced: [{ topicId, partitionIndex: 1 }] },
+      'data written at an epoch older than the partition\'s is fenced; nothing of the commit is written',
+    );
+    assert.deepEqual(await s.commitWalObject('wal/e', 10, { nodeId: 1, incarnation: 7 }, [part(0, 5, 6, 0)]), { objectId: null, fenced: [{ topicId, partitionIndex: 0 }] }, 'another incarnation of the same node id is fenced');
     let wal = await s.walObjects();
     assert.deepEqual(wal.map((w) => [w.key, w.nodeId, w.sizeBytes, w.ranges.map((r) => [r.partitionIndex, r.baseOffset, r.endOffset, r.position])]), [
       ['wal/a', 1, 50, [[0, 0, 3, 0], [1, 0, 2, 30]]],
@@ -264,17 +270,17 @@ export function metadataStoreContract(engine: string, open: () => Promise<{ stor
     await s.createTopic({ name: 'fence', topicId, partitionCount: 2, replicationFactor: 1, configs: {}, leaderId: 1 });
     const range = { topicId, partitionIndex: 0, baseOffset: 0, endOffset: 4, position: 0, sizeBytes: 40, maxTimestamp: 1 };
     await assert.rejects(
-      s.commitObject('data/x', 40, [range], [], { nodeId: 1, leaderEpochs: [{ topicId, partitionIndex: 0, leaderEpoch: 3 }] }),
+      s.commitObject('data/x', 40, [range], [], { nodeId: 1, incarnation: 3, leaderEpochs: [{ topicId, partitionIndex: 0, leaderEpoch: 0 }] }),
       (err: Error & { code?: string; partitions?: unknown; kafkaError?: number }) => err.code === 'STRAIT_FENCED' && JSON.stringify(err.partitions) === JSON.stringify([{ topicId, partitionIndex: 0 }]),
     );
     assert.deepEqual(await s.objectRanges(topicId, 0), [], 'nothing of a fenced commit is written');
     assert.equal(await s.hasObject('data/x'), false);
-    await s.commitObject('data/y', 40, [range], [], { nodeId: 1, leaderEpochs: [{ topicId, partitionIndex: 0, leaderEpoch: 0 }] });
+    await s.commitObject('data/y', 40, [range], [], { nodeId: 1, incarnation: 0, leaderEpochs: [{ topicId, partitionIndex: 0, leaderEpoch: 0 }] });
     assert.equal((await s.objectRanges(topicId, 0)).length, 1, 'a commit at the current leader and epoch stands');
     const part = (p: number, base: number, end: number) => ({ topicId, partitionIndex: p, baseOffset: base, endOffset: end, position: 0, sizeBytes: end - base, leaderEpoch: 0 });
-    await s.commitWalObject('wal/1', 1, 1, [part(0, 4, 6)]);
-    await s.commitWalObject('wal/2', 1, 1, [part(0, 6, 9)]);
-    await s.commitWalObject('wal/3', 1, 1, [part(1, 0, 5)]);
+    await s.commitWalObject('wal/1', 1, { nodeId: 1, incarnation: 0 }, [part(0, 4, 6)]);
+    await s.commitWalObject('wal/2', 1, { nodeId: 1, incarnation: 0 }, [part(0, 6, 9)]);
+    await s.commitWalObject('wal/3', 1, { nodeId: 1, incarnation: 0 }, [part(1, 0, 5)]);
     await s.truncateRanges(topicId, 0, 6, null);
     assert.deepEqual((await s.walObjects()).map((w) => w.key), ['wal/1', 'wal/3'], 'a truncation drops WAL parts ending past the cut');
     await s.resetPartition(topicId, 0, 50);
@@ -294,18 +300,24 @@ export function metadataStoreContract(engine: string, open: () => Promise<{ stor
     await s.setLeaderEpoch(mirror, 0, 7);
     await s.saveLink({ name: 'l', linkId: 'id', spec: '{}', state: 'active', createdAtMs: 1, updatedAtMs: 1 });
     await s.saveMirror({ topicId: mirror, linkName: 'l', sourceTopic: 'mirror', state: 'mirroring', lastPromotion: null, reverse: null, updatedAtMs: 1 });
-    assert.deepEqual(await s.claimPartitions(1), [], 'nothing to claim from oneself');
-    const claimed = await s.claimPartitions(2);
+    assert.deepEqual(await s.claimPartitions({ nodeId: 1, incarnation: 0 }), [], 'nothing to claim from oneself');
+    const claimed = await s.claimPartitions({ nodeId: 2, incarnation: 0 });
     const byKey = (xs: { topicId: string; partitionIndex: number; leaderEpoch: number; leaderId: number }[]) =>
       xs.map((p) => `${p.topicId === local ? 'local' : 'mirror'}-${p.partitionIndex}:${p.leaderId}@${p.leaderEpoch}`).sort();
     assert.deepEqual(byKey(claimed), ['local-0:2@1', 'local-1:2@1', 'mirror-0:2@7']);
     assert.deepEqual(claimed.map((c) => c.previousLeaderId), [1, 1, 1]);
     assert.deepEqual(byKey(await s.allPartitions()), ['local-0:2@1', 'local-1:2@1', 'mirror-0:2@7'], 'the claim is stored');
-    const wal = (node: number, epoch: number) => s.commitWalObject(`wal/${node}-${epoch}`, 1, node, [{ topicId: local, partitionIndex: 0, baseOffset: 0, endOffset: 1, position: 0, sizeBytes: 1, leaderEpoch: epoch }]);
+    const wal = (node: number, epoch: number) => s.commitWalObject(`wal/${node}-${epoch}`, 1, { nodeId: node, incarnation: 0 }, [{ topicId: local, partitionIndex: 0, baseOffset: 0, endOffset: 1, position: 0, sizeBytes: 1, leaderEpoch: epoch }]);
     assert.deepEqual((await wal(1, 0)).fenced, [{ topicId: local, partitionIndex: 0 }], 'the old leader is fenced');
     assert.ok((await wal(2, 1)).objectId !== null, 'the new leader commits');
-    const back = await s.claimPartitions(1);
+    const back = await s.claimPartitions({ nodeId: 1, incarnation: 0 });
     assert.deepEqual(byKey(back), ['local-0:1@2', 'local-1:1@2', 'mirror-0:1@7'], 'a claim back bumps again');
+    const at = (epoch: number) => [{ topicId: local, partitionIndex: 0, baseOffset: 1, endOffset: 2, position: 0, sizeBytes: 1, leaderEpoch: epoch }];
+    assert.ok((await s.commitWalObject('wal/newer', 1, { nodeId: 1, incarnation: 0 }, at(5))).objectId !== null, 'data at a newer epoch than recorded stands (the log moved first)');
+    assert.ok((await s.commitWalObject('wal/older', 1, { nodeId: 1, incarnation: 0 }, at(1))).fenced !== null, 'data at an older epoch is fenced');
+    const again = await s.claimPartitions({ nodeId: 1, incarnation: 9 });
+    assert.deepEqual(byKey(again), ['local-0:1@2', 'local-1:1@2', 'mirror-0:1@7'], 'a new incarnation of the same node id claims everything, epochs kept');
+    assert.ok((await s.commitWalObject('wal/stale', 1, { nodeId: 1, incarnation: 0 }, at(5))).fenced !== null, 'the earlier incarnation is fenced');
     await h.cleanup();
   });
 }

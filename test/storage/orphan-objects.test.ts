@@ -73,7 +73,7 @@ test('the sweep finds uncommitted objects of every kind the object writer writes
     const committed = await writer.write({
       kind: 'wal',
       parts: [Buffer.from('acked')],
-      commit: (key) => store.commitWalObject(key, 5, 1, [{ topicId, partitionIndex: 0, baseOffset: 0, endOffset: 1, position: 0, sizeBytes: 5, leaderEpoch: 0 }]),
+      commit: (key) => store.commitWalObject(key, 5, { nodeId: 1, incarnation: 0 }, [{ topicId, partitionIndex: 0, baseOffset: 0, endOffset: 1, position: 0, sizeBytes: 5, leaderEpoch: 0 }]),
     });
     assert.equal(await collectGarbage(store, objects, now, 60_000, silentLogger, { keyPrefix: 'p/' }), 4);
     assert.deepEqual((await objects.list('')).map((o) => o.key), [committed.key]);

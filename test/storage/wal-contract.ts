@@ -154,7 +154,7 @@ export function walContract(engine: string, make: () => Promise<WalEngine>): voi
 export async function objectWalEngine(objects: ObjectStore, store: MetadataStore, cleanup: () => Promise<void>) {
   const topicId = randomKafkaUuid();
   await store.createTopic({ name: `wal-${topicId}`, topicId, partitionCount: 4, replicationFactor: 1, configs: {}, leaderId: 1 });
-  const open = () => new ObjectWal({ writer: new ObjectWriter({ objects, nodeId: 1, log: silentLogger }), store, nodeId: 1, flushMs: 5, flushBytes: 1 << 20, inflightMax: 4, log: silentLogger });
+  const open = () => new ObjectWal({ writer: new ObjectWriter({ objects, nodeId: 1, log: silentLogger }), store, nodeId: 1, incarnation: 0, flushMs: 5, flushBytes: 1 << 20, inflightMax: 4, log: silentLogger });
   return {
     wal: open(),
     topicId,

@@ -223,4 +223,9 @@ export const POSTGRES_MIGRATIONS: { version: number; description: string; sql: s
       CREATE INDEX wal_ranges_partition ON wal_ranges (topic_id, partition_index, end_offset);
     `,
   },
+  {
+    version: 11,
+    description: 'partition leader incarnation: fences a paused broker process of the same node id',
+    sql: `ALTER TABLE partitions ADD COLUMN leader_incarnation INTEGER NOT NULL DEFAULT 0;`,
+  },
 ];

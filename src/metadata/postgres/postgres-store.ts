@@ -17,7 +17,7 @@ import { silentLogger, type Logger } from '../../common/logger.ts';
 import { ErrorCode } from '../../protocol/generated/errors.ts';
 import { randomKafkaUuid } from '../ids.ts';
 import { FencedError } from '../store.ts';
-import type { FencedPartition, LeaderFence, WalObjectRecord, WalRange } from '../store.ts';
+import type { BrokerIncarnation, FencedPartition, LeaderFence, WalObjectRecord, WalRange } from '../store.ts';
 import type { BrokerRecord, LeaderEpochHistory, MetadataStore, NewObjectRange, NewTopic, ObjectRange, PartitionRecord, ProducerSnapshot, TopicRecord } from '../store.ts';
 import type { CommittedOffsetRecord, GroupRecord } from '../store.ts';
 import type { TransactionRecord, TxnOffsetRecord } from '../store.ts';
@@ -302,7 +302,12 @@ export class PostgresMetadataStore implements MetadataStore {
       if (names.length > 0) {
         await db.query('INSERT INTO topic_configs (topic_id, name, value) SELECT $1::text, n, v FROM unnest($2::text[], $3::text[]) AS c(n, v)', [t.topicId, names, names.map((n) => t.configs[n]!)]);
       }
-      await db.query('INSERT INTO partitions (topic_id, partition_index, leader_id, leader_epoch) SELECT $1::text, p, $2::int, 0 FROM generate_series(0, $3::int - 1) AS p', [t.topicId, t.leaderId, t.partitionCount]);
+      await db.query('INSERT INTO partitions (topic_id, partition_index, leader_id, leader_incarnation, leader_epoch) SELECT $1::text, p, $2::int, $4::int, 0 FROM generate_series(0, $3::int - 1) AS p', [
+        t.topicId,
+        t.leaderId,
+        t.partitionCount,
+        t.leaderIncarnation ?? 0,
+      ]);
       return { topicId: t.topicId, name: t.name, partitionCount: t.partitionCount, replicationFactor: t.replicationFactor, configs: { ...t.configs }, createdAtMs: now };
     });
   }
@@ -353,12 +358,18 @@ export class PostgresMetadataStore implements MetadataStore {
     return (await this.rows('SELECT * FROM partitions ORDER BY topic_id COLLATE "C", partition_index')).map(partitionFromRow);
   }
 
-  async addPartitions(topicId: string, newCount: number, leaderId: number): Promise<boolean> {
+  async addPartitions(topicId: string, newCount: number, leaderId: number, leaderIncarnation = 0): Promise<boolean> {
     return this.tx(async (db) => {
       // The topic row is locked, so two concurrent CreatePartitions add each partition once.
       const row = (await db.query('SELECT partition_count FROM topics WHERE topic_id = $1 FOR UPDATE', [topicId])).rows[0] as Row | undefined;
       if (!row) return false;
-      await db.query('INSERT INTO partitions (topic_id, partition_index, leader_id, leader_epoch) SELECT $1::text, p, $2::int, 0 FROM generate_series($3::int, $4::int - 1) AS p', [topicId, leaderId, row.partition_count, newCount]);
+      await db.query('INSERT INTO partitions (topic_id, partition_index, leader_id, leader_incarnation, leader_epoch) SELECT $1::text, p, $2::int, $5::int, 0 FROM generate_series($3::int, $4::int - 1) AS p', [
+        topicId,
+        leaderId,
+        row.partition_count,
+        newCount,
+        leaderIncarnation,
+      ]);
       await db.query('UPDATE topics SET partition_count = $1 WHERE topic_id = $2', [newCount, topicId]);
       return true;
     });
@@ -407,7 +418,7 @@ export class PostgresMetadataStore implements MetadataStore {
    * rather than FOR SHARE: two commits naming one partition then also commit in the order their
    * object ids were given, so walObjects' id order is commit order for every partition.
    */
-  private async fenced(db: Db, nodeId: number, leaderEpochs: { topicId: string; partitionIndex: number; leaderEpoch: number }[]): Promise<FencedPartition[]> {
+  private async fenced(db: Db, leader: BrokerIncarnation, leaderEpochs: { topicId: string; partitionIndex: number; leaderEpoch: number }[]): Promise<FencedPartition[]> {
     const wanted = new Map<string, { topicId: string; partitionIndex: number; leaderEpoch: number }>();
     for (const e of leaderEpochs) {
       const k = `${e.topicId}:${e.partitionIndex}`;
@@ -416,7 +427,7 @@ export class PostgresMetadataStore implements MetadataStore {
     const list = [...wanted.values()];
     const rows = (
       await db.query(
-        `SELECT p.topic_id, p.partition_index, p.leader_id, p.leader_epoch FROM partitions p
+        `SELECT p.topic_id, p.partition_index, p.leader_id, p.leader_incarnation, p.leader_epoch FROM partitions p
          WHERE (p.topic_id, p.partition_index) IN (SELECT * FROM unnest($1::text[], $2::int[]))
          ORDER BY p.topic_id COLLATE "C", p.partition_index FOR UPDATE`,
         [list.map((e) => e.topicId), list.map((e) => e.partitionIndex)],
@@ -426,7 +437,9 @@ export class PostgresMetadataStore implements MetadataStore {
     const out: FencedPartition[] = [];
     for (const [k, e] of wanted) {
       const row = current.get(k);
-      if (!row || row.leader_id !== nodeId || row.leader_epoch !== e.leaderEpoch) out.push({ topicId: e.topicId, partitionIndex: e.partitionIndex });
+      if (!row || row.leader_id !== leader.nodeId || row.leader_incarnation !== leader.incarnation || (row.leader_epoch as number) > e.leaderEpoch) {
+        out.push({ topicId: e.topicId, partitionIndex: e.partitionIndex });
+      }
     }
     return out;
   }
@@ -440,7 +453,7 @@ export class PostgresMetadataStore implements MetadataStore {
       const existing = (await db.query('SELECT object_id FROM objects WHERE object_key = $1', [key])).rows[0] as Row | undefined;
       if (existing) return existing.object_id as number;
       if (fence) {
-        const fenced = await this.fenced(db, fence.nodeId, fence.leaderEpochs);
+        const fenced = await this.fenced(db, fence, fence.leaderEpochs);
         if (fenced.length > 0) throw new FencedError(fenced);
       }
       const id = await this.insertObject(db, key, sizeBytes, ranges);
@@ -464,11 +477,12 @@ export class PostgresMetadataStore implements MetadataStore {
     });
   }
 
-  async commitWalObject(key: string, sizeBytes: number, nodeId: number, ranges: WalRange[]): Promise<{ objectId: number; fenced: null } | { objectId: null; fenced: FencedPartition[] }> {
+  async commitWalObject(key: string, sizeBytes: number, leader: BrokerIncarnation, ranges: WalRange[]): Promise<{ objectId: number; fenced: null } | { objectId: null; fenced: FencedPartition[] }> {
+    const nodeId = leader.nodeId;
     return this.tx(async (db): Promise<{ objectId: number; fenced: null } | { objectId: null; fenced: FencedPartition[] }> => {
       const existing = (await db.query('SELECT object_id FROM objects WHERE object_key = $1', [key])).rows[0] as Row | undefined;
       if (existing) return { objectId: existing.object_id as number, fenced: null };
-      const fenced = await this.fenced(db, nodeId, ranges);
+      const fenced = await this.fenced(db, leader, ranges);
       if (fenced.length > 0) return { objectId: null, fenced };
       const inserted = (await db.query('INSERT INTO objects (object_key, size_bytes, created_at_ms) VALUES ($1, $2, $3) ON CONFLICT (object_key) DO NOTHING RETURNING object_id', [key, sizeBytes, Date.now()])).rows[0] as Row | undefined;
       if (!inserted) {
@@ -523,7 +537,8 @@ export class PostgresMetadataStore implements MetadataStore {
     return out;
   }
 
-  async claimPartitions(nodeId: number): Promise<(PartitionRecord & { previousLeaderId: number })[]> {
+  async claimPartitions(leader: BrokerIncarnation): Promise<(PartitionRecord & { previousLeaderId: number })[]> {
+    const nodeId = leader.nodeId;
     return this.tx(async (db) => {
       // Lock every partition led by another node, in key order (as fenced() does). A commit of the
       // old leader holding a row lock is waited for, so its WAL object is visible once this returns.
@@ -531,8 +546,8 @@ export class PostgresMetadataStore implements MetadataStore {
         await db.query(
           `SELECT p.topic_id, p.partition_index, p.leader_id, p.leader_epoch, p.log_start_offset,
              EXISTS (SELECT 1 FROM mirror_topics m WHERE m.topic_id = p.topic_id AND m.state IN ('mirroring', 'promoting')) AS mirrored
-           FROM partitions p WHERE p.leader_id <> $1 ORDER BY p.topic_id COLLATE "C", p.partition_index FOR UPDATE OF p`,
-          [nodeId],
+           FROM partitions p WHERE p.leader_id <> $1 OR p.leader_incarnation <> $2 ORDER BY p.topic_id COLLATE "C", p.partition_index FOR UPDATE OF p`,
+          [nodeId, leader.incarnation],
         )
       ).rows as Row[];
       // FOR UPDATE re-checks `leader_id <> $1` on rows changed meanwhile, but returns them as they
@@ -541,15 +556,15 @@ export class PostgresMetadataStore implements MetadataStore {
         topicId: r.topic_id as string,
         partitionIndex: r.partition_index as number,
         leaderId: nodeId,
-        leaderEpoch: (r.leader_epoch as number) + (r.mirrored ? 0 : 1),
+        leaderEpoch: (r.leader_epoch as number) + (r.mirrored || r.leader_id === nodeId ? 0 : 1),
         logStartOffset: r.log_start_offset as number,
         previousLeaderId: r.leader_id as number,
       }));
       if (claimed.length > 0) {
         await db.query(
-          `UPDATE partitions p SET leader_id = $1, leader_epoch = c.leader_epoch FROM unnest($2::text[], $3::int[], $4::int[]) AS c(topic_id, partition_index, leader_epoch)
+          `UPDATE partitions p SET leader_id = $1, leader_incarnation = $5, leader_epoch = c.leader_epoch FROM unnest($2::text[], $3::int[], $4::int[]) AS c(topic_id, partition_index, leader_epoch)
            WHERE p.topic_id = c.topic_id AND p.partition_index = c.partition_index`,
-          [nodeId, claimed.map((c) => c.topicId), claimed.map((c) => c.partitionIndex), claimed.map((c) => c.leaderEpoch)],
+          [nodeId, claimed.map((c) => c.topicId), claimed.map((c) => c.partitionIndex), claimed.map((c) => c.leaderEpoch), leader.incarnation],
         );
       }
       return claimed;
@@ -977,7 +992,7 @@ function transactionUpsert(t: TransactionRecord): [string, unknown[]] {
 }
 
 function partitionFromRow(r: Row): PartitionRecord {
-  return { topicId: r.topic_id, partitionIndex: r.partition_index, leaderId: r.leader_id, leaderEpoch: r.leader_epoch, logStartOffset: r.log_start_offset };
+  return { topicId: r.topic_id, partitionIndex: r.partition_index, leaderId: r.leader_id, leaderEpoch: r.leader_epoch, logStartOffset: r.log_start_offset, leaderIncarnation: r.leader_incarnation };
 }
 
 function aclFromRow(r: Row): AclBindingRecord {

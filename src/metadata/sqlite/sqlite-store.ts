@@ -5,7 +5,7 @@ import type { StatementSync } from 'node:sqlite';
 import { StraitError } from '../../common/errors.ts';
 import { randomKafkaUuid } from '../ids.ts';
 import { FencedError } from '../store.ts';
-import type { FencedPartition, LeaderFence, WalObjectRecord, WalRange } from '../store.ts';
+import type { BrokerIncarnation, FencedPartition, LeaderFence, WalObjectRecord, WalRange } from '../store.ts';
 import type { BrokerRecord, LeaderEpochHistory, MetadataStore, NewObjectRange, NewTopic, ObjectRange, PartitionRecord, ProducerSnapshot, TopicRecord } from '../store.ts';
 import type { CommittedOffsetRecord, GroupRecord } from '../store.ts';
 import type { TransactionRecord, TxnOffsetRecord } from '../store.ts';
@@ -125,8 +125,8 @@ export class SqliteMetadataStore implements MetadataStore {
       );
       const cfg = this.stmt('INSERT INTO topic_configs (topic_id, name, value) VALUES (?, ?, ?)');
       for (const [k, v] of Object.entries(t.configs)) cfg.run(t.topicId, k, v);
-      const part = this.stmt('INSERT INTO partitions (topic_id, partition_index, leader_id, leader_epoch) VALUES (?, ?, ?, 0)');
-      for (let p = 0; p < t.partitionCount; p++) part.run(t.topicId, p, t.leaderId);
+      const part = this.stmt('INSERT INTO partitions (topic_id, partition_index, leader_id, leader_incarnation, leader_epoch) VALUES (?, ?, ?, ?, 0)');
+      for (let p = 0; p < t.partitionCount; p++) part.run(t.topicId, p, t.leaderId, t.leaderIncarnation ?? 0);
       return { topicId: t.topicId, name: t.name, partitionCount: t.partitionCount, replicationFactor: t.replicationFactor, configs: { ...t.configs }, createdAtMs: now };
     });
   }
@@ -174,6 +174,7 @@ export class SqliteMetadataStore implements MetadataStore {
       partitionIndex: r.partition_index as number,
       leaderId: r.leader_id as number,
       leaderEpoch: r.leader_epoch as number,
+      leaderIncarnation: r.leader_incarnation as number,
       logStartOffset: r.log_start_offset as number,
     };
   }
@@ -188,13 +189,13 @@ export class SqliteMetadataStore implements MetadataStore {
     return rows.map((r) => this.partitionFromRow(r));
   }
 
-  async addPartitions(topicId: string, newCount: number, leaderId: number): Promise<boolean> {
+  async addPartitions(topicId: string, newCount: number, leaderId: number, leaderIncarnation = 0): Promise<boolean> {
     return this.transaction(() => {
       const row = this.stmt('SELECT partition_count FROM topics WHERE topic_id = ?').get(topicId) as Row | undefined;
       if (!row) return false;
       const current = row.partition_count as number;
-      const part = this.stmt('INSERT INTO partitions (topic_id, partition_index, leader_id, leader_epoch) VALUES (?, ?, ?, 0)');
-      for (let p = current; p < newCount; p++) part.run(topicId, p, leaderId);
+      const part = this.stmt('INSERT INTO partitions (topic_id, partition_index, leader_id, leader_incarnation, leader_epoch) VALUES (?, ?, ?, ?, 0)');
+      for (let p = current; p < newCount; p++) part.run(topicId, p, leaderId, leaderIncarnation);
       this.stmt('UPDATE topics SET partition_count = ? WHERE topic_id = ?').run(newCount, topicId);
       return true;
     });
@@ -221,9 +222,9 @@ export class SqliteMetadataStore implements MetadataStore {
     return id;
   }
 
-  /** The partitions of `leaderEpochs` not led by `nodeId` at that epoch (or gone). */
-  private fenced(nodeId: number, leaderEpochs: { topicId: string; partitionIndex: number; leaderEpoch: number }[]): FencedPartition[] {
-    const get = this.stmt('SELECT leader_id, leader_epoch FROM partitions WHERE topic_id = ? AND partition_index = ?');
+  /** The partitions of `leaderEpochs` not led by `leader` at a leader epoch no newer than given (or gone). */
+  private fenced(leader: BrokerIncarnation, leaderEpochs: { topicId: string; partitionIndex: number; leaderEpoch: number }[]): FencedPartition[] {
+    const get = this.stmt('SELECT leader_id, leader_incarnation, leader_epoch FROM partitions WHERE topic_id = ? AND partition_index = ?');
     const out: FencedPartition[] = [];
     const seen = new Set<string>();
     for (const e of leaderEpochs) {
@@ -231,7 +232,9 @@ export class SqliteMetadataStore implements MetadataStore {
       if (seen.has(k)) continue;
       seen.add(k);
       const row = get.get(e.topicId, e.partitionIndex) as Row | undefined;
-      if (!row || row.leader_id !== nodeId || row.leader_epoch !== e.leaderEpoch) out.push({ topicId: e.topicId, partitionIndex: e.partitionIndex });
+      if (!row || row.leader_id !== leader.nodeId || row.leader_incarnation !== leader.incarnation || (row.leader_epoch as number) > e.leaderEpoch) {
+        out.push({ topicId: e.topicId, partitionIndex: e.partitionIndex });
+      }
     }
     return out;
   }
@@ -239,7 +242,7 @@ export class SqliteMetadataStore implements MetadataStore {
   async commitObject(key: string, sizeBytes: number, ranges: NewObjectRange[], producerSnapshots: ProducerSnapshot[] = [], fence?: LeaderFence): Promise<number> {
     return this.transaction(() => {
       if (fence) {
-        const fenced = this.fenced(fence.nodeId, fence.leaderEpochs);
+        const fenced = this.fenced(fence, fence.leaderEpochs);
         if (fenced.length > 0) throw new FencedError(fenced);
       }
       const id = this.insertObject(key, sizeBytes, ranges);
@@ -255,11 +258,12 @@ export class SqliteMetadataStore implements MetadataStore {
     });
   }
 
-  async commitWalObject(key: string, sizeBytes: number, nodeId: number, ranges: WalRange[]): Promise<{ objectId: number; fenced: null } | { objectId: null; fenced: FencedPartition[] }> {
+  async commitWalObject(key: string, sizeBytes: number, leader: BrokerIncarnation, ranges: WalRange[]): Promise<{ objectId: number; fenced: null } | { objectId: null; fenced: FencedPartition[] }> {
+    const nodeId = leader.nodeId;
     return this.transaction(() => {
       const existing = this.stmt('SELECT object_id FROM objects WHERE object_key = ?').get(key) as Row | undefined;
       if (existing) return { objectId: existing.object_id as number, fenced: null };
-      const fenced = this.fenced(nodeId, ranges);
+      const fenced = this.fenced(leader, ranges);
       if (fenced.length > 0) return { objectId: null, fenced };
       const id = Number(this.stmt('INSERT INTO objects (object_key, size_bytes, created_at_ms) VALUES (?, ?, ?)').run(key, sizeBytes, Date.now()).lastInsertRowid);
       const ins = this.stmt(
@@ -294,20 +298,20 @@ export class SqliteMetadataStore implements MetadataStore {
     return out;
   }
 
-  async claimPartitions(nodeId: number): Promise<(PartitionRecord & { previousLeaderId: number })[]> {
+  async claimPartitions(leader: BrokerIncarnation): Promise<(PartitionRecord & { previousLeaderId: number })[]> {
     return this.transaction(() => {
       const rows = this.stmt(
         `SELECT p.*, EXISTS (SELECT 1 FROM mirror_topics m WHERE m.topic_id = p.topic_id AND m.state IN ('mirroring', 'promoting')) AS mirrored
-         FROM partitions p WHERE p.leader_id <> ? ORDER BY p.topic_id, p.partition_index`,
-      ).all(nodeId) as Row[];
-      const set = this.stmt('UPDATE partitions SET leader_id = ?, leader_epoch = ? WHERE topic_id = ? AND partition_index = ?');
+         FROM partitions p WHERE p.leader_id <> ? OR p.leader_incarnation <> ? ORDER BY p.topic_id, p.partition_index`,
+      ).all(leader.nodeId, leader.incarnation) as Row[];
+      const set = this.stmt('UPDATE partitions SET leader_id = ?, leader_incarnation = ?, leader_epoch = ? WHERE topic_id = ? AND partition_index = ?');
       return rows.map((r) => {
-        const epoch = (r.leader_epoch as number) + (r.mirrored ? 0 : 1);
-        set.run(nodeId, epoch, r.topic_id as string, r.partition_index as number);
+        const epoch = (r.leader_epoch as number) + (r.mirrored || r.leader_id === leader.nodeId ? 0 : 1);
+        set.run(leader.nodeId, leader.incarnation, epoch, r.topic_id as string, r.partition_index as number);
         return {
           topicId: r.topic_id as string,
           partitionIndex: r.partition_index as number,
-          leaderId: nodeId,
+          leaderId: leader.nodeId,
           leaderEpoch: epoch,
           logStartOffset: r.log_start_offset as number,
           previousLeaderId: r.leader_id as number,

@@ -28,6 +28,8 @@ export interface ObjectWalOptions {
   writer: ObjectWriter;
   store: MetadataStore;
   nodeId: number;
+  /** This broker run's incarnation (see BrokerIncarnation): commits stand only while it leads. */
+  incarnation: number;
   flushMs: number;
   flushBytes: number;
   inflightMax: number;
@@ -74,7 +76,7 @@ export class ObjectWal implements Wal {
   /**
    * Partitions whose entry at `from` failed. The log then moves the partition's end back to `from`,
    * so an append of it beyond `from` was made before it heard of the failure and must fail too; the
-   * first append at or below `from` shows it has heard, and clears the mark.
+   * log's rolledBack() (or a first append at or below `from`) shows it has heard, and clears the mark.
    */
   private failedParts = new Map<string, { err: Error; from: number }>();
   readonly stats: WalStats & { puts: number; putFailures: number; commitFailures: number; fenced: number; commitMsTotal: number } = {
@@ -103,6 +105,7 @@ export class ObjectWal implements Wal {
    */
   async open(): Promise<ReplayedEntry[]> {
     const mine = new Set((await this.o.store.allPartitions()).filter((p) => p.leaderId === this.o.nodeId).map((p) => pkey(p.topicId, p.partitionIndex)));
+    // (The claim at start made this incarnation the leader of every partition of this node id.)
     const objects = (await this.o.store.walObjects()).map((w) => ({ ...w, ranges: w.ranges.filter((r) => mine.has(pkey(r.topicId, r.partitionIndex))) })).filter((w) => w.ranges.length > 0);
     const bodies = new Array<Buffer | null>(objects.length).fill(null);
     // A few GETs at once: a takeover reads every WAL object not uploaded yet.
@@ -143,6 +146,10 @@ export class ObjectWal implements Wal {
       if (this.queuedBytes >= this.o.flushBytes) this.cut();
       else this.timer ??= setTimeout(() => this.cut(), this.o.flushMs);
     });
+  }
+
+  rolledBack(topicId: string, partition: number): void {
+    this.failedParts.delete(pkey(topicId, partition));
   }
 
   /** Starts a flush of what is queued, if a PUT slot is free (else the next finished flush does). */
@@ -228,7 +235,7 @@ export class ObjectWal implements Wal {
             if (fresh === null) throw new WalWriteError('WAL is closed');
             key = fresh;
           }
-          return this.o.store.commitWalObject(key!, size, this.o.nodeId, ranges);
+          return this.o.store.commitWalObject(key!, size, { nodeId: this.o.nodeId, incarnation: this.o.incarnation }, ranges);
         });
       } catch {
         const err = new WalWriteError('WAL is closed');

@@ -45,6 +45,9 @@ export interface Wal {
   open(): Promise<ReplayedEntry[]>;
   /** Appends one entry; resolves with its position once it is durable (see the ordering contract). */
   append(e: WalEntry): Promise<WalPosition>;
+  /** The log moved a partition's end back after a failed append (see the ordering contract): every
+   *  append of it from now on follows that, and none is one of the failed ones' followers. */
+  rolledBack?(topicId: string, partition: number): void;
   /** Forgets entries before `upTo` (uploaded into committed objects); returns how many units went. */
   trim(upTo: WalPosition): Promise<number>;
   /** Bytes appended but not durable yet (the object WAL refuses new data above its bound). */
