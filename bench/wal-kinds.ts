@@ -19,7 +19,8 @@
 // get slower. Writes JSON (every run, medians, ratios), a markdown table and an SVG chart.
 //
 //   node bench/wal-kinds.ts [--records 300000] [--rate 5000] [--latency-seconds 20] [--repeats 3]
-//     [--flush-ms 10,25,100] [--baseline-root /tmp/pre12] [--only kafka,file-wal,...] [--producer-props k=v,...]
+//     [--flush-ms 10,25,100] [--strait-root /tmp/head] [--baseline-root /tmp/pre12] [--only kafka,file-wal,...]
+//     [--producer-props k=v,...]
 //     [--out bench/results]
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
@@ -48,6 +49,9 @@ const { values: args } = parseArgs({
     'latency-seconds': { type: 'string', default: '20' },
     repeats: { type: 'string', default: '3' },
     'flush-ms': { type: 'string', default: '' },
+    /** Run Strait from this checkout (a git worktree of the commit to measure), not from the working
+     *  tree of this script, which others may be editing during a long run. */
+    'strait-root': { type: 'string', default: '' },
     'baseline-root': { type: 'string', default: '' },
     'baseline-name': { type: 'string', default: 'pre12' },
     only: { type: 'string', default: '' },
@@ -119,19 +123,34 @@ function s3Args(minio: MinioHandle, bucket: string): string[] {
 }
 
 /** A Strait broker on its own data folder, kept across the restart before the catch-up read. */
-async function startStraitKept(args: string[], root?: string): Promise<Started> {
+const STRAIT_ROOT = args['strait-root'] ? resolve(args['strait-root']) : repoRoot;
+const keptDataDirs = new Set<string>();
+process.on('exit', () => {
+  for (const dir of keptDataDirs) rmSync(dir, { recursive: true, force: true });
+});
+
+async function startStraitKept(args: string[], root = STRAIT_ROOT): Promise<Started> {
   const dataDir = mkdtempSync(join(tmpdir(), 'strait-bench-wal-'));
-  let broker: StraitHandle = await startStrait({ args, dataDir, ...(root ? { root } : {}) });
+  keptDataDirs.add(dataDir);
+  let broker: StraitHandle;
+  try {
+    broker = await startStrait({ args, dataDir, root });
+  } catch (error) {
+    rmSync(dataDir, { recursive: true, force: true });
+    keptDataDirs.delete(dataDir);
+    throw error;
+  }
   return {
     broker,
     restart: async () => {
       await broker.stop();
-      broker = await startStrait({ args, dataDir, ...(root ? { root } : {}) });
+      broker = await startStrait({ args, dataDir, root });
       return broker;
     },
     cleanup: async () => {
       await broker.stop().catch(() => undefined);
       rmSync(dataDir, { recursive: true, force: true });
+      keptDataDirs.delete(dataDir);
     },
   };
 }
@@ -520,6 +539,9 @@ async function main(): Promise<void> {
   const failures: { target: string; repeat: number; error: string }[] = [];
   const loadAtStart = loadAverage();
   const startedAt = new Date();
+  // The working tree that is measured is the one at the start (others may commit during a long run).
+  const commitAtStart = commitOf(STRAIT_ROOT);
+  const treeDirty = execFileSync('git', ['-C', STRAIT_ROOT, 'status', '--porcelain', '--untracked-files=no', '--', 'src'], { encoding: 'utf8' }).trim() !== '';
   try {
     if (targets.some((t) => t.needs.minio)) shared.minio = await startMinio();
     // PostgreSQL as in production: fsync and full-page writes on, so a commit waits for its WAL fsync.
@@ -558,13 +580,14 @@ async function main(): Promise<void> {
     .map((t): Record<string, number> & { flushMs: number } => ({ flushMs: t.flushMs!, ...pick(results[t.name]!, ['produceMBps', 'latencyMsP50', 'latencyMsP99', 'latencyMsP999', 'walPutsPerGiB', 'putsPerGiB', 'brokerCpuSecondsPerGiB']) }))
     .sort((a, b) => a.flushMs - b.flushMs);
   const baselineRoot = args['baseline-root'] ?? '';
-  const commitOf = (root: string) => execFileSync('git', ['-C', root, 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim();
   const report = {
     benchmark: 'wal-kinds',
     date: startedAt.toISOString(),
     durationSeconds: round((Date.now() - startedAt.getTime()) / 1000, 0),
     machine: { ...machineInfo(), loadAverageAtStart: loadAtStart, loadAverageAtEnd: loadAverage() },
-    commit: commitOf(repoRoot),
+    straitRoot: STRAIT_ROOT,
+    commit: commitAtStart,
+    srcUncommittedChanges: treeDirty,
     ...(baselineRoot ? { baseline: { name: args['baseline-name'], root: baselineRoot, commit: commitOf(baselineRoot) } } : {}),
     settings: {
       records: RECORDS, recordBytes: RECORD_BYTES, partitions: PARTITIONS, acks: 'all', lingerMs: LINGER_MS, compression: 'none', extraProducerProps: EXTRA_PRODUCER_PROPS,
@@ -602,6 +625,10 @@ async function main(): Promise<void> {
   writeFileSync(`${base}.md`, md);
   writeFileSync(`${base}.svg`, chart(results, notes));
   process.stdout.write(`${md}\n${JSON.stringify(ratios, null, 2)}\nwritten to ${base}.{json,md,svg}\n`);
+}
+
+function commitOf(root: string): string {
+  return execFileSync('git', ['-C', root, 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim();
 }
 
 function pick(r: Record<string, number>, keys: string[]): Record<string, number> {
