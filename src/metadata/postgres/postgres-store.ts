@@ -93,6 +93,9 @@ export function describePostgresUrl(url: string): string {
   }
 }
 
+/** How long PostgreSQL lets a session sit idle inside a transaction before ending it (see open()). */
+const IDLE_IN_TRANSACTION_MS = 3_000;
+
 export class PostgresMetadataStore implements MetadataStore {
   readonly where: string;
   private readonly config: PostgresMetadataConfig;
@@ -112,6 +115,7 @@ export class PostgresMetadataStore implements MetadataStore {
 
   async open(): Promise<void> {
     const timeoutMs = this.config.statementTimeoutMs;
+    const idleInTransactionMs = IDLE_IN_TRANSACTION_MS;
     const pool = new pg.Pool({
       connectionString: this.config.url,
       max: this.config.poolSize,
@@ -122,13 +126,19 @@ export class PostgresMetadataStore implements MetadataStore {
       idleTimeoutMillis: poolIdleTimeoutMs,
       application_name: 'strait',
       connectionTimeoutMillis: timeoutMs > 0 ? Math.max(timeoutMs, 1_000) : connectTimeoutMsDefault,
-      ...(timeoutMs > 0
-        ? { statement_timeout: timeoutMs, query_timeout: timeoutMs + clientTimeoutSlackMs, idle_in_transaction_session_timeout: timeoutMs + clientTimeoutSlackMs }
-        : {}),
+      ...(timeoutMs > 0 ? { statement_timeout: timeoutMs, query_timeout: timeoutMs + clientTimeoutSlackMs } : {}),
+      // A broker never waits between the statements of a transaction (they are a few ms apart), so a
+      // session idle inside one belongs to a process that stopped: the server ends it soon, and with
+      // it the partition row locks it held, which a broker taking over waits for.
+      idle_in_transaction_session_timeout: idleInTransactionMs,
     });
     // An idle connection that the server closes (restart, failover) reports here; the pool has
     // already dropped it and opens a new one on the next call. Without a listener it would crash.
     pool.on('error', (err) => this.log.warn('metadata: an idle PostgreSQL connection failed', { where: this.where, error: err.message }));
+    // A connection in use has no pool listener (pg-pool removes its own while a client is checked
+    // out), and pg still emits 'error' on it when the server goes away mid-query: without this the
+    // event would be unhandled and end the process. The query in flight fails by itself.
+    pool.on('connect', (client) => client.on('error', (err) => this.log.warn('metadata: a PostgreSQL connection in use failed', { where: this.where, error: err.message })));
     this.pool = pool;
     try {
       await this.migrate();
