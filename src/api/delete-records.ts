@@ -23,6 +23,11 @@ export const deleteRecordsHandler: ApiHandler<DeleteRecordsRequest, DeleteRecord
           partitions.push(answer(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION));
           continue;
         }
+        // Another broker leads it now (this one was taken over): its log start is that one's to move.
+        if (log.ledBy !== null) {
+          partitions.push(answer(ErrorCode.NOT_LEADER_OR_FOLLOWER));
+          continue;
+        }
         // As Kafka refuses it ("Cannot delete records of internal topic"); a mirror's log start
         // offset follows its source's.
         if (isInternalTopic(t.name)) {

@@ -35,6 +35,10 @@ export const listOffsetsHandler: ApiHandler<ListOffsetsRequest, ListOffsetsRespo
           partitions.push(answer(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION));
           continue;
         }
+        if (log.ledBy !== null) {
+          partitions.push(answer(ErrorCode.NOT_LEADER_OR_FOLLOWER));
+          continue;
+        }
         if (p.currentLeaderEpoch >= 0 && p.currentLeaderEpoch !== log.leaderEpoch) {
           partitions.push(answer(p.currentLeaderEpoch < log.leaderEpoch ? ErrorCode.FENCED_LEADER_EPOCH : ErrorCode.UNKNOWN_LEADER_EPOCH));
           continue;

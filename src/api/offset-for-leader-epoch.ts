@@ -28,6 +28,7 @@ export const offsetForLeaderEpochHandler: ApiHandler<OffsetForLeaderEpochRequest
             const answer = (errorCode: number, leaderEpoch = -1, endOffset = -1) => ({ errorCode, partition: p.partition, leaderEpoch, endOffset: BigInt(endOffset) });
             const log = topic ? ctx.broker.logs.get(topic.topicId, p.partition) : undefined;
             if (!log) return answer(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION);
+            if (log.ledBy !== null) return answer(ErrorCode.NOT_LEADER_OR_FOLLOWER);
             // current_leader_epoch -1: the client does not know it, nothing to check.
             if (p.currentLeaderEpoch >= 0 && p.currentLeaderEpoch !== log.leaderEpoch) {
               return answer(p.currentLeaderEpoch < log.leaderEpoch ? ErrorCode.FENCED_LEADER_EPOCH : ErrorCode.UNKNOWN_LEADER_EPOCH);

@@ -162,6 +162,28 @@ export class Broker {
     await store.open();
     this.store = store;
     const clusterId = await store.clusterId();
+    this.next('opening the object store');
+    const objects = await createObjectStore(st.objectStore);
+    this.objects = objects;
+    // With the object WAL the store must answer before partitions are claimed: a broker that cannot
+    // read the WAL objects must not fence the one that can (a wrong key or endpoint fails the start
+    // here). The file WAL needs no object store to start: uploads wait for it.
+    if (st.walKind === 'object') {
+      this.next('checking the object store');
+      // Tried for up to 30 s (an object store restarting), then the start fails.
+      for (let attempt = 0, deadline = Date.now() + 30_000; ; attempt++) {
+        try {
+          await objects.head('strait-reachability-check');
+          break;
+        } catch (err) {
+          if (Date.now() > deadline || this.stopRequested) {
+            throw new StraitError('STRAIT_OBJECT_STORE_UNAVAILABLE', `the object store does not answer, so no partition is claimed: ${(err as Error).message}`);
+          }
+          if (attempt === 0) this.log.warn('the object store does not answer yet; waiting before claiming partitions', { err: err as Error });
+          await new Promise((r) => setTimeout(r, 500));
+        }
+      }
+    }
     // This broker leads every partition (one broker per metadata store until the cluster issue):
     // partitions another node id led are claimed with their leader epoch bumped, which fences that
     // broker's commits should it still run. With wal.kind=object its committed WAL objects are
@@ -170,13 +192,10 @@ export class Broker {
     // one this start replaces) is fenced by the new incarnation.
     const incarnation = randomInt(1, 2 ** 31 - 1);
     this.incarnation = incarnation;
-    const claimed = (await store.claimPartitions({ nodeId: cfg.nodeId, incarnation })).filter((c) => c.previousLeaderId !== cfg.nodeId);
+    const claimed = (await this.claimPartitions(store, { nodeId: cfg.nodeId, incarnation })).filter((c) => c.previousLeaderId !== cfg.nodeId);
     if (claimed.length > 0) {
       this.log.warn('took over partitions led by another broker', { partitions: claimed.length, from: [...new Set(claimed.map((c) => c.previousLeaderId))] });
     }
-    this.next('opening the object store');
-    const objects = await createObjectStore(st.objectStore);
-    this.objects = objects;
     // One writer for every object this broker writes: uploads, compaction and cleaning.
     const writer = new ObjectWriter({ objects, nodeId: cfg.nodeId, keyPrefix: '', log: this.log });
 
@@ -353,6 +372,24 @@ export class Broker {
       listeners: this.bound.map((l) => `${l.name}://${l.host}:${l.port}`),
       http: this.http?.url ?? null,
     });
+  }
+
+  /**
+   * The claim locks every partition row; a broker frozen in the middle of a commit holds some of them
+   * until PostgreSQL ends its session (idle_in_transaction_session_timeout, the statement timeout
+   * plus 2 s), so a claim that times out is tried again, for up to a minute.
+   */
+  private async claimPartitions(store: MetadataStore, leader: { nodeId: number; incarnation: number }) {
+    const deadline = Date.now() + 60_000;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await store.claimPartitions(leader);
+      } catch (err) {
+        if ((err as StraitError).code !== 'STRAIT_METADATA_UNAVAILABLE' || Date.now() > deadline || this.stopRequested) throw err;
+        this.log.warn('claiming the partitions failed (rows held by a broker that stopped mid-commit, or metadata unreachable); trying again', { attempt, err: err as Error });
+        await new Promise((r) => setTimeout(r, 1000));
+      }
+    }
   }
 
   /**

@@ -58,6 +58,13 @@ export interface ObjectWriteRetry {
   onFailure?(err: Error, key: string, attempt: number, delayMs: number): void;
 }
 
+/**
+ * A write whose commit keeps failing goes on under a fresh key once its key is this old: the orphan
+ * sweep deletes uncommitted objects an hour after their key's time (ORPHAN_GRACE_MS_MIN), and must
+ * never delete one whose commit lands late. Half the grace leaves room for clocks that differ.
+ */
+export const KEY_FRESH_MS = 30 * 60 * 1000;
+
 /** Bounded exponential backoff: 100 ms doubling up to 5 s (the uploader's schedule). */
 export const backoffDelayMs = (attempt: number): number => Math.min(5000, 100 * 2 ** Math.min(attempt, 6));
 
@@ -122,11 +129,16 @@ export class ObjectWriter {
   write<T>(w: ObjectWrite<T> & { retry?: undefined }): Promise<WrittenObject<T>>;
   write<T>(w: ObjectWrite<T>): Promise<WrittenObject<T> | null>;
   async write<T>(w: ObjectWrite<T>): Promise<WrittenObject<T> | null> {
-    const key = this.newKey(w.kind);
+    let key = this.newKey(w.kind);
     const sizeBytes = w.parts.reduce((n, b) => n + b.length, 0);
     const kindStats = this.statsByKind[w.kind];
     for (let attempt = 0; !w.retry || w.retry.active(); attempt++) {
       try {
+        const created = objectKeyCreatedMs(key, [w.kind]);
+        if (attempt > 0 && created !== null && (this.opts.now ?? Date.now)() - created > KEY_FRESH_MS) {
+          key = this.newKey(w.kind);
+          attempt = 0;
+        }
         // The object is put again before every commit attempt, so one the orphan sweep took
         // while the commit kept failing is back before metadata refers to it.
         await this.put(key, w.parts, attempt > 0, kindStats);

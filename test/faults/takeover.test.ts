@@ -46,7 +46,7 @@ after(async () => {
 });
 
 /** Produce and Fetch answers of a broker for partition 0 of the topic. */
-async function probe(port: number): Promise<{ produce: number; fetch: number; coordinator: number }> {
+async function probe(port: number): Promise<{ produce: number; fetch: number; listOffsets: number; coordinator: number }> {
   const c = await RawClient.connect(port);
   try {
     const meta = await c.request(ApiKey.Metadata, 12, { topics: [{ name: TOPIC }] });
@@ -69,8 +69,14 @@ async function probe(port: number): Promise<{ produce: number; fetch: number; co
       forgottenTopicsData: [],
       rackId: '',
     });
+    const offsets = await c.request(ApiKey.ListOffsets, 7, { replicaId: -1, isolationLevel: 0, topics: [{ name: TOPIC, partitions: [{ partitionIndex: 0, currentLeaderEpoch: -1, timestamp: -1n }] }] });
     const coord = await c.request(ApiKey.FindCoordinator, 3, { key: 'g', keyType: 0 });
-    return { produce: produce.responses[0].partitionResponses[0].errorCode, fetch: fetch.responses[0].partitions[0].errorCode, coordinator: coord.nodeId };
+    return {
+      produce: produce.responses[0].partitionResponses[0].errorCode,
+      fetch: fetch.responses[0].partitions[0].errorCode,
+      listOffsets: offsets.topics[0].partitions[0].errorCode,
+      coordinator: coord.nodeId,
+    };
   } finally {
     c.close();
   }
@@ -133,13 +139,17 @@ test('a second broker takes over a frozen one: producer and group go on, the old
     // A comes back: fenced, it stands down.
     process.kill(-a.proc.pid!, 'SIGCONT');
     const ackedAtResume = producer.acks.length;
-    let answers = { produce: -1, fetch: -1, coordinator: -1 };
+    let answers = { produce: -1, fetch: -1, listOffsets: -1, coordinator: -1 };
     for (let i = 0; i < 50; i++) {
       answers = await probe(a.port);
       if (answers.produce === ErrorCode.NOT_LEADER_OR_FOLLOWER && answers.coordinator === 2) break;
       await sleep(200);
     }
-    assert.deepEqual(answers, { produce: ErrorCode.NOT_LEADER_OR_FOLLOWER, fetch: ErrorCode.NOT_LEADER_OR_FOLLOWER, coordinator: 2 }, 'A answers as a broker that stood down');
+    assert.deepEqual(
+      answers,
+      { produce: ErrorCode.NOT_LEADER_OR_FOLLOWER, fetch: ErrorCode.NOT_LEADER_OR_FOLLOWER, listOffsets: ErrorCode.NOT_LEADER_OR_FOLLOWER, coordinator: 2 },
+      'A answers as a broker that stood down',
+    );
     assert.equal(a.exitStatus(), null, 'A runs on (it stands down, it does not crash)');
     await waitAcks(ackedAtResume + 200, 'on B after A came back', 60_000);
 

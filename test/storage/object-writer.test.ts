@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { FolderStore } from '../../src/storage/objects/folder-store.ts';
 import { ObjectExistsError } from '../../src/storage/objects/object-store.ts';
 import type { ObjectStore } from '../../src/storage/objects/object-store.ts';
-import { ObjectWriter, objectKeyCreatedMs } from '../../src/storage/object-writer.ts';
+import { KEY_FRESH_MS, ObjectWriter, objectKeyCreatedMs } from '../../src/storage/object-writer.ts';
 import type { ObjectKind } from '../../src/storage/object-writer.ts';
 import { silentLogger } from '../../src/common/logger.ts';
 
@@ -155,5 +155,33 @@ test('keys: the one prefix applies to every kind, with the creation time, node i
     assert.equal(objectKeyCreatedMs('cluster-a/other/000000001-1-x'), null);
     assert.equal(writer.stats.objects, 4);
     assert.equal(writer.stats.puts, 4);
+  });
+});
+
+test('a write whose commit keeps failing past KEY_FRESH_MS goes on under a fresh key, so the orphan sweep cannot take the object it commits', async () => {
+  await withFolder(async (objects) => {
+    // Review finding: the key stayed the first attempt's for every retry, so after an hour of failed
+    // commits the sweep could find it unknown, the commit land, and the sweep then delete it.
+    let clock = 1_796_700_000_000;
+    const writer = new ObjectWriter({ objects, nodeId: 3, log: silentLogger, now: () => clock });
+    const tried: string[] = [];
+    const r = await writer.write({
+      kind: 'data',
+      parts: [Buffer.from('payload')],
+      commit: async (key) => {
+        tried.push(key);
+        if (tried.length === 1) {
+          clock += KEY_FRESH_MS + 1;
+          throw new Error('metadata store unavailable');
+        }
+        return key;
+      },
+      retry: { active: () => true, delayMs: () => 0 },
+    });
+    assert.ok(r);
+    assert.equal(tried.length, 2);
+    assert.notEqual(tried[1], tried[0], 'the retry after KEY_FRESH_MS used a new key');
+    assert.equal(objectKeyCreatedMs(tried[1]!), clock, 'named at the time of the retry');
+    assert.equal((await objects.get(r.key)).toString(), 'payload', 'the committed key holds the bytes');
   });
 });

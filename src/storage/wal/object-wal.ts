@@ -18,8 +18,7 @@ import type { Logger } from '../../common/logger.ts';
 import type { FencedPartition, MetadataStore, WalRange } from '../../metadata/index.ts';
 import { FencedError } from '../../metadata/index.ts';
 import type { ObjectWriter } from '../object-writer.ts';
-import { objectKeyCreatedMs } from '../object-writer.ts';
-import { ORPHAN_GRACE_MS_MIN } from '../garbage-collector.ts';
+import { KEY_FRESH_MS, objectKeyCreatedMs } from '../object-writer.ts';
 import { WalWriteError } from './wal.ts';
 import type { ReplayedEntry, Wal, WalEntry, WalPosition, WalStats } from './wal.ts';
 
@@ -230,7 +229,7 @@ export class ObjectWal implements Wal {
           // The orphan sweep deletes uncommitted objects an hour after their key's time: a commit
           // still failing after half of that goes on with the bytes under a fresh key.
           const created = objectKeyCreatedMs(key!, ['wal']);
-          if (created !== null && Date.now() - created > ORPHAN_GRACE_MS_MIN / 2) {
+          if (created !== null && Date.now() - created > KEY_FRESH_MS) {
             const fresh = await this.write(flush.laid.filter((p) => p.bytes > 0).map((p) => p.entry.data), size);
             if (fresh === null) throw new WalWriteError('WAL is closed');
             key = fresh;
