@@ -517,6 +517,14 @@ function storageMetrics(logs: LogManager, uploader: Uploader, reader: ObjectRead
     gauge('strait_wal_pending_bytes', 'Produced bytes waiting to become durable in the WAL (wal.object.pending.bytes.max bounds it for wal.kind=object).', wal.pendingBytes),
     counter('strait_wal_flushes_total', 'Durable WAL writes: fsyncs (wal.kind=file) or object PUT plus commit (wal.kind=object).', wal.stats.flushes),
     counter('strait_wal_bytes_total', 'Bytes made durable in the WAL.', wal.stats.bytes),
+    ...(wal instanceof ObjectWal
+      ? [
+          counter('strait_wal_object_put_failures_total', 'Failed WAL object PUTs (retried while the produces wait).', wal.stats.putFailures),
+          counter('strait_wal_object_commit_failures_total', 'Failed WAL object metadata commits (retried while the produces wait).', wal.stats.commitFailures),
+          counter('strait_wal_object_fenced_total', 'WAL object commits refused for some partitions because another broker leads them now.', wal.stats.fenced),
+          counter('strait_wal_object_commit_seconds_total', 'Time spent in WAL object metadata commits (with strait_wal_flushes_total: the mean commit latency).', wal.stats.commitMsTotal / 1000),
+        ]
+      : []),
     ...(['data', 'compacted', 'cleaned', 'wal'] as const).flatMap((kind) => [
       { name: 'strait_object_puts_total', help: 'Object PUT requests sent, retries included, by kind of object.', type: 'counter' as const, labels: { kind }, value: writer.statsByKind[kind].puts },
       { name: 'strait_object_put_bytes_total', help: 'Bytes of objects written and committed, by kind of object.', type: 'counter' as const, labels: { kind }, value: writer.statsByKind[kind].bytes },
