@@ -57,6 +57,8 @@ const { values: args } = parseArgs({
     only: { type: 'string', default: '' },
     /** Extra producer settings for both produce phases, comma-separated (e.g. batch.size=1048576,linger.ms=50). */
     'producer-props': { type: 'string', default: '' },
+    /** Draw the SVG chart again from a result JSON (next to it) and exit. */
+    'chart-from': { type: 'string', default: '' },
     'quiet-wait-seconds': { type: 'string', default: '10' },
     out: { type: 'string', default: join(repoRoot, 'bench', 'results') },
   },
@@ -512,18 +514,36 @@ function markdown(results: Record<string, Record<string, number>>, header: strin
   return lines.join('\n') + '\n';
 }
 
-function chart(results: Record<string, Record<string, number>>, notes: string[]): string {
-  const bars: Bar[] = [];
-  for (const [name, r] of Object.entries(results)) bars.push({ group: 'produce MB/s', label: name, value: r['produceMBps'] ?? Number.NaN, unit: 'MB/s' });
-  for (const [name, r] of Object.entries(results)) bars.push({ group: `p99 ms @${RATE}/s`, label: name, value: r['latencyMsP99'] ?? Number.NaN, unit: 'ms' });
-  return barChart({
-    title: `WAL kinds vs Apache Kafka 4.3.1: 1 KiB records, acks=all, ${PARTITIONS} partitions (median of ${REPEATS})`,
-    bars,
+/** Produce MB/s and p99 at the fixed rate, as two charts one above the other (each its own scale). */
+function chart(results: Record<string, Record<string, number>>, notes: string[], repeats: number, rate: number): string {
+  // Short labels: the chart's label column is narrow.
+  const short = (name: string) => name.replace('object-wal-sqlite-flush', 'obj-sqlite ').replace(/^object-wal-/, 'obj-').replace(/ (\d+)$/, ' $1ms');
+  const colors = { kafka: '#d17a22', 'file-wal': '#2b7a78', [`file-wal@${args['baseline-name']}`]: '#7fb8b5', 'obj-sqlite': '#3a5ba0', 'obj-postgres': '#6a3d9a' };
+  const names = Object.keys(results);
+  const mbps = barChart({
+    title: `WAL kinds vs Apache Kafka 4.3.1: 1 KiB records, acks=all, ${PARTITIONS} partitions (median of ${repeats})`,
+    bars: names.map((name): Bar => ({ group: 'produce MB/s', label: short(name), value: results[name]!['produceMBps'] ?? Number.NaN })),
+    unit: 'MB/s',
+    widthPx: 820,
+    colors,
+  });
+  const p99 = barChart({
+    title: `Produce latency p99 at ${rate} records/s (send to acknowledgement)`,
+    bars: names.map((name): Bar => ({ group: 'p99 ms', label: short(name), value: results[name]!['latencyMsP99'] ?? Number.NaN })),
+    unit: 'ms',
     digits: 0,
     widthPx: 820,
     notes,
-    colors: { kafka: '#d17a22', 'file-wal': '#2b7a78', [`file-wal@${args['baseline-name']}`]: '#7fb8b5', 'object-wal-sqlite': '#3a5ba0', 'object-wal-postgres': '#6a3d9a' },
+    colors,
   });
+  const height = (svg: string) => Number(/height="(\d+)"/.exec(svg)![1]);
+  const gap = 16;
+  return (
+    `<svg xmlns="http://www.w3.org/2000/svg" width="820" height="${height(mbps) + gap + height(p99)}" font-family="sans-serif">\n` +
+    mbps.replace('<svg ', '<svg y="0" ') +
+    p99.replace('<svg ', `<svg y="${height(mbps) + gap}" `) +
+    '</svg>\n'
+  );
 }
 
 function loadAverage(): string {
@@ -531,6 +551,16 @@ function loadAverage(): string {
 }
 
 async function main(): Promise<void> {
+  if (args['chart-from']) {
+    const report = JSON.parse(readFileSync(args['chart-from'], 'utf8')) as { date: string; results: Record<string, Record<string, number>>; settings: { records: number; latencyRecords: number; latencyRate: number; repeats: number }; machine: { loadAverageAtStart: string } };
+    const s = report.settings;
+    const notes = [
+      `${s.records} records as fast as they go for MB/s; ${s.latencyRecords} at ${s.latencyRate}/s for latency (send to acknowledgement).`,
+      `Object WAL on a local MinIO; wal.object.flush.ms ${DEFAULT_FLUSH_MS}. Load average ${report.machine.loadAverageAtStart} at start (2 shared cores).`,
+    ];
+    writeFileSync(args['chart-from'].replace(/\.json$/, '.svg'), chart(report.results, notes, s.repeats, s.latencyRate));
+    return;
+  }
   const only = (args.only ?? '').split(',').filter((x) => x !== '');
   const targets = allTargets().filter((t) => only.length === 0 || only.includes(t.name));
   if (targets.length === 0) throw new Error(`no target matches --only ${args.only}`);
@@ -623,7 +653,7 @@ async function main(): Promise<void> {
   if (failures.length > 0) md += `\n${failures.length} run(s) failed: ${failures.map((f) => `${f.target} #${f.repeat + 1}`).join(', ')} (see the JSON).\n`;
   writeFileSync(`${base}.json`, JSON.stringify(report, null, 2) + '\n');
   writeFileSync(`${base}.md`, md);
-  writeFileSync(`${base}.svg`, chart(results, notes));
+  writeFileSync(`${base}.svg`, chart(results, notes, REPEATS, RATE));
   process.stdout.write(`${md}\n${JSON.stringify(ratios, null, 2)}\nwritten to ${base}.{json,md,svg}\n`);
 }
 
