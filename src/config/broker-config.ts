@@ -98,7 +98,7 @@ export const BROKER_CONFIG_DEFS: Record<string, ConfigDef> = {
     values: ['file', 'object'],
     doc: 'Where produces are made durable before they are acknowledged: file (segment files in wal.dir, fsync; lowest latency) or object (one object PUT per flush plus a metadata commit; no broker-local state).',
   },
-  'wal.object.flush.ms': { kind: 'int', default: '50', min: 1, max: 10000, doc: 'wal.kind=object: how long produces are collected into one WAL object before it is written.' },
+  'wal.object.flush.ms': { kind: 'int', default: '25', min: 1, max: 10000, doc: 'wal.kind=object: how long produces are collected into one WAL object before it is written.' },
   'wal.object.flush.bytes': { kind: 'int', default: String(8 * 1024 * 1024), min: 4096, doc: 'wal.kind=object: a WAL object is written as soon as this much is collected.' },
   'wal.object.inflight.max': { kind: 'int', default: '4', min: 1, max: 64, doc: 'wal.kind=object: most WAL object PUTs in flight at once; more flushes wait.' },
   'wal.object.pending.bytes.max': {
