@@ -11,6 +11,7 @@ import * as http from 'node:http';
 import * as https from 'node:https';
 import { assert, StraitError } from '../src/common/errors.ts';
 import { ErrorCode } from '../src/protocol/generated/errors.ts';
+import { ObjectStoreAccessDeniedError, ObjectStoreRequestError } from '../src/storage/objects/index.ts';
 import {
   ObjectExistsError,
   ObjectKeyInvalidError,
@@ -45,25 +46,8 @@ export interface S3StoreOptions {
   backoffMsMax?: number;
 }
 
-/** The service refused the credentials or the request's permissions: retrying will not help until
- *  someone fixes the configuration (or an expired session token is renewed). */
-export class ObjectStoreAccessDeniedError extends StraitError {
-  constructor(message: string) {
-    super('STRAIT_OBJECT_STORE_ACCESS_DENIED', message, ErrorCode.KAFKA_STORAGE_ERROR);
-  }
-}
-
-/** The service answered with an error that is neither transient nor one the contract names
- *  (a missing bucket, a malformed request). */
-export class ObjectStoreRequestError extends StraitError {
-  readonly status: number;
-  readonly s3Code: string;
-  constructor(message: string, status: number, s3Code: string) {
-    super('STRAIT_OBJECT_STORE_REQUEST_FAILED', message, ErrorCode.KAFKA_STORAGE_ERROR);
-    this.status = status;
-    this.s3Code = s3Code;
-  }
-}
+// The same error classes as the SDK engine, so a run of either is judged the same.
+export { ObjectStoreAccessDeniedError, ObjectStoreRequestError };
 
 const defaults = {
   socketsMax: 32,
