@@ -10,7 +10,6 @@ import { createHash, createHmac } from 'node:crypto';
 import * as http from 'node:http';
 import * as https from 'node:https';
 import { assert, StraitError } from '../src/common/errors.ts';
-import { ErrorCode } from '../src/protocol/generated/errors.ts';
 import { ObjectStoreAccessDeniedError, ObjectStoreRequestError } from '../src/storage/objects/index.ts';
 import {
   ObjectExistsError,
