@@ -171,28 +171,23 @@ export class Broker {
     if (st.walKind === 'object') {
       this.next('checking the object store');
       // Tried for up to 30 s (an object store restarting), then the start fails.
-      for (let attempt = 0, deadline = Date.now() + 30_000; ; attempt++) {
-        try {
-          await objects.head('strait-reachability-check');
-          break;
-        } catch (err) {
-          if (Date.now() > deadline || this.stopRequested) {
-            throw new StraitError('STRAIT_OBJECT_STORE_UNAVAILABLE', `the object store does not answer, so no partition is claimed: ${(err as Error).message}`);
-          }
-          if (attempt === 0) this.log.warn('the object store does not answer yet; waiting before claiming partitions', { err: err as Error });
-          await new Promise((r) => setTimeout(r, 500));
-        }
-      }
+      await this.retrying('the object store does not answer yet; waiting before claiming partitions', 30_000, 500, () => objects.head('strait-reachability-check')).catch((err: Error) => {
+        throw new StraitError('STRAIT_OBJECT_STORE_UNAVAILABLE', `the object store does not answer, so no partition is claimed: ${err.message}`);
+      });
     }
-    // This broker leads every partition (one broker per metadata store until the cluster issue):
-    // partitions another node id led are claimed with their leader epoch bumped, which fences that
-    // broker's commits should it still run. With wal.kind=object its committed WAL objects are
-    // replayed below; nothing acknowledged by it is lost.
-    // The claim covers this node id's own partitions too: a paused process of the same node id (the
-    // one this start replaces) is fenced by the new incarnation.
+    // This broker leads every partition (one broker per metadata store until the cluster issue): it
+    // claims every partition not led by this run's incarnation, its own node id's too, which fences
+    // any other process that led them (another node id, or a paused process of this one). With
+    // wal.kind=object their committed WAL objects are replayed below; nothing acknowledged is lost.
+    // The claim locks every partition row; a broker frozen in the middle of a commit holds some
+    // until PostgreSQL ends its session (3 s idle in a transaction), so a claim that fails is tried
+    // again for up to a minute.
     const incarnation = randomInt(1, 2 ** 31 - 1);
     this.incarnation = incarnation;
-    const claimed = (await this.claimPartitions(store, { nodeId: cfg.nodeId, incarnation })).filter((c) => c.previousLeaderId !== cfg.nodeId);
+    const claim = () => store.claimPartitions({ nodeId: cfg.nodeId, incarnation });
+    const claimed = (await this.retrying('claiming the partitions failed (rows held by a broker that stopped mid-commit, or metadata unreachable); trying again', 60_000, 1000, claim, (err) => (err as StraitError).code === 'STRAIT_METADATA_UNAVAILABLE')).filter(
+      (c) => c.previousLeaderId !== cfg.nodeId,
+    );
     if (claimed.length > 0) {
       this.log.warn('took over partitions led by another broker', { partitions: claimed.length, from: [...new Set(claimed.map((c) => c.previousLeaderId))] });
     }
@@ -374,20 +369,17 @@ export class Broker {
     });
   }
 
-  /**
-   * The claim locks every partition row; a broker frozen in the middle of a commit holds some of them
-   * until PostgreSQL ends its session (idle_in_transaction_session_timeout, the statement timeout
-   * plus 2 s), so a claim that times out is tried again, for up to a minute.
-   */
-  private async claimPartitions(store: MetadataStore, leader: { nodeId: number; incarnation: number }) {
-    const deadline = Date.now() + 60_000;
+  /** Runs op until it succeeds; errors `retriable` accepts are retried `everyMs` apart for up to
+   *  `forMs` (not after stop()), the first one logged as `warning`. */
+  private async retrying<T>(warning: string, forMs: number, everyMs: number, op: () => Promise<T>, retriable: (err: unknown) => boolean = () => true): Promise<T> {
+    const deadline = Date.now() + forMs;
     for (let attempt = 0; ; attempt++) {
       try {
-        return await store.claimPartitions(leader);
+        return await op();
       } catch (err) {
-        if ((err as StraitError).code !== 'STRAIT_METADATA_UNAVAILABLE' || Date.now() > deadline || this.stopRequested) throw err;
-        this.log.warn('claiming the partitions failed (rows held by a broker that stopped mid-commit, or metadata unreachable); trying again', { attempt, err: err as Error });
-        await new Promise((r) => setTimeout(r, 1000));
+        if (!retriable(err) || Date.now() > deadline || this.stopRequested) throw err;
+        if (attempt === 0) this.log.warn(warning, { err: err as Error });
+        await new Promise((r) => setTimeout(r, everyMs));
       }
     }
   }
@@ -422,7 +414,7 @@ export class Broker {
     if (elsewhere.length > 0 && elsewhere.length === partitions.length && !this.stoodDown) {
       const successor = elsewhere[elsewhere.length - 1]!.leaderId;
       const registered = (await store.brokers()).find((b) => b.nodeId === successor);
-      if (!this.stoodDown) this.standDown(successor, registered ?? null);
+      this.standDown(successor, registered ?? null);
     }
     return elsewhere;
   }

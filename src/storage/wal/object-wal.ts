@@ -53,6 +53,8 @@ interface Flush {
   items: Pending[];
   /** In object order: each partition's entries contiguous. */
   laid: Pending[];
+  /** The object's bytes: the data of `laid`, in that order. */
+  parts: Buffer[];
   bytes: number;
   /** Resolves once the object is written (or the WAL closed). */
   written: Promise<string | null>;
@@ -71,6 +73,8 @@ export class ObjectWal implements Wal {
   private flushes: Flush[] = [];
   private committing = false;
   private closed = false;
+  /** Once closed, failing PUTs and commits are retried until then. */
+  private closeDeadline = Infinity;
   private idle: (() => void)[] = [];
   /**
    * Partitions whose entry at `from` failed. The log then moves the partition's end back to `from`,
@@ -78,16 +82,8 @@ export class ObjectWal implements Wal {
    * log's rolledBack() (or a first append at or below `from`) shows it has heard, and clears the mark.
    */
   private failedParts = new Map<string, { err: Error; from: number }>();
-  readonly stats: WalStats & { puts: number; putFailures: number; commitFailures: number; fenced: number; commitMsTotal: number } = {
-    flushes: 0,
-    entries: 0,
-    bytes: 0,
-    puts: 0,
-    putFailures: 0,
-    commitFailures: 0,
-    fenced: 0,
-    commitMsTotal: 0,
-  };
+  /** What the writer does not count already (it counts the WAL objects' PUTs, failures and bytes). */
+  private readonly counts = { entries: 0, commitFailures: 0, fenced: 0, commitMsTotal: 0 };
 
   constructor(o: ObjectWalOptions) {
     this.o = o;
@@ -95,6 +91,12 @@ export class ObjectWal implements Wal {
 
   get pendingBytes(): number {
     return this.queuedBytes + this.inflightBytes;
+  }
+
+  /** flushes and bytes: committed WAL objects; puts and putFailures: PUT attempts (retries included). */
+  get stats(): WalStats & { puts: number; putFailures: number; commitFailures: number; fenced: number; commitMsTotal: number } {
+    const w = this.o.writer.statsByKind.wal;
+    return { flushes: w.objects, bytes: w.bytes, puts: w.puts, putFailures: w.failures, ...this.counts };
   }
 
   /**
@@ -132,11 +134,11 @@ export class ObjectWal implements Wal {
 
   append(e: WalEntry): Promise<WalPosition> {
     if (this.closed) return Promise.reject(new WalWriteError('WAL is closed'));
-    const k = pkey(e.topicId, e.partition);
-    const failed = this.failedParts.get(k);
-    if (failed) {
-      if (e.baseOffset > failed.from) return Promise.reject(failed.err);
-      this.failedParts.delete(k);
+    if (this.failedParts.size > 0) {
+      const k = pkey(e.topicId, e.partition);
+      const failed = this.failedParts.get(k);
+      if (failed && e.baseOffset > failed.from) return Promise.reject(failed.err);
+      if (failed) this.failedParts.delete(k);
     }
     return new Promise((resolve, reject) => {
       const bytes = e.data.length;
@@ -164,10 +166,8 @@ export class ObjectWal implements Wal {
     const items = this.queue.splice(0, n);
     this.queuedBytes -= bytes;
     this.inflightBytes += bytes;
-    const { parts, size, laid } = layout(items);
-    const flush: Flush = { items, laid, bytes, written: Promise.resolve(null) };
-    flush.written = this.write(parts, size);
-    this.flushes.push(flush);
+    const { parts, laid } = layout(items);
+    this.flushes.push({ items, laid, parts, bytes, written: this.write(parts) });
     void this.commitNext();
     if (this.queue.length > 0) {
       if (this.queuedBytes >= this.o.flushBytes) this.cut();
@@ -175,18 +175,15 @@ export class ObjectWal implements Wal {
     }
   }
 
-  private async write(parts: Buffer[], size: number): Promise<string | null> {
+  /** PUTs the parts under a new key (the writer counts PUTs and their failures); null once closed. */
+  private async write(parts: Buffer[]): Promise<string | null> {
     const key = this.o.writer.newKey('wal');
     let attempt = 0;
     try {
-      await this.withRetry(`writing WAL object ${key}`, () => {
-        this.stats.puts++;
-        return this.o.writer.putOnly('wal', key, parts, attempt++ > 0);
-      });
+      await this.withRetry(`writing WAL object ${key}`, () => this.o.writer.putOnly('wal', key, parts, attempt++ > 0));
     } catch {
       return null;
     }
-    this.stats.bytes += size;
     return key;
   }
 
@@ -212,12 +209,12 @@ export class ObjectWal implements Wal {
   private async commit(flush: Flush, key: string | null): Promise<void> {
     // Entries failed meanwhile (an earlier entry of their partition failed) are left out.
     let live = flush.items.filter((p) => !p.settled);
-    if (key === null) {
+    const closed = () => {
       const err = new WalWriteError('WAL is closed');
       for (const p of live) this.fail(p, err);
-      return;
-    }
-    const size = flush.items.reduce((s, p) => s + p.bytes, 0);
+    };
+    if (key === null) return closed();
+    const size = flush.bytes;
     for (;;) {
       live = live.filter((p) => !p.settled);
       if (live.length === 0) return;
@@ -225,32 +222,34 @@ export class ObjectWal implements Wal {
       const started = performance.now();
       let answer: Awaited<ReturnType<MetadataStore['commitWalObject']>>;
       try {
-        answer = await this.withRetry(`committing WAL object ${key}`, async () => {
-          // The orphan sweep deletes uncommitted objects an hour after their key's time: a commit
-          // still failing after half of that goes on with the bytes under a fresh key.
-          const created = objectKeyCreatedMs(key!, ['wal']);
-          if (created !== null && Date.now() - created > KEY_FRESH_MS) {
-            const fresh = await this.write(flush.laid.filter((p) => p.bytes > 0).map((p) => p.entry.data), size);
-            if (fresh === null) throw new WalWriteError('WAL is closed');
-            key = fresh;
-          }
-          return this.o.store.commitWalObject(key!, size, { nodeId: this.o.nodeId, incarnation: this.o.incarnation }, ranges);
-        });
+        answer = await this.withRetry(
+          `committing WAL object ${key}`,
+          async () => {
+            // The orphan sweep deletes uncommitted objects an hour after their key's time: a commit
+            // still failing after half of that goes on with the bytes under a fresh key.
+            const created = objectKeyCreatedMs(key!, ['wal']);
+            if (created !== null && Date.now() - created > KEY_FRESH_MS) {
+              const fresh = await this.write(flush.parts);
+              if (fresh === null) throw new WalWriteError('WAL is closed');
+              key = fresh;
+            }
+            return this.o.store.commitWalObject(key!, size, { nodeId: this.o.nodeId, incarnation: this.o.incarnation }, ranges);
+          },
+          Infinity,
+          () => this.counts.commitFailures++,
+        );
       } catch {
-        const err = new WalWriteError('WAL is closed');
-        for (const p of live) this.fail(p, err);
-        return;
+        return closed();
       }
-      this.stats.commitMsTotal += performance.now() - started;
+      this.counts.commitMsTotal += performance.now() - started;
       if (answer.fenced === null) {
         this.o.writer.committed('wal', size);
-        this.stats.flushes++;
-        this.stats.entries += live.length;
+        this.counts.entries += live.length;
         for (const p of live) this.settle(p, null, { segment: answer.objectId, offset: positions.get(p)! });
         return;
       }
       // Another broker leads some partitions now: theirs fail, the rest commit without them.
-      this.stats.fenced++;
+      this.counts.fenced++;
       const fenced = new Set(answer.fenced.map((f) => pkey(f.topicId, f.partitionIndex)));
       const err = new FencedError(answer.fenced);
       this.o.log.warn('WAL commit fenced: another broker leads these partitions now', { partitions: answer.fenced.length });
@@ -281,26 +280,20 @@ export class ObjectWal implements Wal {
   }
 
   /** Runs op until it succeeds (or the WAL closes, or `attempts` run out), backing off between tries. */
-  private async withRetry<T>(what: string, op: () => Promise<T>, attempts = Infinity): Promise<T> {
+  private async withRetry<T>(what: string, op: () => Promise<T>, attempts = Infinity, onFailure?: () => void): Promise<T> {
     const base = this.o.retryBaseMs ?? 50;
     const max = this.o.retryMaxMs ?? 2000;
     for (let attempt = 0; ; attempt++) {
       try {
         return await op();
       } catch (err) {
-        if (what.startsWith('writing')) this.stats.putFailures++;
-        else if (what.startsWith('committing')) this.stats.commitFailures++;
-        if (attempt + 1 >= attempts || (this.closed && this.closeDeadlinePassed())) throw err;
+        onFailure?.();
+        if (attempt + 1 >= attempts || (this.closed && Date.now() > this.closeDeadline)) throw err;
         const delay = Math.min(max, base * 2 ** Math.min(attempt, 10)) * (0.5 + Math.random() / 2);
         if (attempt === 0 || attempt % 10 === 0) this.o.log.warn(`${what} failed; retrying`, { attempt, delayMs: Math.round(delay), err: err as Error });
         await new Promise((r) => setTimeout(r, delay));
       }
     }
-  }
-
-  private closeDeadline = Infinity;
-  private closeDeadlinePassed(): boolean {
-    return Date.now() > this.closeDeadline;
   }
 
   async trim(_upTo: WalPosition): Promise<number> {
@@ -326,7 +319,7 @@ export class ObjectWal implements Wal {
 }
 
 /** Each partition's entries contiguous, partitions in order of first appearance. */
-function layout(items: Pending[]): { parts: Buffer[]; size: number; laid: Pending[] } {
+function layout(items: Pending[]): { parts: Buffer[]; laid: Pending[] } {
   const groups = new Map<string, Pending[]>();
   for (const p of items) {
     const k = pkey(p.entry.topicId, p.entry.partition);
@@ -335,16 +328,14 @@ function layout(items: Pending[]): { parts: Buffer[]; size: number; laid: Pendin
     else groups.set(k, [p]);
   }
   const parts: Buffer[] = [];
-  let size = 0;
   const laid: Pending[] = [];
   for (const g of groups.values()) {
     for (const p of g) {
       laid.push(p);
       if (p.bytes > 0) parts.push(p.entry.data);
-      size += p.bytes;
     }
   }
-  return { parts, size, laid };
+  return { parts, laid };
 }
 
 /** The WAL parts of `live` (items in object order) and each entry's end position in the object. */
